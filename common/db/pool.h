@@ -1,0 +1,111 @@
+#pragma once
+
+// A fixed-size pool of libpqxx connections shared by a service's request
+// handlers. It hides connection loss: a connection that breaks is dropped and
+// a new one opened on next use, so when PostgreSQL restarts the RPCs in
+// between fail UNAVAILABLE and the service recovers by itself.
+//
+//   Pool pool({.dsn = dsn, .size = 8, .statements = {{"get_user", kGetUserSql}}});
+//   absl::Status s = pool.Transact([&](pqxx::work& tx) {
+//     pqxx::result r = tx.exec_prepared("get_user", id);
+//     ...
+//     return absl::OkStatus();
+//   });
+//
+// Callbacks may run more than once (retries after serialization failures,
+// deadlocks, or a stale connection), so they must assign their outputs, not
+// append to them. Calls block: run them off gRPC's threads.
+
+#include <atomic>
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace crm::db {
+
+// A named statement prepared on every connection of the pool.
+struct PreparedStatement {
+  std::string name;
+  std::string sql;
+};
+
+struct PoolOptions {
+  std::string dsn;
+  int size = 8;
+  // How long a caller waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Server-side cap on any statement; a runaway query cannot hold a connection.
+  absl::Duration statement_timeout = absl::Seconds(30);
+  int max_transaction_attempts = 5;
+  std::vector<PreparedStatement> statements;
+};
+
+enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
+
+struct PoolStats {
+  int open = 0;  // connections held by the pool, idle or in use
+  int idle = 0;
+  int64_t connects = 0;  // connections ever opened (not counting the health probe's)
+};
+
+class Pool {
+ public:
+  explicit Pool(PoolOptions options);
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  ~Pool();
+
+  // Runs `fn` in a transaction and commits when it returns OK; a non-OK
+  // status rolls back and is returned as is. Serialization failures and
+  // deadlocks are retried with back-off; other database errors come back as
+  // client-safe statuses (see errors.h).
+  absl::Status Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn,
+                        Isolation isolation = Isolation::kReadCommitted);
+
+  // Runs `fn` outside a transaction block (each statement commits alone):
+  // the cheap path for single-statement reads.
+  absl::Status Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn);
+
+  // Checks the database on a connection of its own (so a busy pool does not
+  // look like a dead database) and updates healthy().
+  absl::Status Ping();
+
+  // The last known state: false after a connection failure until a
+  // connection or Ping succeeds again.
+  bool healthy() const { return healthy_.load(); }
+
+  PoolStats stats() const;
+
+ private:
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(bool count);
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> conn);
+  // Closes `conn` and every idle connection: when one connection breaks, the
+  // server has usually gone away and the others are stale too.
+  void Discard(std::unique_ptr<pqxx::connection> conn);
+  bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const PoolOptions options_;
+  const std::string dsn_;
+
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t connects_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex ping_mu_;
+  std::unique_ptr<pqxx::connection> ping_conn_ ABSL_GUARDED_BY(ping_mu_);
+
+  std::atomic<bool> healthy_{false};
+};
+
+}  // namespace crm::db

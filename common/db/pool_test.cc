@@ -1,0 +1,216 @@
+#include "common/db/pool.h"
+
+#include <atomic>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/pg_fixture.h"
+#include "gtest/gtest.h"
+
+namespace crm::db {
+namespace {
+
+class PoolTest : public crm::testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    ASSERT_TRUE(cluster_
+                    ->Exec("CREATE TABLE counters (id INT PRIMARY KEY, n BIGINT NOT NULL);"
+                           "INSERT INTO counters VALUES (1, 0);"
+                           "CREATE TABLE names (name TEXT PRIMARY KEY);"
+                           "ALTER TABLE counters OWNER TO " +
+                               db_name_ + ";" + "ALTER TABLE names OWNER TO " + db_name_,
+                           db_name_)
+                    .ok());
+  }
+
+  PoolOptions Options(int size = 4) {
+    return PoolOptions{.dsn = dsn_,
+                       .size = size,
+                       .acquire_timeout = absl::Seconds(5),
+                       .statements = {{"get_counter", "SELECT n FROM counters WHERE id = $1"},
+                                      {"add_name", "INSERT INTO names (name) VALUES ($1)"}}};
+  }
+
+  static int64_t Counter(Pool& pool) {
+    int64_t n = -1;
+    EXPECT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
+                      n = tx.exec_prepared1("get_counter", 1)[0].as<int64_t>();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return n;
+  }
+
+  void TerminateBackends() {
+    ASSERT_TRUE(cluster_
+                    ->Exec(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                        "WHERE datname = '",
+                                        db_name_, "'"))
+                    .ok());
+  }
+};
+
+TEST_F(PoolTest, CommitsWhenCallbackSucceeds) {
+  Pool pool(Options());
+  ASSERT_TRUE(pool.Transact([](pqxx::work& tx) {
+                    tx.exec("UPDATE counters SET n = n + 5 WHERE id = 1");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(Counter(pool), 5);
+}
+
+TEST_F(PoolTest, RollsBackAndReturnsCallbackError) {
+  Pool pool(Options());
+  absl::Status status = pool.Transact([](pqxx::work& tx) {
+    tx.exec("UPDATE counters SET n = n + 5 WHERE id = 1");
+    return absl::NotFoundError("lead 7 not found");
+  });
+  EXPECT_EQ(status, absl::NotFoundError("lead 7 not found"));
+  EXPECT_EQ(Counter(pool), 0);
+}
+
+TEST_F(PoolTest, MapsConstraintViolationsWithoutLeakingValues) {
+  Pool pool(Options());
+  auto add = [&](const std::string& name) {
+    return pool.Transact([&](pqxx::work& tx) {
+      tx.exec_prepared("add_name", name);
+      return absl::OkStatus();
+    });
+  };
+  ASSERT_TRUE(add("agent@example.com").ok());
+  absl::Status duplicate = add("agent@example.com");
+  EXPECT_EQ(duplicate.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(std::string(duplicate.message()).find("agent@example.com"), std::string::npos);
+  EXPECT_EQ(std::string(duplicate.message()).find("names_pkey"), std::string::npos);
+}
+
+TEST_F(PoolTest, SyntaxErrorsAreInternalAndGeneric) {
+  Pool pool(Options());
+  absl::Status status = pool.Read([](pqxx::nontransaction& tx) {
+    tx.exec("SELEC password_hash FROM users");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(status.message(), "internal error");
+}
+
+TEST_F(PoolTest, RetriesSerializationFailures) {
+  // Concurrent read-modify-write under SERIALIZABLE conflicts constantly;
+  // every increment must still land exactly once.
+  Pool pool([&] {
+    PoolOptions options = Options(4);
+    options.max_transaction_attempts = 50;
+    return options;
+  }());
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        absl::Status status = pool.Transact(
+            [](pqxx::work& tx) {
+              const int64_t n = tx.exec_prepared1("get_counter", 1)[0].as<int64_t>();
+              tx.exec_params("UPDATE counters SET n = $1 WHERE id = 1", n + 1);
+              return absl::OkStatus();
+            },
+            Isolation::kSerializable);
+        if (!status.ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Counter(pool), kThreads * kIncrements);
+}
+
+TEST_F(PoolTest, NeverOpensMoreThanItsSize) {
+  Pool pool(Options(2));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      EXPECT_TRUE(pool.Read([](pqxx::nontransaction& tx) {
+                        tx.exec("SELECT pg_sleep(0.05)");
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_LE(pool.stats().open, 2);
+  EXPECT_EQ(pool.stats().connects, 2);
+}
+
+TEST_F(PoolTest, ExhaustedPoolAnswersUnavailableAfterTimeout) {
+  PoolOptions options = Options(1);
+  options.acquire_timeout = absl::Milliseconds(100);
+  Pool pool(options);
+  std::thread holder([&] {
+    EXPECT_TRUE(pool.Read([](pqxx::nontransaction& tx) {
+                      tx.exec("SELECT pg_sleep(1)");
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::Status status = pool.Read([](pqxx::nontransaction&) { return absl::OkStatus(); });
+  holder.join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(PoolTest, SurvivesKilledConnections) {
+  Pool pool(Options());
+  ASSERT_EQ(Counter(pool), 0);
+  ASSERT_TRUE(pool.Ping().ok());
+  TerminateBackends();
+  // The idle connection is dead; the pool notices at BEGIN and reconnects.
+  EXPECT_TRUE(pool.Transact([](pqxx::work& tx) {
+                    tx.exec("UPDATE counters SET n = n + 1 WHERE id = 1");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  TerminateBackends();
+  EXPECT_EQ(Counter(pool), 1);
+  EXPECT_TRUE(pool.Ping().ok());
+  EXPECT_TRUE(pool.healthy());
+}
+
+TEST_F(PoolTest, DatabaseRestartFailsUnavailableThenRecovers) {
+  Pool pool(Options());
+  ASSERT_TRUE(pool.Ping().ok());
+  ASSERT_EQ(Counter(pool), 0);
+
+  ASSERT_TRUE(cluster_->Stop().ok());
+  absl::Status down = pool.Transact([](pqxx::work& tx) {
+    tx.exec("UPDATE counters SET n = n + 1 WHERE id = 1");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pool.Ping().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(pool.healthy());
+
+  ASSERT_TRUE(cluster_->Start().ok());
+  EXPECT_TRUE(pool.Ping().ok());
+  EXPECT_TRUE(pool.healthy());
+  EXPECT_TRUE(pool.Transact([](pqxx::work& tx) {
+                    tx.exec("UPDATE counters SET n = n + 1 WHERE id = 1");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(Counter(pool), 1);
+}
+
+}  // namespace
+}  // namespace crm::db

@@ -1,0 +1,50 @@
+#include "common/server/blocking_executor.h"
+
+namespace crm::server {
+
+BlockingExecutor::BlockingExecutor(int threads, int max_queued)
+    : max_queued_(static_cast<size_t>(max_queued)) {
+  threads_.reserve(threads);
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Work(); });
+  }
+}
+
+BlockingExecutor::~BlockingExecutor() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& thread : threads_) {
+    thread.join();
+  }
+}
+
+bool BlockingExecutor::HasWorkOrStopping() const { return stopping_ || !queue_.empty(); }
+
+bool BlockingExecutor::TrySubmit(absl::AnyInvocable<void() &&> task) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_ || queue_.size() >= max_queued_) {
+    return false;
+  }
+  queue_.push_back(std::move(task));
+  return true;
+}
+
+void BlockingExecutor::Work() {
+  while (true) {
+    absl::AnyInvocable<void() &&> task;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &BlockingExecutor::HasWorkOrStopping));
+      if (queue_.empty()) {
+        return;  // stopping and drained
+      }
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    std::move(task)();
+  }
+}
+
+}  // namespace crm::server

@@ -1,0 +1,69 @@
+#pragma once
+
+// A fixed set of worker threads for blocking work (libpqxx calls, password
+// hashing) so gRPC's callback threads never block. The queue is bounded: when
+// it is full the caller is told at once (RESOURCE_EXHAUSTED) instead of
+// piling up latency.
+//
+//   grpc::ServerUnaryReactor* GetLead(...) override {
+//     return RunBlocking(context, executor_, [=] { return DoGetLead(*request, response); });
+//   }
+
+#include <deque>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status/grpc_status.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+
+namespace crm::server {
+
+class BlockingExecutor {
+ public:
+  BlockingExecutor(int threads, int max_queued);
+  BlockingExecutor(const BlockingExecutor&) = delete;
+  BlockingExecutor& operator=(const BlockingExecutor&) = delete;
+  // Runs what is queued, then joins the workers.
+  ~BlockingExecutor();
+
+  // False when the queue is full or the executor is stopping.
+  bool TrySubmit(absl::AnyInvocable<void() &&> task);
+
+ private:
+  void Work();
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t max_queued_;
+  absl::Mutex mu_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+// Runs `fn` (returning absl::Status) on `executor` and finishes the unary RPC
+// with the mapped status. A call already cancelled by its client is not run.
+template <typename Fn>
+grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* context,
+                                      BlockingExecutor& executor, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool queued = executor.TrySubmit([reactor, context, fn = std::move(fn)]() mutable {
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    reactor->Finish(ToGrpcStatus(fn()));
+  });
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(
+        WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100))));
+  }
+  return reactor;
+}
+
+}  // namespace crm::server

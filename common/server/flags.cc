@@ -1,0 +1,122 @@
+#include "common/server/flags.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+
+ABSL_FLAG(std::string, listen, "",
+          "host:port to serve gRPC on; default 127.0.0.1:<the service's port>");
+ABSL_FLAG(std::string, dsn, "",
+          "libpq connection string of the service's own database; default "
+          "host=127.0.0.1 port=55432 dbname=crm_<service> user=crm_<service>");
+ABSL_FLAG(int32_t, db_pool_size, 8, "database connections (and blocking worker threads)");
+ABSL_FLAG(int32_t, db_startup_timeout_seconds, 30,
+          "how long to wait for the database at start-up before exiting non-zero");
+ABSL_FLAG(int32_t, db_health_interval_ms, 1000,
+          "how often the database is probed; health is NOT_SERVING while it is down");
+ABSL_FLAG(int32_t, drain_seconds, 10,
+          "on SIGTERM/SIGINT, how long in-flight RPCs may take before they are cancelled");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20, "largest request or response message accepted");
+ABSL_FLAG(bool, reflection, true,
+          "serve gRPC server reflection (turn off in production if not wanted)");
+ABSL_FLAG(std::string, page_token_secret_file, "",
+          "file holding the secret that signs page tokens; shared by all replicas. "
+          "Empty: a random secret, so tokens do not survive a restart");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace crm::server {
+namespace {
+
+void ApplyEnvironmentOverrides(const std::string& service) {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const std::string var = EnvVarForFlag(service, std::string(name));
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr) {
+      continue;
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::cerr << "crm-" << service << ": bad value in " << var << ": " << error << "\n";
+      std::exit(2);
+    }
+  }
+}
+
+log::Level ParseLevel(const std::string& level) {
+  if (level == "debug") {
+    return log::Level::kDebug;
+  }
+  if (level == "warning") {
+    return log::Level::kWarning;
+  }
+  if (level == "error") {
+    return log::Level::kError;
+  }
+  return log::Level::kInfo;
+}
+
+int Positive(int32_t value, const char* flag, const std::string& service) {
+  if (value <= 0) {
+    std::cerr << "crm-" << service << ": --" << flag << " must be positive\n";
+    std::exit(2);
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string EnvVarForFlag(const std::string& service, const std::string& flag) {
+  return absl::AsciiStrToUpper(absl::StrCat("CRM_", service, "_", flag));
+}
+
+void BlockTerminationSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
+  BlockTerminationSignals();
+  log::SetServiceName(info.name);
+  absl::SetProgramUsageMessage(absl::StrCat("The CRM ", info.name,
+                                            " service. Every flag --foo may also be set as ",
+                                            EnvVarForFlag(info.name, "foo"), "."));
+  ApplyEnvironmentOverrides(info.name);
+  absl::ParseCommandLine(argc, argv);
+  log::SetMinLevel(ParseLevel(absl::GetFlag(FLAGS_log_level)));
+
+  ServiceFlags flags;
+  flags.service = info.name;
+  flags.listen = absl::GetFlag(FLAGS_listen);
+  if (flags.listen.empty()) {
+    flags.listen = absl::StrCat("127.0.0.1:", info.default_port);
+  }
+  flags.dsn = absl::GetFlag(FLAGS_dsn);
+  if (flags.dsn.empty()) {
+    flags.dsn =
+        absl::StrCat("host=127.0.0.1 port=55432 dbname=crm_", info.name, " user=crm_", info.name);
+  }
+  flags.db_pool_size = Positive(absl::GetFlag(FLAGS_db_pool_size), "db_pool_size", info.name);
+  flags.db_startup_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_startup_timeout_seconds));
+  flags.db_health_interval = absl::Milliseconds(
+      Positive(absl::GetFlag(FLAGS_db_health_interval_ms), "db_health_interval_ms", info.name));
+  flags.drain = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  flags.max_message_bytes =
+      Positive(absl::GetFlag(FLAGS_max_message_bytes), "max_message_bytes", info.name);
+  flags.reflection = absl::GetFlag(FLAGS_reflection);
+  flags.page_token_secret_file = absl::GetFlag(FLAGS_page_token_secret_file);
+  return flags;
+}
+
+}  // namespace crm::server

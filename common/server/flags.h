@@ -1,0 +1,47 @@
+#pragma once
+
+// Process start-up shared by every service binary: the common flags, their
+// environment overrides, signal set-up and the log's service name.
+//
+// Every flag `--foo` of a binary can also be set as `CRM_<SERVICE>_FOO` in
+// the environment (e.g. CRM_LEADS_LISTEN, CRM_LEADS_DSN); the command line
+// wins over the environment, which wins over the default.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace crm::server {
+
+struct ServiceInfo {
+  std::string name;  // "auth", "leads", ... (lower case)
+  int default_port;  // 50051 ...
+};
+
+struct ServiceFlags {
+  std::string service;
+  std::string listen;  // host:port
+  std::string dsn;     // libpq connection string for this service's database
+  int db_pool_size;
+  absl::Duration db_startup_timeout;
+  absl::Duration db_health_interval;
+  absl::Duration drain;
+  int max_message_bytes;
+  bool reflection;
+  std::string page_token_secret_file;
+};
+
+// Call first thing in main(), before any thread starts: blocks SIGTERM and
+// SIGINT in every thread (the runner waits for them), applies environment
+// overrides, parses argv and exits with a usage message on bad flags.
+ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info);
+
+// The environment variable that overrides `flag` for `service`:
+// EnvVarForFlag("leads", "db_pool_size") == "CRM_LEADS_DB_POOL_SIZE".
+std::string EnvVarForFlag(const std::string& service, const std::string& flag);
+
+// Blocks SIGTERM and SIGINT in the calling thread and the threads it starts.
+void BlockTerminationSignals();
+
+}  // namespace crm::server

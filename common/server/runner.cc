@@ -1,0 +1,148 @@
+#include "common/server/runner.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log/log.h"
+#include "common/server/logging_interceptor.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace crm::server {
+
+using grpc::health::v1::HealthCheckResponse;
+
+RunnerOptions RunnerOptions::FromFlags(const ServiceFlags& flags) {
+  RunnerOptions options;
+  options.service = flags.service;
+  options.listen = flags.listen;
+  options.drain = flags.drain;
+  options.max_message_bytes = flags.max_message_bytes;
+  options.reflection = flags.reflection;
+  options.dependency_check_interval = flags.db_health_interval;
+  return options;
+}
+
+Runner::Runner(RunnerOptions options) : options_(std::move(options)) {}
+
+Runner::~Runner() { Stop(); }
+
+void Runner::AddService(grpc::Service* service, const std::string& full_name) {
+  services_.emplace_back(service, full_name);
+}
+
+void Runner::AddDependency(std::string name, std::function<absl::Status()> check) {
+  dependencies_.push_back(Dependency{.name = std::move(name), .check = std::move(check)});
+}
+
+absl::Status Runner::Start() {
+  if (options_.reflection) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
+  grpc::ServerBuilder builder;
+  // gRPC enables SO_REUSEPORT by default, which would let a second copy of a
+  // service silently share the port; refuse instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  builder.RegisterService(&health_);
+  for (const auto& [service, name] : services_) {
+    builder.RegisterService(service);
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<LoggingInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+
+  // Health entries exist (NOT_SERVING) before the first request can arrive.
+  health_.SetStatus("", HealthCheckResponse::NOT_SERVING);
+  health_.SetStatus("grpc.health.v1.Health", HealthCheckResponse::NOT_SERVING);
+  for (const auto& [service, name] : services_) {
+    health_.SetStatus(name, HealthCheckResponse::NOT_SERVING);
+  }
+
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen, " (address in use or invalid?)"));
+  }
+  CheckDependencies();
+  watcher_ = std::thread([this] { WatchDependencies(); });
+
+  std::vector<std::string> names;
+  for (const auto& [service, name] : services_) {
+    names.push_back(name);
+  }
+  log::Info("serving")
+      .Str("listen", options_.listen)
+      .Int("port", port_)
+      .Str("services", absl::StrJoin(names, ","))
+      .Bool("reflection", options_.reflection);
+  return absl::OkStatus();
+}
+
+void Runner::CheckDependencies() {
+  bool all_ok = true;
+  for (Dependency& dependency : dependencies_) {
+    const absl::Status status = dependency.check();
+    if (status.ok() != dependency.ok) {
+      (status.ok() ? log::Info("dependency up") : log::Warning("dependency down"))
+          .Str("dependency", dependency.name)
+          .Str("status", status.ToString());
+    }
+    dependency.ok = status.ok();
+    all_ok = all_ok && status.ok();
+  }
+  health_.SetAll(all_ok ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING);
+}
+
+void Runner::WatchDependencies() {
+  while (!stop_watching_.WaitForNotificationWithTimeout(options_.dependency_check_interval)) {
+    CheckDependencies();
+  }
+}
+
+void Runner::Stop() {
+  if (server_ == nullptr || stopped_) {
+    return;
+  }
+  stopped_ = true;
+  log::Info("shutting down").Num("drain_seconds", absl::ToDoubleSeconds(options_.drain));
+  stop_watching_.Notify();
+  watcher_.join();
+  health_.Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(options_.drain));
+  server_->Wait();
+  log::Info("stopped");
+}
+
+int Runner::Run() {
+  if (absl::Status status = Start(); !status.ok()) {
+    log::Error("start failed").Str("error", std::string(status.message()));
+    return 1;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  while (signal_number <= 0) {
+    timespec timeout{.tv_sec = 1, .tv_nsec = 0};
+    signal_number = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number < 0 && errno != EAGAIN && errno != EINTR) {
+      log::Error("sigtimedwait failed").Int("errno", errno);
+      break;
+    }
+  }
+  log::Info("signal received").Int("signal", signal_number);
+  Stop();
+  return 0;
+}
+
+}  // namespace crm::server

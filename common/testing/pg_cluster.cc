@@ -1,0 +1,146 @@
+#include "common/testing/pg_cluster.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/subprocess.h"
+
+namespace crm::testing {
+namespace {
+
+constexpr char kPgBin[] = "/usr/lib/postgresql/15/bin";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::Status ChownToPostgres(const std::string& path) {
+  const passwd* pw = getpwnam("postgres");
+  if (pw == nullptr) {
+    return absl::FailedPreconditionError("running as root but there is no 'postgres' user");
+  }
+  if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    return absl::InternalError(absl::StrCat("chown ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PgCluster::PgCluster(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
+
+absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Create() {
+  std::string pattern = "/tmp/crm-test-pg-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError("mkdtemp failed");
+  }
+  std::unique_ptr<PgCluster> cluster(new PgCluster(pattern, 0));
+  std::filesystem::create_directory(pattern + "/socket");
+  if (RunningAsRoot()) {
+    for (const std::string& path : {pattern, pattern + "/socket"}) {
+      if (absl::Status s = ChownToPostgres(path); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (absl::Status s =
+          cluster->RunPg({absl::StrCat(kPgBin, "/initdb"), "-D", pattern + "/data", "-U",
+                          "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"});
+      !s.ok()) {
+    return s;
+  }
+  // A port can be taken between FreePort() and the server binding it; retry.
+  absl::Status started;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    cluster->port_ = FreePort();
+    started = cluster->Start();
+    if (started.ok()) {
+      return cluster;
+    }
+  }
+  return started;
+}
+
+PgCluster::~PgCluster() {
+  if (running_) {
+    RunPg({absl::StrCat(kPgBin, "/pg_ctl"), "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"})
+        .IgnoreError();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+absl::Status PgCluster::RunPg(const std::vector<std::string>& argv) {
+  std::vector<std::string> command;
+  if (RunningAsRoot()) {
+    command = {"runuser", "-u", "postgres", "--"};
+  }
+  command.insert(command.end(), argv.begin(), argv.end());
+  absl::StatusOr<CommandResult> result = RunCommand(command);
+  if (!result.ok()) {
+    return result.status();
+  }
+  if (result->exit_code != 0) {
+    return absl::InternalError(absl::StrCat(argv[0], " exited ", result->exit_code, ": ",
+                                            result->output, "\n", ReadFile(dir_ + "/server.log")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PgCluster::Start() {
+  const std::string options =
+      absl::StrCat("-p ", port_, " -c listen_addresses=127.0.0.1 -k ", dir_,
+                   "/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                   " -c max_connections=200");
+  absl::Status status = RunPg({absl::StrCat(kPgBin, "/pg_ctl"), "-D", dir_ + "/data", "-l",
+                               dir_ + "/server.log", "-w", "-t", "60", "-o", options, "start"});
+  running_ = status.ok();
+  return status;
+}
+
+absl::Status PgCluster::Stop() {
+  absl::Status status =
+      RunPg({absl::StrCat(kPgBin, "/pg_ctl"), "-D", dir_ + "/data", "-m", "fast", "-w", "stop"});
+  if (status.ok()) {
+    running_ = false;
+  }
+  return status;
+}
+
+std::string PgCluster::Dsn(const std::string& dbname, const std::string& user) const {
+  return absl::StrCat("host=127.0.0.1 port=", port_, " dbname=", dbname, " user=", user);
+}
+
+absl::Status PgCluster::Exec(const std::string& sql, const std::string& dbname) {
+  try {
+    pqxx::connection conn(Dsn(dbname));
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("exec failed: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::string> PgCluster::CreateServiceDatabase(const std::string& name) {
+  if (absl::Status s = Exec(absl::StrCat("CREATE ROLE ", name, " LOGIN")); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = Exec(absl::StrCat("CREATE DATABASE ", name, " OWNER ", name)); !s.ok()) {
+    return s;
+  }
+  return Dsn(name, name);
+}
+
+}  // namespace crm::testing

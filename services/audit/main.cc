@@ -1,0 +1,25 @@
+// crm-audit: flags and wiring only; see README.md in this folder.
+
+#include "common/server/flags.h"
+#include "common/server/runner.h"
+#include "common/server/service_database.h"
+#include "crm/audit/v1/audit_service.grpc.pb.h"
+#include "services/audit/embedded_migrations.h"
+
+int main(int argc, char** argv) {
+  const crm::server::ServiceFlags flags =
+      crm::server::InitService(argc, argv, {.name = "audit", .default_port = 50055});
+  auto pool = crm::server::OpenServiceDatabase(flags, crm::audit::Migrations());
+  if (!pool.ok()) {
+    return 1;
+  }
+
+  // The generated base classes answer UNIMPLEMENTED for every method until
+  // issue #4 lands the implementation.
+  crm::audit::v1::AuditService::CallbackService audit_service;
+
+  crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
+  runner.AddService(&audit_service, crm::audit::v1::AuditService::service_full_name());
+  runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
+  return runner.Run();
+}

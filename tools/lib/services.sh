@@ -1,0 +1,176 @@
+# shellcheck shell=bash
+# Service processes: start one with its environment, wait for SERVING, stop it
+# by pid. Pid files are .crm/run/<svc>.pid, the address it was started on is
+# .crm/run/<svc>.addr, its log (stdout+stderr) is .crm/logs/<svc>.log.
+
+svc_bin() { printf '%s' "$CRM_BIN/crm-$1"; }
+svc_log() { printf '%s' "$CRM_LOGS/$1.log"; }
+
+# The executable a live pid runs ("" for a zombie). /proc/<pid>/exe needs to
+# be ours; otherwise argv[0] is the best we can read.
+pid_exe() {
+  local exe=""
+  exe=$(readlink "/proc/$1/exe" 2>/dev/null) ||
+    { [[ -r /proc/$1/cmdline ]] && IFS= read -r -d '' exe <"/proc/$1/cmdline"; } || true
+  printf '%s' "${exe% (deleted)}"
+}
+
+# Prints the pid of a running service. The pid file is trusted only if that
+# pid really runs crm-<svc>; a stale pid file is removed.
+svc_pid() {
+  local f="$CRM_RUN/$1.pid" pid=""
+  [[ -f $f ]] || return 1
+  read -r pid <"$f" || true
+  if [[ $pid =~ ^[0-9]+$ && $(pid_exe "$pid") == */crm-$1 ]]; then
+    printf '%s' "$pid"
+    return 0
+  fi
+  rm -f "$f" "$CRM_RUN/$1.addr" 2>/dev/null || true
+  return 1
+}
+
+# The address a service runs on (as started), or would be started on.
+svc_addr() {
+  local f="$CRM_RUN/$1.addr" addr=""
+  [[ -f $f ]] && read -r addr <"$f"
+  [[ -n $addr ]] || addr="$CRM_HOST:$(svc_port "$1")"
+  printf '%s' "$addr"
+}
+
+# Asks grpc.health.v1.Health/Check through crm-health; prints its answer on
+# one line and succeeds only on SERVING. Before crm-health is built, a
+# listening port is the best answer there is.
+svc_health() { # <addr> [timeout_ms]
+  local probe="$CRM_BIN/crm-health" out rc=0
+  if [[ -x $probe ]]; then
+    out=$("$probe" "$1" --timeout_ms="${2:-1000}" 2>&1) || rc=$?
+    out=${out//$'\n'/ }
+    printf '%s' "${out:-exit $rc}"
+    return "$rc"
+  fi
+  if port_in_use "${1##*:}"; then
+    printf 'listening (no crm-health to ask)'
+  else
+    printf 'not listening (no crm-health to ask)'
+    return 1
+  fi
+}
+
+# Starts the binary in its own session (so a Ctrl-C in the terminal reaches
+# only tools/crm, which then stops it with SIGTERM), detached from the
+# terminal, with its settings in CRM_<SVC>_* variables: no secret in argv/env,
+# only paths to files holding them.
+svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
+  local svc=$1 up=${1^^} addr log dsn=""
+  addr="$CRM_HOST:$(svc_port "$svc")"
+  log=$(svc_log "$svc")
+  [[ -f $log ]] && mv -f "$log" "$log.1"
+  if svc_has_db "$svc"; then
+    secret_ensure "$svc.page_token_secret" 32
+    dsn=$(svc_dsn "$svc")
+  fi
+  (
+    export "CRM_${up}_LISTEN=$addr"
+    if [[ -n $dsn ]]; then
+      export "CRM_${up}_DSN=$dsn"
+      export "CRM_${up}_PAGE_TOKEN_SECRET_FILE=$CRM_SECRETS/$svc.page_token_secret"
+    fi
+    # Peer addresses (auth's public keys, audit's ingest stream, the
+    # gateway's upstreams) are exported here once those flags exist.
+    cd "$CRM_ROOT" || exit 1
+    exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1 9>&-
+  ) &
+  CRM_LAUNCHED_PID=$!
+  disown "$CRM_LAUNCHED_PID" 2>/dev/null || true # no "Killed" job notices from bash
+  # Until the exec, that pid is still a copy of this shell (or setsid): wait
+  # for it so the pid file never names a half-started process.
+  local i
+  for ((i = 0; i < 200; i++)); do
+    case $(pid_exe "$CRM_LAUNCHED_PID") in
+      */bash | */setsid) sleep 0.01 ;;
+      *) break ;;
+    esac
+  done
+  printf '%s\n' "$CRM_LAUNCHED_PID" >"$CRM_RUN/$svc.pid"
+  printf '%s\n' "$addr" >"$CRM_RUN/$svc.addr"
+}
+
+svc_show_log_tail() {
+  local log
+  log=$(svc_log "$1")
+  [[ -s $log ]] || return 0
+  printf 'crm: last lines of %s:\n' "$(show_path "$log")" >&2
+  tail -n "${2:-20}" "$log" | sed 's/^/  | /' >&2
+}
+
+# Waits until the service answers SERVING; on failure says why, shows the log
+# tail and returns 1.
+svc_wait_serving() { # <svc> <pid> <addr>
+  local svc=$1 pid=$2 addr=$3 out="" deadline=$((SECONDS + CRM_START_TIMEOUT))
+  while :; do
+    if [[ $(pid_exe "$pid") != */crm-$svc ]]; then
+      printf 'crm: %s (pid %s) exited during start-up\n' "$svc" "$pid" >&2
+      svc_show_log_tail "$svc"
+      return 1
+    fi
+    out=$(svc_health "$addr" 1000) && return 0
+    if ((SECONDS >= deadline)); then
+      printf 'crm: %s (pid %s) is not SERVING on %s after %ss (last answer: %s)\n' \
+        "$svc" "$pid" "$addr" "$CRM_START_TIMEOUT" "$out" >&2
+      svc_show_log_tail "$svc"
+      return 1
+    fi
+    sleep 0.25
+  done
+}
+
+# Starts one service unless it already runs, and waits for SERVING.
+svc_start() {
+  local svc=$1 pid addr t0=$SECONDS
+  if pid=$(svc_pid "$svc"); then
+    addr=$(svc_addr "$svc")
+    svc_wait_serving "$svc" "$pid" "$addr" || return 1
+    say "$svc is already running (pid $pid, $addr)"
+    return 0
+  fi
+  local bin
+  bin=$(svc_bin "$svc")
+  [[ -x $bin ]] || die "$(show_path "$bin") is not built (tools/crm up builds it unless CRM_NO_BUILD=1)"
+  port_check "$(svc_port "$svc")" "$svc" "CRM_${svc^^}_PORT"
+  svc_launch "$svc"
+  pid=$CRM_LAUNCHED_PID
+  addr=$(svc_addr "$svc")
+  if ! svc_wait_serving "$svc" "$pid" "$addr"; then
+    svc_stop "$svc" >/dev/null
+    return 1
+  fi
+  say "started $svc: SERVING on $addr (pid $pid, $((SECONDS - t0))s)"
+  CRM_STARTED=$((${CRM_STARTED:-0} + 1))
+}
+
+# SIGTERM (the service drains and exits 0), then SIGKILL after the grace period.
+svc_stop() {
+  local svc=$1 pid
+  pid=$(svc_pid "$svc") || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + CRM_STOP_TIMEOUT))
+  while [[ -n $(pid_exe "$pid") ]] && ((SECONDS < deadline)); do sleep 0.1; done
+  if [[ -n $(pid_exe "$pid") ]]; then
+    warn "$svc (pid $pid) still runs ${CRM_STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
+    # To its process group (setsid made it the leader): no child outlives it.
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 5))
+    while [[ -n $(pid_exe "$pid") ]] && ((SECONDS < deadline)); do sleep 0.1; done
+  fi
+  rm -f "$CRM_RUN/$svc.pid" "$CRM_RUN/$svc.addr"
+  say "stopped $svc (pid $pid)"
+}
+
+# All services in reverse start order, then the database.
+stop_all() {
+  local i
+  for ((i = ${#CRM_SERVICES[@]} - 1; i >= 0; i--)); do
+    svc_stop "${CRM_SERVICES[i]}"
+  done
+  pg_stop
+}
