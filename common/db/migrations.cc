@@ -7,7 +7,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "common/db/errors.h"
 #include "common/log/log.h"
 
@@ -105,23 +104,6 @@ absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration>
   } catch (const std::exception& e) {
     absl::Status status = StatusFromException(e);
     return absl::Status(status.code(), absl::StrCat("applying migrations: ", status.message()));
-  }
-}
-
-absl::Status WaitAndApplyMigrations(const std::string& dsn, absl::Span<const Migration> migrations,
-                                    absl::Duration wait) {
-  const absl::Time deadline = absl::Now() + wait;
-  bool logged = false;
-  while (true) {
-    absl::Status status = ApplyMigrations(dsn, migrations);
-    if (status.code() != absl::StatusCode::kUnavailable || absl::Now() >= deadline) {
-      return status;
-    }
-    if (!logged) {
-      log::Warning("waiting for the database").Num("timeout_seconds", absl::ToDoubleSeconds(wait));
-      logged = true;
-    }
-    absl::SleepFor(absl::Milliseconds(500));
   }
 }
 

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace crm::db {
@@ -32,11 +31,5 @@ std::string MigrationChecksum(const std::string& sql);
 // Applies every migration not yet recorded, in version order, each in its own
 // transaction together with its schema_migrations row.
 absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration> migrations);
-
-// Start-up: waits up to `wait` for the database to accept connections (so
-// services may start before PostgreSQL in any order), then applies the
-// migrations. Errors other than UNAVAILABLE are returned at once.
-absl::Status WaitAndApplyMigrations(const std::string& dsn, absl::Span<const Migration> migrations,
-                                    absl::Duration wait);
 
 }  // namespace crm::db

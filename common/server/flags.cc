@@ -1,6 +1,7 @@
 #include "common/server/flags.h"
 
 #include <signal.h>
+#include <time.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -18,7 +19,7 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, dsn, "",
           "libpq connection string of the service's own database; default "
           "host=127.0.0.1 port=55432 dbname=crm_<service> user=crm_<service>");
-ABSL_FLAG(int32_t, db_pool_size, 8, "database connections (and blocking worker threads)");
+ABSL_FLAG(int32_t, db_pool_size, 8, "database connections in the pool");
 ABSL_FLAG(int32_t, db_startup_timeout_seconds, 30,
           "how long to wait for the database at start-up before exiting non-zero");
 ABSL_FLAG(int32_t, db_health_interval_ms, 1000,
@@ -84,6 +85,16 @@ void BlockTerminationSignals() {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+int WaitForTerminationSignal(absl::Duration timeout) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  const timespec wait = absl::ToTimespec(timeout);
+  const int signal_number = sigtimedwait(&signals, nullptr, &wait);
+  return signal_number > 0 ? signal_number : 0;
 }
 
 ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {

@@ -44,4 +44,8 @@ std::string EnvVarForFlag(const std::string& service, const std::string& flag);
 // Blocks SIGTERM and SIGINT in the calling thread and the threads it starts.
 void BlockTerminationSignals();
 
+// Waits up to `timeout` for a (blocked) SIGTERM or SIGINT; returns its
+// number, or 0 if none arrived.
+int WaitForTerminationSignal(absl::Duration timeout);
+
 }  // namespace crm::server

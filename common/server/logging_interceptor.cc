@@ -17,8 +17,11 @@ constexpr size_t kMaxRequestIdBytes = 128;
 
 class LoggingInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit LoggingInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : info_(info), start_(absl::Now()) {}
+  LoggingInterceptor(grpc::experimental::ServerRpcInfo* info, std::atomic<int>* in_flight)
+      : info_(info), in_flight_(in_flight), start_(absl::Now()) {
+    ++*in_flight_;
+  }
+  ~LoggingInterceptor() override { --*in_flight_; }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
@@ -71,6 +74,7 @@ class LoggingInterceptor final : public grpc::experimental::Interceptor {
   }
 
   grpc::experimental::ServerRpcInfo* const info_;
+  std::atomic<int>* const in_flight_;
   const absl::Time start_;
   std::string request_id_;
 };
@@ -79,7 +83,7 @@ class LoggingInterceptor final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* LoggingInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new LoggingInterceptor(info);
+  return new LoggingInterceptor(info, in_flight_);
 }
 
 }  // namespace crm::server

@@ -1,9 +1,6 @@
 #include "common/server/runner.h"
 
-#include <signal.h>
-
-#include <cerrno>
-#include <ctime>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -56,7 +53,7 @@ absl::Status Runner::Start() {
     builder.RegisterService(service);
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<LoggingInterceptorFactory>());
+  interceptors.push_back(std::make_unique<LoggingInterceptorFactory>(&in_flight_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // Health entries exist (NOT_SERVING) before the first request can arrive.
@@ -117,9 +114,19 @@ void Runner::Stop() {
   stop_watching_.Notify();
   watcher_.join();
   health_.Shutdown();
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(options_.drain));
+  // grpc::Server::Shutdown(deadline) also waits for idle client connections
+  // (other services, the gateway) to go away, which they may never do; so
+  // wait for the calls themselves, then shut down at once. Calls still
+  // arriving meanwhile are served: load balancers see NOT_SERVING and stop
+  // sending them.
+  const absl::Time deadline = absl::Now() + options_.drain;
+  while (in_flight_.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const int cancelled = in_flight_.load();
+  server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
-  log::Info("stopped");
+  log::Info("stopped").Int("cancelled_rpcs", cancelled);
 }
 
 int Runner::Run() {
@@ -127,18 +134,9 @@ int Runner::Run() {
     log::Error("start failed").Str("error", std::string(status.message()));
     return 1;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
   int signal_number = 0;
-  while (signal_number <= 0) {
-    timespec timeout{.tv_sec = 1, .tv_nsec = 0};
-    signal_number = sigtimedwait(&signals, nullptr, &timeout);
-    if (signal_number < 0 && errno != EAGAIN && errno != EINTR) {
-      log::Error("sigtimedwait failed").Int("errno", errno);
-      break;
-    }
+  while (signal_number == 0) {
+    signal_number = WaitForTerminationSignal(absl::Seconds(1));
   }
   log::Info("signal received").Int("signal", signal_number);
   Stop();

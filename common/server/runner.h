@@ -10,6 +10,7 @@
 //   runner.AddDependency("database", [&pool] { return pool.Ping(); });
 //   return runner.Run();  // until SIGTERM/SIGINT, then drain and return 0
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,8 +60,8 @@ class Runner {
   // The bound port (useful with port 0 in tests). Valid after Start().
   int port() const { return port_; }
 
-  // Health NOT_SERVING, then waits up to the drain time for in-flight RPCs,
-  // cancelling the rest. Idempotent.
+  // Health NOT_SERVING, then waits up to the drain time for in-flight RPCs
+  // to finish, cancels what is left and closes every connection. Idempotent.
   void Stop();
 
   // Start(), wait for SIGTERM or SIGINT (blocked by InitService), Stop().
@@ -86,6 +87,7 @@ class Runner {
   std::vector<Dependency> dependencies_;  // only the watcher thread touches these after Start
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::atomic<int> in_flight_{0};
   absl::Notification stop_watching_;
   std::thread watcher_;
   bool stopped_ = false;

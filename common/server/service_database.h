@@ -14,6 +14,7 @@
 
 namespace crm::server {
 
+// CANCELLED when SIGTERM/SIGINT arrives while waiting: main() then exits 0.
 absl::StatusOr<std::unique_ptr<db::Pool>> OpenServiceDatabase(
     const ServiceFlags& flags, const std::vector<db::Migration>& migrations,
     std::vector<db::PreparedStatement> statements = {});

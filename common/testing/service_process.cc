@@ -13,11 +13,28 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace crm::testing {
 
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
+
+namespace {
+
+// The harness polls a server that is still starting: keep gRPC's reconnect
+// back-off short, or the first successful call comes seconds late.
+std::shared_ptr<grpc::Channel> CreateTestChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  // Subchannels (and their back-off) are otherwise shared process-wide.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                                         const std::string& service) {
@@ -38,7 +55,7 @@ ServiceProcess::ServiceProcess(pid_t pid, int port, std::string log_path)
     : pid_(pid),
       port_(port),
       log_path_(std::move(log_path)),
-      channel_(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials())) {}
+      channel_(CreateTestChannel(address())) {}
 
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
     const std::string& name, const std::vector<std::string>& args,
@@ -57,7 +74,9 @@ absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
   const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<std::string> health;
   while (absl::Now() < deadline) {
-    health = CheckHealth(process->channel_);
+    // A fresh channel per probe: one that failed while the server was still
+    // starting would wait out its reconnect back-off.
+    health = CheckHealth(CreateTestChannel(process->address()));
     if (health.ok() && *health == "SERVING") {
       return process;
     }

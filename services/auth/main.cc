@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
       crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
   auto pool = crm::server::OpenServiceDatabase(flags, crm::auth::Migrations());
   if (!pool.ok()) {
-    return 1;
+    return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
 
   // The generated base classes answer UNIMPLEMENTED for every method until

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
       crm::server::InitService(argc, argv, {.name = "properties", .default_port = 50053});
   auto pool = crm::server::OpenServiceDatabase(flags, crm::properties::Migrations());
   if (!pool.ok()) {
-    return 1;
+    return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
 
   // The generated base classes answer UNIMPLEMENTED for every method until

@@ -1,0 +1,316 @@
+// The whole suite as an operator runs it: five real binaries, each on its own
+// database in one throwaway cluster, checked over gRPC (health, reflection
+// through buf when installed) and in PostgreSQL (seed tables and indexes).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/testing/pg_cluster.h"
+#include "common/testing/service_process.h"
+#include "common/testing/subprocess.h"
+#include "crm/leads/v1/lead_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+
+namespace crm {
+namespace {
+
+using ::crm::testing::CheckHealth;
+using ::crm::testing::PgCluster;
+using ::crm::testing::ServiceProcess;
+using ::testing::HasSubstr;
+
+struct ServiceSpec {
+  std::string name;
+  std::vector<std::string> grpc_services;
+  std::vector<std::string> methods;                     // as named in the API contract
+  std::map<std::string, std::set<std::string>> tables;  // seed table → seed columns
+  std::vector<std::string> indexes;
+};
+
+const std::vector<ServiceSpec>& Specs() {
+  static const auto* specs = new std::vector<ServiceSpec>{
+      {"auth",
+       {"crm.auth.v1.AuthService", "crm.auth.v1.UserService"},
+       {"crm.auth.v1.AuthService/Login", "crm.auth.v1.AuthService/RefreshToken",
+        "crm.auth.v1.AuthService/Logout", "crm.auth.v1.AuthService/ListPublicKeys",
+        "crm.auth.v1.UserService/CreateUser", "crm.auth.v1.UserService/GetUser",
+        "crm.auth.v1.UserService/ListUsers", "crm.auth.v1.UserService/UpdateUser",
+        "crm.auth.v1.UserService/ChangePassword", "crm.auth.v1.UserService/DeactivateUser"},
+       {{"users", {"id", "name", "email", "role", "password_hash"}}},
+       {"idx_users_email"}},
+      {"leads",
+       {"crm.leads.v1.LeadService"},
+       {"crm.leads.v1.LeadService/CreateLead", "crm.leads.v1.LeadService/CaptureLead",
+        "crm.leads.v1.LeadService/GetLead", "crm.leads.v1.LeadService/ListLeads",
+        "crm.leads.v1.LeadService/UpdateLead", "crm.leads.v1.LeadService/AssignLead",
+        "crm.leads.v1.LeadService/ClaimLead", "crm.leads.v1.LeadService/DeleteLead"},
+       {{"leads", {"id", "name", "contact_info", "status", "assigned_to"}}},
+       {"idx_leads_assigned_to"}},
+      {"properties",
+       {"crm.properties.v1.PropertyService"},
+       {"crm.properties.v1.PropertyService/CreateProperty",
+        "crm.properties.v1.PropertyService/GetProperty",
+        "crm.properties.v1.PropertyService/ListProperties",
+        "crm.properties.v1.PropertyService/UpdateProperty",
+        "crm.properties.v1.PropertyService/DeleteProperty",
+        "crm.properties.v1.PropertyService/ImportProperties"},
+       {{"properties", {"id", "mls_id", "address", "price", "status"}}},
+       {"idx_properties_mls_id"}},
+      {"notifications",
+       {"crm.notifications.v1.NotificationService"},
+       {"crm.notifications.v1.NotificationService/ListNotifications",
+        "crm.notifications.v1.NotificationService/MarkNotificationsRead",
+        "crm.notifications.v1.NotificationService/WatchNotifications",
+        "crm.notifications.v1.NotificationService/CreateNotification"},
+       {{"notifications", {"id", "recipient_id", "message"}}},
+       {"idx_notifications_recipient_id"}},
+      {"audit",
+       {"crm.audit.v1.AuditService"},
+       {"crm.audit.v1.AuditService/RecordActivities", "crm.audit.v1.AuditService/ListActivities",
+        "crm.audit.v1.AuditService/WatchActivities", "crm.audit.v1.AuditService/VerifyActivities"},
+       {{"activities", {"id", "user_id", "action", "timestamp"}}},
+       {"idx_activities_user_id", "idx_activities_timestamp"}},
+  };
+  return *specs;
+}
+
+class SuiteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto cluster = PgCluster::Create();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster).release();
+    for (const ServiceSpec& spec : Specs()) {
+      auto dsn = cluster_->CreateServiceDatabase("crm_" + spec.name);
+      ASSERT_TRUE(dsn.ok()) << dsn.status();
+      dsns_[spec.name] = *dsn;
+    }
+  }
+
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  static std::unique_ptr<ServiceProcess> StartService(const std::string& name,
+                                                      std::vector<std::string> args = {},
+                                                      std::vector<std::string> env = {}) {
+    args.push_back("--dsn=" + dsns_[name]);
+    args.push_back("--db_health_interval_ms=100");
+    auto process = ServiceProcess::Start(name, args, env);
+    EXPECT_TRUE(process.ok()) << process.status();
+    return process.ok() ? std::move(*process) : nullptr;
+  }
+
+  static bool EventuallyHealth(const ServiceProcess& process, const std::string& want) {
+    for (int i = 0; i < 150; ++i) {
+      auto health = CheckHealth(process.channel());
+      if (health.ok() && *health == want) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  static PgCluster* cluster_;
+  static std::map<std::string, std::string> dsns_;
+};
+
+PgCluster* SuiteTest::cluster_ = nullptr;
+std::map<std::string, std::string> SuiteTest::dsns_;
+
+TEST_F(SuiteTest, EveryServiceServesAndOwnsItsSeedSchema) {
+  std::vector<std::unique_ptr<ServiceProcess>> processes;
+  for (const ServiceSpec& spec : Specs()) {
+    processes.push_back(StartService(spec.name));
+    ASSERT_NE(processes.back(), nullptr);
+  }
+  for (size_t i = 0; i < Specs().size(); ++i) {
+    const ServiceSpec& spec = Specs()[i];
+    for (const std::string& service : spec.grpc_services) {
+      auto health = CheckHealth(processes[i]->channel(), service);
+      ASSERT_TRUE(health.ok()) << spec.name << " " << health.status();
+      EXPECT_EQ(*health, "SERVING") << service;
+    }
+
+    // Checked as the service's own role: it owns its tables.
+    pqxx::connection conn(dsns_[spec.name]);
+    pqxx::nontransaction tx(conn);
+    for (const auto& [table, seed_columns] : spec.tables) {
+      std::set<std::string> columns;
+      for (const auto& row : tx.exec_params(
+               "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table)) {
+        columns.insert(row[0].as<std::string>());
+      }
+      for (const std::string& column : seed_columns) {
+        EXPECT_TRUE(columns.count(column)) << table << "." << column;
+      }
+      EXPECT_EQ(tx.exec_params1("SELECT tableowner FROM pg_tables WHERE tablename = $1", table)[0]
+                    .as<std::string>(),
+                "crm_" + spec.name);
+    }
+    for (const std::string& index : spec.indexes) {
+      EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM pg_indexes WHERE indexname = $1", index)[0]
+                    .as<int>(),
+                1)
+          << index;
+    }
+    EXPECT_GE(tx.exec1("SELECT count(*) FROM schema_migrations")[0].as<int>(), 1);
+  }
+  for (auto& process : processes) {
+    EXPECT_EQ(process->Stop(SIGTERM), 0);
+  }
+}
+
+TEST_F(SuiteTest, UnimplementedRpcsSayUnimplemented) {
+  auto leads = StartService("leads");
+  ASSERT_NE(leads, nullptr);
+  auto stub = crm::leads::v1::LeadService::NewStub(leads->channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  crm::leads::v1::GetLeadRequest request;
+  crm::leads::v1::GetLeadResponse response;
+  EXPECT_EQ(stub->GetLead(&context, request, &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(SuiteTest, ReflectionListsEveryMethodForBufCurl) {
+  if (!std::filesystem::exists(CRM_BUF_BIN)) {
+    GTEST_SKIP() << "buf not installed (npm ci --prefix tools)";
+  }
+  for (const ServiceSpec& spec : Specs()) {
+    auto process = StartService(spec.name);
+    ASSERT_NE(process, nullptr);
+    const std::string url = "http://" + process->address();
+    auto listed = crm::testing::RunCommand({CRM_BUF_BIN, "curl", "--protocol", "grpc",
+                                            "--http2-prior-knowledge", "--list-methods", url});
+    ASSERT_TRUE(listed.ok());
+    EXPECT_EQ(listed->exit_code, 0) << listed->output;
+    for (const std::string& method : spec.methods) {
+      EXPECT_THAT(listed->output, HasSubstr(method)) << spec.name;
+    }
+    // Health answers a schema-less client too.
+    auto health = crm::testing::RunCommand({CRM_BUF_BIN, "curl", "--protocol", "grpc",
+                                            "--http2-prior-knowledge", "-d", "{}",
+                                            url + "/grpc.health.v1.Health/Check"});
+    ASSERT_TRUE(health.ok());
+    EXPECT_THAT(health->output, HasSubstr("\"status\": \"SERVING\"")) << spec.name;
+  }
+}
+
+TEST_F(SuiteTest, SigtermDrainsAndExitsZero) {
+  auto audit = StartService("audit");
+  ASSERT_NE(audit, nullptr);
+  EXPECT_EQ(audit->Stop(SIGTERM), 0);
+  EXPECT_THAT(audit->Log(), HasSubstr("\"msg\":\"shutting down\""));
+  EXPECT_THAT(audit->Log(), HasSubstr("\"msg\":\"stopped\""));
+}
+
+TEST_F(SuiteTest, EnvironmentOverridesDefaultsAndFlagsOverrideEnvironment) {
+  // DSN only from the environment; the listen address from env is overridden
+  // by the harness's --listen flag.
+  auto properties = ServiceProcess::Start(
+      "properties", {"--db_health_interval_ms=100"},
+      {"CRM_PROPERTIES_DSN=" + dsns_["properties"], "CRM_PROPERTIES_LISTEN=127.0.0.1:1"});
+  ASSERT_TRUE(properties.ok()) << properties.status();
+  EXPECT_THAT((*properties)->Log(), HasSubstr("\"port\":" + std::to_string((*properties)->port())));
+}
+
+TEST_F(SuiteTest, LogsAreJsonLinesWithoutSecrets) {
+  auto auth = StartService("auth");
+  ASSERT_NE(auth, nullptr);
+  ASSERT_EQ(auth->Stop(SIGTERM), 0);
+  const std::string log = auth->Log();
+  ASSERT_FALSE(log.empty());
+  size_t start = 0;
+  while (start < log.size()) {
+    const size_t end = log.find('\n', start);
+    const std::string line = log.substr(start, end - start);
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    EXPECT_THAT(line, HasSubstr("\"service\":\"auth\""));
+    start = end == std::string::npos ? log.size() : end + 1;
+  }
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("password=")));
+}
+
+TEST_F(SuiteTest, SecondCopyOnSamePortExitsWithClearError) {
+  auto first = StartService("notifications");
+  ASSERT_NE(first, nullptr);
+  const std::string log_path = absl::StrCat(std::filesystem::temp_directory_path().string(),
+                                            "/crm-second-", getpid(), ".log");
+  auto pid = crm::testing::SpawnProcess(
+      {absl::StrCat(CRM_BIN_DIR, "/crm-notifications"), "--listen=" + first->address(),
+       "--dsn=" + dsns_["notifications"]},
+      {}, log_path);
+  ASSERT_TRUE(pid.ok());
+  EXPECT_EQ(crm::testing::StopProcess(*pid, 0, absl::Seconds(20)), 1);
+  auto log = crm::testing::RunCommand({"cat", log_path});
+  EXPECT_THAT(log->output, HasSubstr("cannot listen on " + first->address()));
+  std::filesystem::remove(log_path);
+  EXPECT_EQ(*CheckHealth(first->channel()), "SERVING");
+}
+
+TEST_F(SuiteTest, UnreachableDatabaseAtStartExitsNonZero) {
+  const std::string log_path =
+      absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-nodb-", getpid(), ".log");
+  auto pid =
+      crm::testing::SpawnProcess({absl::StrCat(CRM_BIN_DIR, "/crm-leads"), "--listen=127.0.0.1:0",
+                                  "--dsn=host=127.0.0.1 port=1 dbname=crm_leads user=crm_leads",
+                                  "--db_startup_timeout_seconds=1"},
+                                 {}, log_path);
+  ASSERT_TRUE(pid.ok());
+  EXPECT_EQ(crm::testing::StopProcess(*pid, 0, absl::Seconds(30)), 1);
+  auto log = crm::testing::RunCommand({"cat", log_path});
+  EXPECT_THAT(log->output, HasSubstr("database not ready"));
+  std::filesystem::remove(log_path);
+}
+
+TEST_F(SuiteTest, SigtermWhileWaitingForDatabaseExitsPromptly) {
+  const std::string log_path =
+      absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-wait-", getpid(), ".log");
+  auto pid =
+      crm::testing::SpawnProcess({absl::StrCat(CRM_BIN_DIR, "/crm-audit"), "--listen=127.0.0.1:0",
+                                  "--dsn=host=127.0.0.1 port=1 dbname=crm_audit user=crm_audit",
+                                  "--db_startup_timeout_seconds=60"},
+                                 {}, log_path);
+  ASSERT_TRUE(pid.ok());
+  absl::SleepFor(absl::Milliseconds(700));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(crm::testing::StopProcess(*pid, SIGTERM, absl::Seconds(10)), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  auto log = crm::testing::RunCommand({"cat", log_path});
+  EXPECT_THAT(log->output, HasSubstr("waiting for the database"));
+  std::filesystem::remove(log_path);
+}
+
+// Runs last in the suite (gtest keeps declaration order): it restarts the
+// shared cluster.
+TEST_F(SuiteTest, DatabaseOutageFlipsHealthAndRecovers) {
+  auto leads = StartService("leads");
+  ASSERT_NE(leads, nullptr);
+  ASSERT_TRUE(cluster_->Stop().ok());
+  EXPECT_TRUE(EventuallyHealth(*leads, "NOT_SERVING"));
+  ASSERT_TRUE(cluster_->Start().ok());
+  EXPECT_TRUE(EventuallyHealth(*leads, "SERVING"));
+  EXPECT_THAT(leads->Log(), HasSubstr("\"msg\":\"dependency down\""));
+  EXPECT_THAT(leads->Log(), HasSubstr("\"msg\":\"dependency up\""));
+  EXPECT_EQ(leads->Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace crm
