@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/client/channel.h"
 #include "common/log/log.h"
 
 ABSL_FLAG(std::string, listen, "",
@@ -32,6 +33,20 @@ ABSL_FLAG(bool, reflection, true,
 ABSL_FLAG(std::string, page_token_secret_file, "",
           "file holding the secret that signs page tokens; shared by all replicas. "
           "Empty: a random secret, so tokens do not survive a restart");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain (leaf first) to serve TLS with, together with --tls_key_file. "
+          "Empty: plaintext, which is meant for loopback only");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle; when set, every client must present a certificate signed by it "
+          "(mutual TLS)");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA bundle that verifies the services this one calls. Empty: calls them in "
+          "plaintext");
+ABSL_FLAG(std::string, tls_client_cert_file, "",
+          "PEM certificate chain presented when calling other services (mutual TLS), together "
+          "with --tls_client_key_file");
+ABSL_FLAG(std::string, tls_client_key_file, "", "PEM private key of --tls_client_cert_file");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 
 namespace crm::server {
@@ -71,6 +86,13 @@ int Positive(int32_t value, const char* flag, const std::string& service) {
     std::exit(2);
   }
   return value;
+}
+
+void ExitIfInvalid(const absl::Status& status, const std::string& service) {
+  if (!status.ok()) {
+    std::cerr << "crm-" << service << ": " << status.message() << "\n";
+    std::exit(2);
+  }
 }
 
 }  // namespace
@@ -127,6 +149,21 @@ ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
       Positive(absl::GetFlag(FLAGS_max_message_bytes), "max_message_bytes", info.name);
   flags.reflection = absl::GetFlag(FLAGS_reflection);
   flags.page_token_secret_file = absl::GetFlag(FLAGS_page_token_secret_file);
+  flags.tls = ServerTlsOptions{.cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+                               .key_file = absl::GetFlag(FLAGS_tls_key_file),
+                               .client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)};
+  // The TLS files are checked now, not after the wait for the database.
+  if (flags.tls.enabled() || flags.tls.mutual()) {
+    ExitIfInvalid(LoadServerTls(flags.tls).status(), info.name);
+  }
+  flags.client_tls =
+      client::ClientTlsOptions{.ca_file = absl::GetFlag(FLAGS_tls_ca_file),
+                               .cert_file = absl::GetFlag(FLAGS_tls_client_cert_file),
+                               .key_file = absl::GetFlag(FLAGS_tls_client_key_file)};
+  ExitIfInvalid(client::ValidateClientTlsOptions(flags.client_tls), info.name);
+  if (flags.client_tls.enabled()) {
+    ExitIfInvalid(client::LoadClientTls(flags.client_tls).status(), info.name);
+  }
   return flags;
 }
 

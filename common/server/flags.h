@@ -11,6 +11,8 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/client/tls_options.h"
+#include "common/server/tls.h"
 
 namespace crm::server {
 
@@ -30,11 +32,15 @@ struct ServiceFlags {
   int max_message_bytes;
   bool reflection;
   std::string page_token_secret_file;
+  ServerTlsOptions tls;                 // the listening port
+  client::ClientTlsOptions client_tls;  // calls to other services
 };
 
 // Call first thing in main(), before any thread starts: blocks SIGTERM and
 // SIGINT in every thread (the runner waits for them), applies environment
-// overrides, parses argv and exits with a usage message on bad flags.
+// overrides, parses argv and exits with a usage message on bad flags
+// (including TLS flags that do not go together, and TLS files that are
+// missing or broken: better now than after the wait for the database).
 ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info);
 
 // The environment variable that overrides `flag` for `service`:

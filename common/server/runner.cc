@@ -2,8 +2,10 @@
 
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/log/log.h"
 #include "common/server/logging_interceptor.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -14,6 +16,24 @@ namespace crm::server {
 
 using grpc::health::v1::HealthCheckResponse;
 
+namespace {
+
+// Whether `listen` (host:port, [v6]:port or unix:path) stays on this host.
+bool IsLoopback(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:")) {
+    return true;
+  }
+  absl::string_view host(listen);
+  if (const size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  absl::ConsumePrefix(&host, "[");
+  absl::ConsumeSuffix(&host, "]");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+}  // namespace
+
 RunnerOptions RunnerOptions::FromFlags(const ServiceFlags& flags) {
   RunnerOptions options;
   options.service = flags.service;
@@ -22,6 +42,7 @@ RunnerOptions RunnerOptions::FromFlags(const ServiceFlags& flags) {
   options.max_message_bytes = flags.max_message_bytes;
   options.reflection = flags.reflection;
   options.dependency_check_interval = flags.db_health_interval;
+  options.tls = flags.tls;
   return options;
 }
 
@@ -38,6 +59,11 @@ void Runner::AddDependency(std::string name, std::function<absl::Status()> check
 }
 
 absl::Status Runner::Start() {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) {
+    return credentials.status();
+  }
   if (options_.reflection) {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   }
@@ -45,7 +71,7 @@ absl::Status Runner::Start() {
   // gRPC enables SO_REUSEPORT by default, which would let a second copy of a
   // service silently share the port; refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   builder.RegisterService(&health_);
@@ -80,7 +106,12 @@ absl::Status Runner::Start() {
       .Str("listen", options_.listen)
       .Int("port", port_)
       .Str("services", absl::StrJoin(names, ","))
-      .Bool("reflection", options_.reflection);
+      .Bool("reflection", options_.reflection)
+      .Str("tls", options_.tls.Mode());
+  if (!options_.tls.enabled() && !IsLoopback(options_.listen)) {
+    log::Warning("plaintext gRPC on a non-loopback address; set --tls_cert_file and --tls_key_file")
+        .Str("listen", options_.listen);
+  }
   return absl::OkStatus();
 }
 

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "common/server/flags.h"
 #include "common/server/health_service.h"
+#include "common/server/tls.h"
 #include "grpcpp/server.h"
 
 namespace crm::server {
@@ -34,6 +35,7 @@ struct RunnerOptions {
   int max_message_bytes = 4 << 20;
   bool reflection = true;
   absl::Duration dependency_check_interval = absl::Seconds(1);
+  ServerTlsOptions tls;  // default: plaintext
 
   static RunnerOptions FromFlags(const ServiceFlags& flags);
 };
@@ -54,7 +56,8 @@ class Runner {
   // this replica until it recovers. Call before Start().
   void AddDependency(std::string name, std::function<absl::Status()> check);
 
-  // Binds and starts serving. Fails if the address cannot be bound.
+  // Binds and starts serving. Fails if the address cannot be bound
+  // (UNAVAILABLE) or a TLS file cannot be loaded (FAILED_PRECONDITION).
   absl::Status Start();
 
   // The bound port (useful with port 0 in tests). Valid after Start().

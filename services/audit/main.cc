@@ -1,9 +1,14 @@
 // crm-audit: flags and wiring only; see README.md in this folder.
 
+#include <memory>
+
+#include "common/auth/authenticator.h"
+#include "common/auth/authenticator_flags.h"
+#include "common/client/channel.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
 #include "common/server/service_database.h"
-#include "crm/audit/v1/audit_service.grpc.pb.h"
+#include "services/audit/audit_service.h"
 #include "services/audit/embedded_migrations.h"
 
 int main(int argc, char** argv) {
@@ -14,9 +19,11 @@ int main(int argc, char** argv) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
 
-  // The generated base classes answer UNIMPLEMENTED for every method until
-  // issue #4 lands the implementation.
-  crm::audit::v1::AuditService::CallbackService audit_service;
+  crm::auth::Authenticator authenticator(
+      std::make_unique<crm::auth::RemoteKeySource>(
+          crm::client::CreateServiceChannel(crm::auth::AuthAddressFromFlags(), flags.client_tls)),
+      crm::auth::AuthenticatorOptionsFromFlags());
+  crm::audit::AuditServiceImpl audit_service(&authenticator);
 
   crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
   runner.AddService(&audit_service, crm::audit::v1::AuditService::service_full_name());

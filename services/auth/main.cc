@@ -1,24 +1,90 @@
 // crm-auth: flags and wiring only; see README.md in this folder.
 
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "common/auth/authenticator.h"
+#include "common/auth/authenticator_flags.h"
+#include "common/log/log.h"
+#include "common/pagination/page_token.h"
+#include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
 #include "common/server/service_database.h"
-#include "crm/auth/v1/auth_service.grpc.pb.h"
-#include "crm/auth/v1/user_service.grpc.pb.h"
+#include "services/auth/auth_service.h"
+#include "services/auth/bootstrap.h"
 #include "services/auth/embedded_migrations.h"
+#include "services/auth/password_hasher.h"
+#include "services/auth/token_issuer.h"
+#include "services/auth/user_repository.h"
+#include "services/auth/user_service.h"
+
+ABSL_FLAG(std::vector<std::string>, signing_key_files, {},
+          "Ed25519 private keys (PEM), comma-separated, oldest first: the last signs, all are "
+          "published. Empty: an ephemeral key (tokens die with the process)");
+ABSL_FLAG(int32_t, access_token_ttl_seconds, 900, "access token lifetime (at most 900)");
+ABSL_FLAG(int32_t, refresh_token_ttl_hours, 720, "refresh token lifetime");
+ABSL_FLAG(std::string, admin_email, "admin@crm.local",
+          "bootstrap admin, created if no user exists");
+ABSL_FLAG(std::string, admin_password_file, "", "file holding the bootstrap admin's password");
+ABSL_FLAG(std::string, service_accounts_dir, "",
+          "directory of <name>.secret files: one SERVICE account each");
+ABSL_FLAG(int32_t, hash_concurrency, 2, "password hashes computed at once (~19 MiB each)");
+ABSL_FLAG(int32_t, max_queued_requests, 256,
+          "requests waiting for a worker before RESOURCE_EXHAUSTED");
 
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
-  auto pool = crm::server::OpenServiceDatabase(flags, crm::auth::Migrations());
+  auto pool = crm::server::OpenServiceDatabase(flags, crm::auth::Migrations(),
+                                               crm::auth::UserRepository::Statements());
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
+  const crm::auth::AuthenticatorOptions auth_options = crm::auth::AuthenticatorOptionsFromFlags();
+  auto tokens = crm::auth::TokenIssuer::FromFiles(
+      absl::GetFlag(FLAGS_signing_key_files),
+      {.issuer = auth_options.issuer,
+       .audience = auth_options.audience,
+       .access_ttl = absl::Seconds(std::min(absl::GetFlag(FLAGS_access_token_ttl_seconds), 900)),
+       .refresh_ttl = absl::Hours(absl::GetFlag(FLAGS_refresh_token_ttl_hours))});
+  auto page_tokens = crm::pagination::PageTokenCodec::FromFile(flags.page_token_secret_file);
+  if (!tokens.ok() || !page_tokens.ok()) {
+    crm::log::Error("start failed")
+        .Str("error", (!tokens.ok() ? tokens.status() : page_tokens.status()).ToString());
+    return 1;
+  }
+  crm::auth::PasswordHasher hasher({.max_concurrent = absl::GetFlag(FLAGS_hash_concurrency)});
+  crm::auth::UserRepository users(pool->get());
+  for (absl::Status status :
+       {crm::auth::EnsureBootstrapAdmin(users, hasher, absl::GetFlag(FLAGS_admin_email),
+                                        absl::GetFlag(FLAGS_admin_password_file)),
+        crm::auth::EnsureServiceAccounts(users, hasher,
+                                         absl::GetFlag(FLAGS_service_accounts_dir))}) {
+    if (!status.ok()) {
+      crm::log::Error("bootstrap failed").Str("error", status.ToString());
+      return 1;
+    }
+  }
+  crm::auth::Authenticator authenticator(std::make_unique<crm::auth::LocalKeySource>(tokens->get()),
+                                         auth_options);
+  crm::server::BlockingExecutor executor(flags.db_pool_size,
+                                         absl::GetFlag(FLAGS_max_queued_requests));
 
-  // The generated base classes answer UNIMPLEMENTED for every method until
-  // issue #3 lands the implementation.
-  crm::auth::v1::AuthService::CallbackService auth_service;
-  crm::auth::v1::UserService::CallbackService user_service;
+  crm::auth::AuthServiceImpl auth_service({.users = &users,
+                                           .hasher = &hasher,
+                                           .tokens = tokens->get(),
+                                           .authenticator = &authenticator,
+                                           .executor = &executor,
+                                           .account_throttle = {},
+                                           .peer_throttle = {.max_failures = 100}});
+  crm::auth::UserServiceImpl user_service({.users = &users,
+                                           .hasher = &hasher,
+                                           .authenticator = &authenticator,
+                                           .page_tokens = &*page_tokens,
+                                           .executor = &executor});
 
   crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
   runner.AddService(&auth_service, crm::auth::v1::AuthService::service_full_name());

@@ -1,10 +1,15 @@
 // crm-notifications: flags and wiring only; see README.md in this folder.
 
+#include <memory>
+
+#include "common/auth/authenticator.h"
+#include "common/auth/authenticator_flags.h"
+#include "common/client/channel.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
 #include "common/server/service_database.h"
-#include "crm/notifications/v1/notification_service.grpc.pb.h"
 #include "services/notifications/embedded_migrations.h"
+#include "services/notifications/notification_service.h"
 
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
@@ -14,9 +19,11 @@ int main(int argc, char** argv) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
 
-  // The generated base classes answer UNIMPLEMENTED for every method until
-  // the notifications issue lands the implementation.
-  crm::notifications::v1::NotificationService::CallbackService notification_service;
+  crm::auth::Authenticator authenticator(
+      std::make_unique<crm::auth::RemoteKeySource>(
+          crm::client::CreateServiceChannel(crm::auth::AuthAddressFromFlags(), flags.client_tls)),
+      crm::auth::AuthenticatorOptionsFromFlags());
+  crm::notifications::NotificationServiceImpl notification_service(&authenticator);
 
   crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
   runner.AddService(&notification_service,

@@ -1,9 +1,17 @@
 // crm-health <host:port> [--service=NAME] [--timeout_ms=N]
+//            [--ca_file=CA.crt [--cert_file=CLIENT.crt --key_file=CLIENT.key]]
 // Calls grpc.health.v1.Health/Check once and prints the status. Exits 0 only
 // when SERVING, 1 otherwise, 2 on bad usage. Used by tools/crm and scripts.
+// With --ca_file the call goes over TLS (the server's certificate must chain
+// to that CA and name the host); --cert_file/--key_file add the client
+// certificate a mutual-TLS server requires.
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,14 +24,54 @@
 
 ABSL_FLAG(std::string, service, "", "service name to check; empty checks the whole server");
 ABSL_FLAG(int32_t, timeout_ms, 2000, "deadline of the call");
+ABSL_FLAG(std::string, ca_file, "", "PEM CA that verifies the server; set: call over TLS");
+ABSL_FLAG(std::string, cert_file, "", "PEM client certificate for mutual TLS (with --key_file)");
+ABSL_FLAG(std::string, key_file, "", "PEM private key of --cert_file");
+
+namespace {
+
+// The file's content, or exits 2 naming the flag and the path.
+std::string ReadOrExit(const char* flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (!in || content.str().empty()) {
+    std::cerr << "crm-health: --" << flag << ": cannot read " << path << "\n";
+    std::exit(2);
+  }
+  return content.str();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Credentials() {
+  const std::string ca_file = absl::GetFlag(FLAGS_ca_file);
+  const std::string cert_file = absl::GetFlag(FLAGS_cert_file);
+  const std::string key_file = absl::GetFlag(FLAGS_key_file);
+  if (cert_file.empty() != key_file.empty() || (!cert_file.empty() && ca_file.empty())) {
+    std::cerr << "crm-health: --cert_file and --key_file go together, and need --ca_file\n";
+    std::exit(2);
+  }
+  if (ca_file.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadOrExit("ca_file", ca_file);
+  if (!cert_file.empty()) {
+    ssl.pem_cert_chain = ReadOrExit("cert_file", cert_file);
+    ssl.pem_private_key = ReadOrExit("key_file", key_file);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
-    std::cerr << "usage: crm-health <host:port> [--service=NAME] [--timeout_ms=N]\n";
+    std::cerr << "usage: crm-health <host:port> [--service=NAME] [--timeout_ms=N] "
+                 "[--ca_file=F [--cert_file=F --key_file=F]]\n";
     return 2;
   }
-  auto channel = grpc::CreateChannel(args[1], grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(args[1], Credentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +

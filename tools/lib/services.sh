@@ -37,13 +37,15 @@ svc_addr() {
   printf '%s' "$addr"
 }
 
-# Asks grpc.health.v1.Health/Check through crm-health; prints its answer on
-# one line and succeeds only on SERVING. Before crm-health is built, a
-# listening port is the best answer there is.
+# Asks grpc.health.v1.Health/Check through crm-health (over mutual TLS, as
+# the operators' `client`, after `up --tls`); prints its answer on one line
+# and succeeds only on SERVING. Before crm-health is built, a listening port
+# is the best answer there is.
 svc_health() { # <addr> [timeout_ms]
-  local probe="$CRM_BIN/crm-health" out rc=0
+  local probe="$CRM_BIN/crm-health" out rc=0 tls_args
   if [[ -x $probe ]]; then
-    out=$("$probe" "$1" --timeout_ms="${2:-1000}" 2>&1) || rc=$?
+    mapfile -t tls_args < <(tls_probe_args)
+    out=$("$probe" "$1" --timeout_ms="${2:-1000}" "${tls_args[@]}" 2>&1) || rc=$?
     out=${out//$'\n'/ }
     printf '%s' "${out:-exit $rc}"
     return "$rc"
@@ -75,6 +77,9 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
       export "CRM_${up}_DSN=$dsn"
       export "CRM_${up}_PAGE_TOKEN_SECRET_FILE=$CRM_SECRETS/$svc.page_token_secret"
     fi
+    # After `up --tls`: its certificate and key, and the CA for both
+    # directions (file paths only, like the rest).
+    tls_export_service_env "$svc"
     # Peer addresses (auth's public keys, audit's ingest stream, the
     # gateway's upstreams) are exported here once those flags exist.
     cd "$CRM_ROOT" || exit 1

@@ -1,0 +1,21 @@
+#include "common/auth/authenticator_flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(std::string, auth_address, "127.0.0.1:50051",
+          "host:port of the auth service (token verification keys)");
+ABSL_FLAG(std::string, token_issuer, "crm-auth", "the `iss` every access token must carry");
+ABSL_FLAG(std::string, token_audience, "crm", "the `aud` every access token must carry");
+
+namespace crm::auth {
+
+AuthenticatorOptions AuthenticatorOptionsFromFlags() {
+  AuthenticatorOptions options;
+  options.issuer = absl::GetFlag(FLAGS_token_issuer);
+  options.audience = absl::GetFlag(FLAGS_token_audience);
+  return options;
+}
+
+std::string AuthAddressFromFlags() { return absl::GetFlag(FLAGS_auth_address); }
+
+}  // namespace crm::auth

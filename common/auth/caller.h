@@ -1,0 +1,35 @@
+#pragma once
+
+// Who is calling, as established from a verified access token, and the
+// helpers that express DESIGN.md §4's permission table in one line per RPC:
+//
+//   if (absl::Status s = RequireRole(caller, {Role::kAdmin}); !s.ok()) return s;
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace crm::auth {
+
+enum class Role { kAdmin, kAgent, kClient, kService };
+
+// "ADMIN", "AGENT", "CLIENT", "SERVICE": the token claim and the users.role value.
+absl::string_view RoleName(Role role);
+std::optional<Role> RoleFromName(absl::string_view name);
+
+struct Caller {
+  int64_t user_id = 0;
+  Role role = Role::kClient;
+
+  bool Is(Role r) const { return role == r; }
+  bool IsSelf(int64_t id) const { return user_id == id; }
+};
+
+// PERMISSION_DENIED unless the caller has one of `allowed`.
+absl::Status RequireRole(const Caller& caller, std::initializer_list<Role> allowed);
+
+}  // namespace crm::auth

@@ -1,0 +1,55 @@
+#pragma once
+
+// crm.auth.v1.AuthService: sign-in, refresh, sign-out and the published
+// verification keys. Proto ⇄ domain, throttling and status mapping live here;
+// SQL lives in UserRepository. Blocking work runs on the BlockingExecutor.
+
+#include "common/auth/authenticator.h"
+#include "common/server/blocking_executor.h"
+#include "crm/auth/v1/auth_service.grpc.pb.h"
+#include "services/auth/password_hasher.h"
+#include "services/auth/token_issuer.h"
+#include "services/auth/user_repository.h"
+
+namespace crm::auth {
+
+struct AuthServiceDeps {
+  UserRepository* users;
+  PasswordHasher* hasher;
+  const TokenIssuer* tokens;
+  Authenticator* authenticator;
+  server::BlockingExecutor* executor;
+  ThrottlePolicy account_throttle;
+  ThrottlePolicy peer_throttle{.max_failures = 100};
+};
+
+class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService {
+ public:
+  explicit AuthServiceImpl(AuthServiceDeps deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* context,
+                                  const crm::auth::v1::LoginRequest* request,
+                                  crm::auth::v1::LoginResponse* response) override;
+  grpc::ServerUnaryReactor* RefreshToken(grpc::CallbackServerContext* context,
+                                         const crm::auth::v1::RefreshTokenRequest* request,
+                                         crm::auth::v1::RefreshTokenResponse* response) override;
+  grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext* context,
+                                   const crm::auth::v1::LogoutRequest* request,
+                                   crm::auth::v1::LogoutResponse* response) override;
+  grpc::ServerUnaryReactor* ListPublicKeys(
+      grpc::CallbackServerContext* context, const crm::auth::v1::ListPublicKeysRequest* request,
+      crm::auth::v1::ListPublicKeysResponse* response) override;
+
+ private:
+  absl::Status DoLogin(const std::string& peer, const crm::auth::v1::LoginRequest& request,
+                       crm::auth::v1::LoginResponse* response);
+  absl::Status DoRefresh(const crm::auth::v1::RefreshTokenRequest& request,
+                         crm::auth::v1::RefreshTokenResponse* response);
+  absl::Status DoLogout(const grpc::CallbackServerContext& context,
+                        const crm::auth::v1::LogoutRequest& request,
+                        crm::auth::v1::LogoutResponse* response);
+
+  const AuthServiceDeps deps_;
+};
+
+}  // namespace crm::auth

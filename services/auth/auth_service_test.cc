@@ -1,0 +1,657 @@
+// The auth service served in-process over real gRPC, on a throwaway
+// PostgreSQL cluster: sign-in, tokens, throttling and the permission table.
+
+#include "services/auth/auth_service.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/auth/jwt.h"
+#include "common/db/migrations.h"
+#include "common/log/log.h"
+#include "common/server/runner.h"
+#include "common/testing/pg_fixture.h"
+#include "crm/auth/v1/auth_service.grpc.pb.h"
+#include "crm/auth/v1/user_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "services/auth/bootstrap.h"
+#include "services/auth/embedded_migrations.h"
+#include "services/auth/user_service.h"
+
+namespace crm::auth {
+namespace {
+
+using crm::auth::v1::AuthService;
+using crm::auth::v1::ChangePasswordRequest;
+using crm::auth::v1::ChangePasswordResponse;
+using crm::auth::v1::CreateUserRequest;
+using crm::auth::v1::CreateUserResponse;
+using crm::auth::v1::DeactivateUserRequest;
+using crm::auth::v1::DeactivateUserResponse;
+using crm::auth::v1::GetUserRequest;
+using crm::auth::v1::GetUserResponse;
+using crm::auth::v1::ListPublicKeysRequest;
+using crm::auth::v1::ListPublicKeysResponse;
+using crm::auth::v1::ListUsersRequest;
+using crm::auth::v1::ListUsersResponse;
+using crm::auth::v1::LoginRequest;
+using crm::auth::v1::LoginResponse;
+using crm::auth::v1::LogoutRequest;
+using crm::auth::v1::LogoutResponse;
+using crm::auth::v1::RefreshTokenRequest;
+using crm::auth::v1::RefreshTokenResponse;
+using crm::auth::v1::ROLE_ADMIN;
+using crm::auth::v1::ROLE_AGENT;
+using crm::auth::v1::ROLE_CLIENT;
+using crm::auth::v1::ROLE_SERVICE;
+using crm::auth::v1::ROLE_UNSPECIFIED;
+using crm::auth::v1::UpdateUserRequest;
+using crm::auth::v1::UpdateUserResponse;
+using crm::auth::v1::User;
+using crm::auth::v1::UserService;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kAdminEmail[] = "admin@crm.local";
+constexpr char kAdminPassword[] = "admin-password-1";
+
+// A key source whose keys a test can change, for rotation.
+class SwappableKeySource final : public KeySource {
+ public:
+  explicit SwappableKeySource(std::shared_ptr<const TokenIssuer>* issuer) : issuer_(issuer) {}
+  absl::StatusOr<std::vector<Ed25519PublicKey>> FetchKeys() override {
+    return (*issuer_)->PublicKeys();
+  }
+
+ private:
+  std::shared_ptr<const TokenIssuer>* issuer_;
+};
+
+class AuthServiceTest : public crm::testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    ASSERT_TRUE(db::ApplyMigrations(dsn_, Migrations()).ok());
+    pool_ = std::make_unique<db::Pool>(
+        db::PoolOptions{.dsn = dsn_, .size = 4, .statements = UserRepository::Statements()});
+    users_ = std::make_unique<UserRepository>(pool_.get());
+    // Cheaper parameters keep the suite fast; the production ones are tested
+    // in password_hasher_test.
+    hasher_ = std::make_unique<PasswordHasher>(
+        PasswordHasherOptions{.memory_kib = 1024, .iterations = 1, .max_concurrent = 4});
+    issuer_ =
+        std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key1_}, TokenOptions{});
+    authenticator_ = std::make_unique<Authenticator>(
+        std::make_unique<SwappableKeySource>(&issuer_),
+        AuthenticatorOptions{.min_refetch_interval = absl::ZeroDuration(),
+                             .key_ttl = absl::ZeroDuration()});
+    page_tokens_ = std::make_unique<pagination::PageTokenCodec>("0123456789abcdef0123456789abcdef");
+    executor_ = std::make_unique<server::BlockingExecutor>(4, 64);
+
+    const std::string password_file = absl::StrCat(::testing::TempDir(), "/admin-", db_name_);
+    FILE* f = fopen(password_file.c_str(), "w");
+    fputs(kAdminPassword, f);
+    fclose(f);
+    ASSERT_TRUE(EnsureBootstrapAdmin(*users_, *hasher_, kAdminEmail, password_file).ok());
+
+    RebuildAuthService();
+    user_service_ =
+        std::make_unique<UserServiceImpl>(UserServiceDeps{.users = users_.get(),
+                                                          .hasher = hasher_.get(),
+                                                          .authenticator = authenticator_.get(),
+                                                          .page_tokens = page_tokens_.get(),
+                                                          .executor = executor_.get()});
+    server::RunnerOptions options;
+    options.service = "auth";
+    runner_ = std::make_unique<server::Runner>(options);
+    runner_->AddService(&auth_proxy_, AuthService::service_full_name());
+    runner_->AddService(user_service_.get(), UserService::service_full_name());
+    ASSERT_TRUE(runner_->Start().ok());
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runner_->port()),
+                                       grpc::InsecureChannelCredentials());
+    auth_ = AuthService::NewStub(channel);
+    users_stub_ = UserService::NewStub(channel);
+  }
+
+  void TearDown() override {
+    if (runner_ != nullptr) {
+      runner_->Stop();
+    }
+  }
+
+  // Re-creates the AuthService implementation around the current issuer
+  // (after a key rotation); the registered proxy forwards to it.
+  void RebuildAuthService() {
+    auth_impl_ = std::make_unique<AuthServiceImpl>(AuthServiceDeps{
+        .users = users_.get(),
+        .hasher = hasher_.get(),
+        .tokens = issuer_.get(),
+        .authenticator = authenticator_.get(),
+        .executor = executor_.get(),
+        .account_throttle = ThrottlePolicy{.max_failures = 5},
+        .peer_throttle = ThrottlePolicy{.max_failures = 100},
+    });
+    auth_proxy_.target = auth_impl_.get();
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!token.empty()) {
+      context->AddMetadata("authorization", "Bearer " + token);
+    }
+    return context;
+  }
+
+  grpc::Status Login(const std::string& email, const std::string& password,
+                     LoginResponse* response) {
+    LoginRequest request;
+    request.set_email(email);
+    request.set_password(password);
+    return auth_->Login(Context().get(), request, response);
+  }
+
+  std::string TokenFor(const std::string& email, const std::string& password) {
+    LoginResponse response;
+    grpc::Status status = Login(email, password, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.access_token();
+  }
+
+  std::string AdminToken() { return TokenFor(kAdminEmail, kAdminPassword); }
+
+  // Creates a user as admin; returns its id.
+  int64_t Create(const std::string& name, const std::string& email, crm::auth::v1::Role role,
+                 const std::string& password = "password-123") {
+    CreateUserRequest request;
+    request.mutable_user()->set_name(name);
+    request.mutable_user()->set_email(email);
+    request.mutable_user()->set_role(role);
+    request.set_password(password);
+    CreateUserResponse response;
+    grpc::Status status = users_stub_->CreateUser(Context(AdminToken()).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.user().id();
+  }
+
+  grpc::Status GetUser(const std::string& token, int64_t id, GetUserResponse* response) {
+    GetUserRequest request;
+    request.set_id(id);
+    return users_stub_->GetUser(Context(token).get(), request, response);
+  }
+
+  grpc::StatusCode GetUserCode(const std::string& token, int64_t id = 0) {
+    GetUserResponse response;
+    return GetUser(token, id, &response).error_code();
+  }
+
+  // Forwards to the current implementation, so tests can swap keys.
+  struct AuthProxy final : public AuthService::CallbackService {
+    AuthServiceImpl* target = nullptr;
+    grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* c, const LoginRequest* q,
+                                    LoginResponse* r) override {
+      return target->Login(c, q, r);
+    }
+    grpc::ServerUnaryReactor* RefreshToken(grpc::CallbackServerContext* c,
+                                           const RefreshTokenRequest* q,
+                                           RefreshTokenResponse* r) override {
+      return target->RefreshToken(c, q, r);
+    }
+    grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext* c, const LogoutRequest* q,
+                                     LogoutResponse* r) override {
+      return target->Logout(c, q, r);
+    }
+    grpc::ServerUnaryReactor* ListPublicKeys(grpc::CallbackServerContext* c,
+                                             const ListPublicKeysRequest* q,
+                                             ListPublicKeysResponse* r) override {
+      return target->ListPublicKeys(c, q, r);
+    }
+  };
+
+  Ed25519PrivateKey key1_ = *Ed25519PrivateKey::Generate();
+  std::shared_ptr<const TokenIssuer> issuer_;
+  std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<UserRepository> users_;
+  std::unique_ptr<PasswordHasher> hasher_;
+  std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<pagination::PageTokenCodec> page_tokens_;
+  std::unique_ptr<server::BlockingExecutor> executor_;
+  std::unique_ptr<AuthServiceImpl> auth_impl_;
+  AuthProxy auth_proxy_;
+  std::unique_ptr<UserServiceImpl> user_service_;
+  std::unique_ptr<server::Runner> runner_;
+  std::unique_ptr<AuthService::Stub> auth_;
+  std::unique_ptr<UserService::Stub> users_stub_;
+};
+
+TEST_F(AuthServiceTest, SignInIssuesVerifiableTokens) {
+  LoginResponse response;
+  ASSERT_TRUE(Login("  ADMIN@crm.local ", kAdminPassword, &response).ok());
+  EXPECT_EQ(response.user().email(), kAdminEmail);
+  EXPECT_EQ(response.user().role(), ROLE_ADMIN);
+  EXPECT_EQ(response.token_type(), "Bearer");
+  EXPECT_FALSE(response.refresh_token().empty());
+  const absl::Duration ttl =
+      absl::FromUnixSeconds(response.access_token_expires_at().seconds()) - absl::Now();
+  EXPECT_LE(ttl, absl::Minutes(15));
+  EXPECT_GT(ttl, absl::Minutes(14));
+  auto caller = authenticator_->AuthenticateToken(response.access_token());
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_EQ(caller->user_id, response.user().id());
+  EXPECT_EQ(caller->role, Role::kAdmin);
+  // The header names the algorithm, type and key.
+  std::string header;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(
+      response.access_token().substr(0, response.access_token().find('.')), &header));
+  EXPECT_THAT(header, HasSubstr("\"alg\":\"EdDSA\""));
+  EXPECT_THAT(header, HasSubstr("\"typ\":\"at+jwt\""));
+  EXPECT_THAT(header, HasSubstr(key1_.public_key().Kid()));
+}
+
+TEST_F(AuthServiceTest, WrongPasswordUnknownEmailAndDeactivatedLookTheSame) {
+  const int64_t agent = Create("Agent", "agent@crm.local", ROLE_AGENT);
+  DeactivateUserRequest deactivate;
+  deactivate.set_id(agent);
+  DeactivateUserResponse deactivated;
+  ASSERT_TRUE(
+      users_stub_->DeactivateUser(Context(AdminToken()).get(), deactivate, &deactivated).ok());
+
+  LoginResponse response;
+  grpc::Status wrong = Login(kAdminEmail, "not-the-password", &response);
+  grpc::Status unknown = Login("nobody@crm.local", "not-the-password", &response);
+  grpc::Status inactive = Login("agent@crm.local", "password-123", &response);
+  for (const grpc::Status& status : {wrong, unknown, inactive}) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(status.error_message(), wrong.error_message());
+    EXPECT_EQ(status.error_details(), wrong.error_details());
+  }
+}
+
+TEST_F(AuthServiceTest, ThrottlingLocksOneAccountNotAnother) {
+  Create("Other", "other@crm.local", ROLE_AGENT);
+  LoginResponse response;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Login(kAdminEmail, "wrong-password", &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Locked now, even with the right password, and told when to retry.
+  grpc::Status locked = Login(kAdminEmail, kAdminPassword, &response);
+  EXPECT_EQ(locked.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(locked.error_details()));
+  google::rpc::RetryInfo retry;
+  ASSERT_EQ(details.details_size(), 1);
+  ASSERT_TRUE(details.details(0).UnpackTo(&retry));
+  EXPECT_GT(retry.retry_delay().seconds(), 0);
+  // Another account from the same address still works.
+  EXPECT_TRUE(Login("other@crm.local", "password-123", &response).ok());
+}
+
+TEST_F(AuthServiceTest, ForgedAndMisusedTokensAreRejected) {
+  LoginResponse login;
+  ASSERT_TRUE(Login(kAdminEmail, kAdminPassword, &login).ok());
+  const int64_t admin = login.user().id();
+  ASSERT_EQ(GetUserCode(login.access_token()), grpc::StatusCode::OK);
+
+  const auto claims = [&] {
+    AccessClaims c;
+    c.issuer = "crm-auth";
+    c.audience = "crm";
+    c.subject = admin;
+    c.role = "ADMIN";
+    c.issued_at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+    c.expires_at = c.issued_at + absl::Minutes(10);
+    c.jwt_id = "test";
+    return c;
+  };
+  std::vector<std::pair<std::string, std::string>> forged;
+  {
+    AccessClaims c = claims();
+    c.issued_at -= absl::Minutes(30);
+    c.expires_at = c.issued_at + absl::Minutes(10);
+    forged.emplace_back("expired", SignAccessToken(c, key1_));
+  }
+  {
+    AccessClaims c = claims();
+    c.audience = "someone-else";
+    forged.emplace_back("wrong aud", SignAccessToken(c, key1_));
+  }
+  {
+    AccessClaims c = claims();
+    c.issuer = "evil";
+    forged.emplace_back("wrong iss", SignAccessToken(c, key1_));
+  }
+  forged.emplace_back("unknown kid", SignAccessToken(claims(), *Ed25519PrivateKey::Generate()));
+  {
+    // alg none: a valid payload with no signature.
+    const std::string token = login.access_token();
+    const size_t dot = token.find('.');
+    const std::string payload = token.substr(dot + 1, token.rfind('.') - dot - 1);
+    forged.emplace_back(
+        "alg none",
+        absl::WebSafeBase64Escape("{\"alg\":\"none\",\"typ\":\"at+jwt\"}") + "." + payload + ".");
+    forged.emplace_back("bad signature", token.substr(0, token.rfind('.') + 1) +
+                                             absl::WebSafeBase64Escape(std::string(64, 'x')));
+  }
+  forged.emplace_back("refresh token as access token", login.refresh_token());
+  forged.emplace_back("garbage", "not.a.token");
+  for (const auto& [what, token] : forged) {
+    EXPECT_EQ(GetUserCode(token), grpc::StatusCode::UNAUTHENTICATED) << what;
+  }
+  // No header at all, and a non-Bearer scheme.
+  GetUserResponse response;
+  GetUserRequest request;
+  EXPECT_EQ(users_stub_->GetUser(Context().get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto basic = Context();
+  basic->AddMetadata("authorization", "Basic YWRtaW46YWRtaW4=");
+  EXPECT_EQ(users_stub_->GetUser(basic.get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AuthServiceTest, KeyRotationKeepsOldTokensUntilTheOldKeyIsDropped) {
+  const std::string old_token = AdminToken();
+  Ed25519PrivateKey key2 = *Ed25519PrivateKey::Generate();
+  issuer_ = std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key1_, key2},
+                                                TokenOptions{});
+  RebuildAuthService();
+  const std::string new_token = AdminToken();
+  EXPECT_NE(new_token.substr(0, new_token.find('.')), old_token.substr(0, old_token.find('.')));
+  EXPECT_EQ(GetUserCode(old_token), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUserCode(new_token), grpc::StatusCode::OK);
+
+  ListPublicKeysResponse keys;
+  ASSERT_TRUE(auth_->ListPublicKeys(Context().get(), {}, &keys).ok());  // no token needed
+  ASSERT_EQ(keys.keys_size(), 2);
+  EXPECT_EQ(keys.keys(0).kid(), key2.public_key().Kid());
+  EXPECT_TRUE(keys.keys(0).active());
+  EXPECT_EQ(keys.keys(0).public_key().size(), 32u);
+
+  issuer_ =
+      std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key2}, TokenOptions{});
+  RebuildAuthService();
+  // Key 1 is no longer published: its tokens stop working, key 2's do not.
+  EXPECT_EQ(GetUserCode(old_token), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(GetUserCode(new_token), grpc::StatusCode::OK);
+}
+
+TEST_F(AuthServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
+  LoginResponse login;
+  ASSERT_TRUE(Login(kAdminEmail, kAdminPassword, &login).ok());
+  RefreshTokenRequest first;
+  first.set_refresh_token(login.refresh_token());
+  RefreshTokenResponse second;
+  ASSERT_TRUE(auth_->RefreshToken(Context().get(), first, &second).ok());
+  EXPECT_NE(second.refresh_token(), login.refresh_token());
+  EXPECT_EQ(GetUserCode(second.access_token()), grpc::StatusCode::OK);
+
+  // The first token again: theft. It fails, and so does the one it led to.
+  RefreshTokenResponse replay;
+  EXPECT_EQ(auth_->RefreshToken(Context().get(), first, &replay).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  RefreshTokenRequest next;
+  next.set_refresh_token(second.refresh_token());
+  EXPECT_EQ(auth_->RefreshToken(Context().get(), next, &replay).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Another sign-in (another family) is unaffected.
+  LoginResponse other;
+  ASSERT_TRUE(Login(kAdminEmail, kAdminPassword, &other).ok());
+  next.set_refresh_token(other.refresh_token());
+  EXPECT_TRUE(auth_->RefreshToken(Context().get(), next, &replay).ok());
+}
+
+TEST_F(AuthServiceTest, LogoutPasswordChangeAndDeactivationRevokeRefreshTokens) {
+  const int64_t agent = Create("Agent", "agent@crm.local", ROLE_AGENT);
+  const auto refresh_works = [&](const std::string& token) {
+    RefreshTokenRequest request;
+    request.set_refresh_token(token);
+    RefreshTokenResponse response;
+    return auth_->RefreshToken(Context().get(), request, &response).ok();
+  };
+  // Logout with only the refresh token.
+  LoginResponse a;
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &a).ok());
+  LogoutRequest logout;
+  logout.set_refresh_token(a.refresh_token());
+  LogoutResponse logged_out;
+  ASSERT_TRUE(auth_->Logout(Context().get(), logout, &logged_out).ok());
+  EXPECT_EQ(logged_out.revoked_token_count(), 1);
+  EXPECT_FALSE(refresh_works(a.refresh_token()));
+
+  // Password change (needs the current password) revokes.
+  LoginResponse b;
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &b).ok());
+  ChangePasswordRequest change;
+  change.set_current_password("wrong-current");
+  change.set_new_password("new-password-456");
+  ChangePasswordResponse changed;
+  EXPECT_EQ(
+      users_stub_->ChangePassword(Context(b.access_token()).get(), change, &changed).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  change.set_current_password("password-123");
+  ASSERT_TRUE(users_stub_->ChangePassword(Context(b.access_token()).get(), change, &changed).ok());
+  EXPECT_EQ(changed.revoked_token_count(), 1);
+  EXPECT_FALSE(refresh_works(b.refresh_token()));
+
+  // Deactivation revokes, and the user can no longer sign in.
+  LoginResponse c;
+  ASSERT_TRUE(Login("agent@crm.local", "new-password-456", &c).ok());
+  DeactivateUserRequest deactivate;
+  deactivate.set_id(agent);
+  DeactivateUserResponse deactivated;
+  ASSERT_TRUE(
+      users_stub_->DeactivateUser(Context(AdminToken()).get(), deactivate, &deactivated).ok());
+  EXPECT_FALSE(deactivated.user().active());
+  EXPECT_FALSE(refresh_works(c.refresh_token()));
+  EXPECT_EQ(Login("agent@crm.local", "new-password-456", &c).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AuthServiceTest, PermissionTablePerRole) {
+  const int64_t agent = Create("Agent A", "a@crm.local", ROLE_AGENT);
+  const int64_t other_agent = Create("Agent B", "b@crm.local", ROLE_AGENT);
+  const int64_t client = Create("Client", "client@crm.local", ROLE_CLIENT);
+  const int64_t service =
+      Create("Leads service", "leads@service.crm.local", ROLE_SERVICE, "service-secret-1");
+  const std::string admin_token = AdminToken();
+  const std::string agent_token = TokenFor("a@crm.local", "password-123");
+  const std::string client_token = TokenFor("client@crm.local", "password-123");
+  const std::string service_token = TokenFor("leads@service.crm.local", "service-secret-1");
+
+  // CreateUser: ADMIN only.
+  CreateUserRequest create;
+  create.mutable_user()->set_name("X");
+  create.mutable_user()->set_email("x@crm.local");
+  create.mutable_user()->set_role(ROLE_AGENT);
+  create.set_password("password-123");
+  CreateUserResponse created;
+  for (const std::string& token : {agent_token, client_token, service_token}) {
+    EXPECT_EQ(users_stub_->CreateUser(Context(token).get(), create, &created).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  // GetUser.
+  GetUserResponse got;
+  EXPECT_EQ(GetUserCode(admin_token, client), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUserCode(service_token, client), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUserCode(agent_token, agent), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUserCode(agent_token, client), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(GetUser(agent_token, other_agent, &got).ok());
+  EXPECT_EQ(got.user().name(), "Agent B");
+  EXPECT_EQ(got.user().version(), 0);  // directory view only
+  EXPECT_EQ(GetUserCode(client_token, client), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUserCode(client_token, agent), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetUserCode(client_token, service), grpc::StatusCode::NOT_FOUND);
+
+  // ListUsers: agents get the agent directory, clients nothing.
+  ListUsersRequest list;
+  ListUsersResponse listed;
+  ASSERT_TRUE(users_stub_->ListUsers(Context(agent_token).get(), list, &listed).ok());
+  ASSERT_EQ(listed.users_size(), 2);
+  for (const User& user : listed.users()) {
+    EXPECT_EQ(user.role(), ROLE_AGENT);
+  }
+  EXPECT_EQ(users_stub_->ListUsers(Context(client_token).get(), list, &listed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(users_stub_->ListUsers(Context(service_token).get(), list, &listed).ok());
+  EXPECT_EQ(listed.users_size(), 5);
+
+  // UpdateUser: self may rename; role changes are ADMIN only.
+  UpdateUserRequest update;
+  update.mutable_user()->set_id(agent);
+  update.mutable_user()->set_name("Agent A2");
+  update.mutable_update_mask()->add_paths("name");
+  UpdateUserResponse updated;
+  ASSERT_TRUE(users_stub_->UpdateUser(Context(agent_token).get(), update, &updated).ok());
+  EXPECT_EQ(updated.user().name(), "Agent A2");
+  update.mutable_user()->set_role(ROLE_ADMIN);
+  update.mutable_update_mask()->add_paths("role");
+  EXPECT_EQ(users_stub_->UpdateUser(Context(agent_token).get(), update, &updated).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  update.mutable_user()->set_id(other_agent);
+  update.mutable_update_mask()->Clear();
+  update.mutable_update_mask()->add_paths("name");
+  EXPECT_EQ(users_stub_->UpdateUser(Context(agent_token).get(), update, &updated).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // DeactivateUser: ADMIN only.
+  DeactivateUserRequest deactivate;
+  deactivate.set_id(other_agent);
+  DeactivateUserResponse deactivated;
+  for (const std::string& token : {agent_token, client_token, service_token}) {
+    EXPECT_EQ(
+        users_stub_->DeactivateUser(Context(token).get(), deactivate, &deactivated).error_code(),
+        grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
+TEST_F(AuthServiceTest, PasswordLengthLimits) {
+  int i = 0;
+  for (size_t length : {8u, 64u, 128u}) {
+    const std::string email = absl::StrCat("len", ++i, "@crm.local");
+    const std::string password(length, 'p');
+    Create("Len", email, ROLE_CLIENT, password);
+    LoginResponse response;
+    EXPECT_TRUE(Login(email, password, &response).ok()) << length;
+  }
+  CreateUserRequest request;
+  request.mutable_user()->set_name("Too long");
+  request.mutable_user()->set_email("long@crm.local");
+  request.mutable_user()->set_role(ROLE_CLIENT);
+  request.set_password(std::string(129, 'p'));
+  CreateUserResponse response;
+  grpc::Status status = users_stub_->CreateUser(Context(AdminToken()).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("password"));
+}
+
+TEST_F(AuthServiceTest, CreateUserValidatesAndIsIdempotent) {
+  const std::string admin = AdminToken();
+  CreateUserRequest request;
+  request.mutable_user()->set_name("Dana");
+  request.mutable_user()->set_email("not-an-email");
+  request.mutable_user()->set_role(ROLE_AGENT);
+  request.set_password("password-123");
+  CreateUserResponse response;
+  grpc::Status bad = users_stub_->CreateUser(Context(admin).get(), request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("user.email"));
+
+  request.mutable_user()->set_email("Dana@CRM.local");
+  request.set_request_id("req-1");
+  grpc::Status first = users_stub_->CreateUser(Context(admin).get(), request, &response);
+  ASSERT_TRUE(first.ok()) << first.error_message();
+  EXPECT_EQ(response.user().email(), "dana@crm.local");
+  CreateUserResponse retry;
+  ASSERT_TRUE(users_stub_->CreateUser(Context(admin).get(), request, &retry).ok());
+  EXPECT_EQ(retry.user().id(), response.user().id());
+  // Without the request id, the same email is a conflict, case-insensitively.
+  request.clear_request_id();
+  request.mutable_user()->set_email("DANA@crm.local");
+  EXPECT_EQ(users_stub_->CreateUser(Context(admin).get(), request, &retry).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(AuthServiceTest, ListUsersPagesWithKeysetTokens) {
+  for (int i = 0; i < 7; ++i) {
+    Create(absl::StrCat("Agent ", i), absl::StrCat("agent", i, "@crm.local"), ROLE_AGENT);
+  }
+  const std::string admin = AdminToken();
+  ListUsersRequest request;
+  request.set_page_size(3);
+  request.set_role(ROLE_AGENT);
+  std::set<int64_t> seen;
+  int pages = 0;
+  do {
+    ListUsersResponse response;
+    ASSERT_TRUE(users_stub_->ListUsers(Context(admin).get(), request, &response).ok());
+    for (const User& user : response.users()) {
+      EXPECT_TRUE(seen.insert(user.id()).second);
+    }
+    request.set_page_token(response.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty());
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_EQ(pages, 3);
+  // A token is refused for another filter.
+  request.set_page_size(3);
+  ListUsersResponse first;
+  ASSERT_TRUE(users_stub_->ListUsers(Context(admin).get(), request, &first).ok());
+  request.set_page_token(first.next_page_token());
+  request.set_role(ROLE_CLIENT);
+  ListUsersResponse other;
+  EXPECT_EQ(users_stub_->ListUsers(Context(admin).get(), request, &other).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AuthServiceTest, VersionMismatchIsAborted) {
+  const int64_t agent = Create("Agent", "agent@crm.local", ROLE_AGENT);
+  UpdateUserRequest update;
+  update.mutable_user()->set_id(agent);
+  update.mutable_user()->set_name("Renamed");
+  update.mutable_update_mask()->add_paths("name");
+  update.set_version(99);
+  UpdateUserResponse response;
+  EXPECT_EQ(users_stub_->UpdateUser(Context(AdminToken()).get(), update, &response).error_code(),
+            grpc::StatusCode::ABORTED);
+}
+
+TEST_F(AuthServiceTest, NoHashOrSecretInResponsesOrLogs) {
+  std::string logs;
+  log::CaptureForTesting(&logs);
+  LoginResponse login;
+  ASSERT_TRUE(Login(kAdminEmail, kAdminPassword, &login).ok());
+  Login(kAdminEmail, "wrong-password-x", &login);
+  ASSERT_TRUE(Login(kAdminEmail, kAdminPassword, &login).ok());
+  const int64_t id = Create("Agent", "agent@crm.local", ROLE_AGENT, "agent-secret-77");
+  GetUserResponse got;
+  ASSERT_TRUE(GetUser(login.access_token(), id, &got).ok());
+  ListUsersResponse listed;
+  ASSERT_TRUE(users_stub_->ListUsers(Context(login.access_token()).get(), {}, &listed).ok());
+  runner_->Stop();
+  log::CaptureForTesting(nullptr);
+
+  for (const std::string& wire :
+       {login.SerializeAsString(), got.SerializeAsString(), listed.SerializeAsString()}) {
+    EXPECT_THAT(wire, Not(HasSubstr("$argon2")));
+  }
+  for (const std::string& secret : {std::string(kAdminPassword), std::string("wrong-password-x"),
+                                    std::string("agent-secret-77"), login.access_token(),
+                                    login.refresh_token(), std::string("$argon2")}) {
+    EXPECT_THAT(logs, Not(HasSubstr(secret)));
+  }
+  EXPECT_THAT(logs, HasSubstr("\"msg\":\"sign-in\",\"outcome\":\"failed\""));
+  EXPECT_THAT(logs, HasSubstr("\"msg\":\"sign-in\",\"outcome\":\"succeeded\""));
+}
+
+}  // namespace
+}  // namespace crm::auth

@@ -1,0 +1,115 @@
+#include "services/auth/password_hasher.h"
+
+#include <argon2.h>
+#include <openssl/rand.h>
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status/grpc_status.h"
+
+namespace crm::auth {
+namespace {
+
+constexpr size_t kSaltBytes = 16;
+constexpr size_t kHashBytes = 32;
+
+// Counts UTF-8 code points; bytes that are not UTF-8 lead bytes are
+// continuation bytes and do not start a character.
+int CodePoints(absl::string_view s) {
+  int count = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) != 0x80) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+PasswordHasher::PasswordHasher(PasswordHasherOptions options)
+    : options_(options),
+      parameters_prefix_(absl::StrCat("$argon2id$v=19$m=", options.memory_kib,
+                                      ",t=", options.iterations, ",p=", options.parallelism, "$")) {
+  // A hash of a random password for VerifyDummy: same parameters, same cost.
+  std::string random(32, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(random.data()), static_cast<int>(random.size()));
+  absl::StatusOr<std::string> dummy = Hash(absl::StrCat("dummy-", random));
+  if (dummy.ok()) {
+    dummy_hash_ = *dummy;
+  }
+}
+
+absl::Status PasswordHasher::Validate(absl::string_view password, absl::string_view field) {
+  const int length = CodePoints(password);
+  if (length < kMinPasswordLength || length > kMaxPasswordLength) {
+    return InvalidArgumentError(field, absl::StrCat("must be ", kMinPasswordLength, " to ",
+                                                    kMaxPasswordLength, " characters"));
+  }
+  return absl::OkStatus();
+}
+
+bool PasswordHasher::SlotFree() const { return in_use_ < options_.max_concurrent; }
+
+absl::Status PasswordHasher::AcquireSlot() {
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(this, &PasswordHasher::SlotFree), options_.max_wait)) {
+    return WithRetryDelay(absl::ResourceExhaustedError("too many sign-ins in progress; retry"),
+                          absl::Seconds(1));
+  }
+  ++in_use_;
+  return absl::OkStatus();
+}
+
+void PasswordHasher::ReleaseSlot() {
+  absl::MutexLock lock(&mu_);
+  --in_use_;
+}
+
+absl::StatusOr<std::string> PasswordHasher::Hash(absl::string_view password) {
+  unsigned char salt[kSaltBytes];
+  if (RAND_bytes(salt, sizeof(salt)) != 1) {
+    return absl::InternalError("random generator failed");
+  }
+  const size_t encoded_len =
+      argon2_encodedlen(options_.iterations, options_.memory_kib, options_.parallelism, kSaltBytes,
+                        kHashBytes, Argon2_id);
+  std::vector<char> encoded(encoded_len);
+  if (absl::Status slot = AcquireSlot(); !slot.ok()) {
+    return slot;
+  }
+  const int rc = argon2id_hash_encoded(options_.iterations, options_.memory_kib,
+                                       options_.parallelism, password.data(), password.size(), salt,
+                                       sizeof(salt), kHashBytes, encoded.data(), encoded.size());
+  ReleaseSlot();
+  if (rc != ARGON2_OK) {
+    return absl::InternalError("password hashing failed");
+  }
+  return std::string(encoded.data());
+}
+
+absl::StatusOr<bool> PasswordHasher::Verify(absl::string_view password,
+                                            const std::string& encoded) {
+  if (!absl::StartsWith(encoded, "$argon2id$")) {
+    return false;
+  }
+  if (absl::Status slot = AcquireSlot(); !slot.ok()) {
+    return slot;
+  }
+  const int rc = argon2id_verify(encoded.c_str(), password.data(), password.size());
+  ReleaseSlot();
+  return rc == ARGON2_OK;
+}
+
+absl::Status PasswordHasher::VerifyDummy(absl::string_view password) {
+  absl::StatusOr<bool> ignored = Verify(password, dummy_hash_);
+  return ignored.status();
+}
+
+bool PasswordHasher::NeedsRehash(const std::string& encoded) const {
+  return !absl::StartsWith(encoded, parameters_prefix_);
+}
+
+}  // namespace crm::auth

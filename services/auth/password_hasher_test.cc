@@ -1,0 +1,74 @@
+#include "services/auth/password_hasher.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace crm::auth {
+namespace {
+
+TEST(PasswordHasherTest, HashesAreSaltedPhcStringsThatVerify) {
+  PasswordHasher hasher;
+  auto a = hasher.Hash("correct horse battery staple");
+  auto b = hasher.Hash("correct horse battery staple");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->rfind("$argon2id$v=19$m=19456,t=2,p=1$", 0), 0u) << *a;
+  EXPECT_NE(*a, *b);  // per-password salt
+  EXPECT_TRUE(*hasher.Verify("correct horse battery staple", *a));
+  EXPECT_FALSE(*hasher.Verify("correct horse battery stapler", *a));
+  EXPECT_FALSE(*hasher.Verify("anything", "plaintext-not-a-hash"));
+}
+
+TEST(PasswordHasherTest, LengthLimitsCountCharactersWithoutTruncation) {
+  EXPECT_FALSE(PasswordHasher::Validate(std::string(7, 'a'), "password").ok());
+  EXPECT_TRUE(PasswordHasher::Validate(std::string(8, 'a'), "password").ok());
+  EXPECT_TRUE(PasswordHasher::Validate(std::string(128, 'a'), "password").ok());
+  EXPECT_EQ(PasswordHasher::Validate(std::string(129, 'a'), "password").code(),
+            absl::StatusCode::kInvalidArgument);
+  // 8 two-byte characters are 8 characters.
+  std::string umlauts;
+  for (int i = 0; i < 8; ++i) {
+    umlauts += "\xc3\xa4";
+  }
+  EXPECT_TRUE(PasswordHasher::Validate(umlauts, "password").ok());
+  // No truncation: passwords differing only after 72 bytes (bcrypt's limit) differ.
+  PasswordHasher hasher;
+  const std::string base(100, 'x');
+  auto hash = hasher.Hash(base + "1");
+  ASSERT_TRUE(hash.ok());
+  EXPECT_FALSE(*hasher.Verify(base + "2", *hash));
+}
+
+TEST(PasswordHasherTest, NeedsRehashWhenParametersChange) {
+  PasswordHasher weak({.memory_kib = 4096, .iterations = 1});
+  PasswordHasher strong;
+  auto hash = weak.Hash("password123");
+  ASSERT_TRUE(hash.ok());
+  EXPECT_TRUE(strong.NeedsRehash(*hash));
+  EXPECT_FALSE(weak.NeedsRehash(*hash));
+  EXPECT_TRUE(*strong.Verify("password123", *hash));  // old hashes still verify
+}
+
+TEST(PasswordHasherTest, BoundedConcurrencyAnswersResourceExhausted) {
+  PasswordHasher hasher({.max_concurrent = 1, .max_wait = absl::Milliseconds(1)});
+  std::vector<std::thread> threads;
+  std::atomic<int> exhausted{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      auto hash = hasher.Hash("password123");
+      if (hash.status().code() == absl::StatusCode::kResourceExhausted) {
+        ++exhausted;
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_GT(exhausted.load(), 0);
+}
+
+}  // namespace
+}  // namespace crm::auth

@@ -1,0 +1,98 @@
+#include "services/auth/token_issuer.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/auth/jwt.h"
+#include "common/log/log.h"
+
+namespace crm::auth {
+namespace {
+
+std::string RandomBytes(size_t n) {
+  std::string bytes(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  return bytes;
+}
+
+}  // namespace
+
+TokenIssuer::TokenIssuer(std::vector<Ed25519PrivateKey> keys, TokenOptions options)
+    : keys_(std::move(keys)), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<TokenIssuer>> TokenIssuer::FromFiles(
+    const std::vector<std::string>& paths, TokenOptions options) {
+  std::vector<Ed25519PrivateKey> keys;
+  for (const std::string& path : paths) {
+    std::ifstream in(path);
+    if (!in) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot read signing key file ", path));
+    }
+    std::stringstream pem;
+    pem << in.rdbuf();
+    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem.str());
+    if (!key.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("signing key file ", path, ": ", key.status().message()));
+    }
+    keys.push_back(*std::move(key));
+  }
+  if (keys.empty()) {
+    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::Generate();
+    if (!key.ok()) {
+      return key.status();
+    }
+    log::Warning("no --signing_key_files: using an ephemeral key; tokens die with this process");
+    keys.push_back(*std::move(key));
+  }
+  return std::make_unique<TokenIssuer>(std::move(keys), std::move(options));
+}
+
+AccessToken TokenIssuer::IssueAccessToken(int64_t user_id, Role role) const {
+  const absl::Time now = absl::Now();
+  AccessClaims claims;
+  claims.issuer = options_.issuer;
+  claims.audience = options_.audience;
+  claims.subject = user_id;
+  claims.role = std::string(RoleName(role));
+  // Whole seconds, as JWT NumericDates carry them.
+  claims.issued_at = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
+  claims.expires_at = claims.issued_at + options_.access_ttl;
+  claims.jwt_id = absl::WebSafeBase64Escape(RandomBytes(16));
+  return AccessToken{.token = SignAccessToken(claims, keys_.back()),
+                     .expires_at = claims.expires_at};
+}
+
+std::string TokenIssuer::NewRefreshToken() { return absl::WebSafeBase64Escape(RandomBytes(32)); }
+
+std::string TokenIssuer::HashRefreshToken(absl::string_view token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
+
+std::vector<Ed25519PublicKey> TokenIssuer::PublicKeys() const {
+  std::vector<Ed25519PublicKey> keys;
+  for (const Ed25519PrivateKey& key : keys_) {
+    keys.push_back(key.public_key());
+  }
+  return keys;
+}
+
+std::string NewUuid() {
+  std::string b = RandomBytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  const std::string hex = absl::BytesToHexString(b);
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
+                      hex.substr(16, 4), "-", hex.substr(20));
+}
+
+}  // namespace crm::auth

@@ -1,0 +1,403 @@
+#include "services/auth/user_repository.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/grpc_status.h"
+
+namespace crm::auth {
+namespace {
+
+constexpr char kUserColumns[] =
+    "id, name, email, role, active, version, extract(epoch FROM created_at)::float8, "
+    "extract(epoch FROM updated_at)::float8, password_hash";
+
+UserRecord ToUser(const pqxx::row& row) {
+  UserRecord user;
+  user.id = row[0].as<int64_t>();
+  user.name = row[1].as<std::string>();
+  user.email = row[2].as<std::string>();
+  user.role = row[3].as<std::string>();
+  user.active = row[4].as<bool>();
+  user.version = row[5].as<int64_t>();
+  user.created_at = absl::UnixEpoch() + absl::Seconds(row[6].as<double>());
+  user.updated_at = absl::UnixEpoch() + absl::Seconds(row[7].as<double>());
+  user.password_hash = row[8].as<std::string>();
+  return user;
+}
+
+double Epoch(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+
+absl::Status NotFound() { return absl::NotFoundError("user not found"); }
+
+absl::Status VersionMismatch() {
+  return absl::AbortedError(
+      "user was changed by someone else (version mismatch); reload and retry");
+}
+
+}  // namespace
+
+std::vector<db::PreparedStatement> UserRepository::Statements() {
+  const std::string columns = kUserColumns;
+  return {
+      {"users_any", "SELECT EXISTS (SELECT 1 FROM users)"},
+      {"users_insert",
+       absl::StrCat("INSERT INTO users (name, email, role, password_hash) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (email) DO NOTHING RETURNING ",
+                    columns)},
+      {"users_get", absl::StrCat("SELECT ", columns, " FROM users WHERE id = $1")},
+      {"users_get_for_update",
+       absl::StrCat("SELECT ", columns, " FROM users WHERE id = $1 FOR UPDATE")},
+      {"users_by_email", absl::StrCat("SELECT ", columns, " FROM users WHERE email = $1")},
+      {"users_list", absl::StrCat("SELECT ", columns,
+                                  " FROM users WHERE id > $1 AND ($2::text IS NULL OR role = $2) "
+                                  "AND ($3::boolean IS NULL OR active = $3) ORDER BY id LIMIT $4")},
+      {"users_update",
+       absl::StrCat("UPDATE users SET name = $2, email = $3, role = $4, version = version + 1, "
+                    "updated_at = now() WHERE id = $1 RETURNING ",
+                    columns)},
+      {"users_deactivate",
+       absl::StrCat("UPDATE users SET active = false, version = version + 1, updated_at = now() "
+                    "WHERE id = $1 RETURNING ",
+                    columns)},
+      {"users_set_password",
+       "UPDATE users SET password_hash = $2, version = version + 1, updated_at = now() "
+       "WHERE id = $1"},
+      {"request_result_get",
+       "SELECT resource_id FROM request_results WHERE caller_id = $1 AND method = $2 "
+       "AND request_id = $3"},
+      {"request_result_put",
+       "INSERT INTO request_results (caller_id, method, request_id, resource_id) "
+       "VALUES ($1, $2, $3, $4)"},
+      {"refresh_insert",
+       "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) "
+       "VALUES ($1, $2, $3::uuid, to_timestamp($4))"},
+      {"refresh_get_for_update",
+       "SELECT user_id, family_id::text, retired_at IS NOT NULL, revoked_at IS NOT NULL, "
+       "expires_at <= now() FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE"},
+      {"refresh_retire", "UPDATE refresh_tokens SET retired_at = now() WHERE token_hash = $1"},
+      {"refresh_revoke_family",
+       "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1::uuid "
+       "AND revoked_at IS NULL"},
+      {"refresh_revoke_user",
+       "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL "
+       "AND retired_at IS NULL AND expires_at > now()"},
+      {"refresh_user", "SELECT user_id FROM refresh_tokens WHERE token_hash = $1"},
+      {"throttle_lock_remaining",
+       "SELECT COALESCE(max(extract(epoch FROM locked_until - now())), 0)::float8 "
+       "FROM login_throttle WHERE key = ANY($1::text[]) AND locked_until > now()"},
+      // One statement decides the new state: a failure outside the window
+      // starts a new one; reaching the limit locks for base * 2^(locks so far),
+      // capped; a lock count older than an hour of quiet is forgotten.
+      {"throttle_failure",
+       "INSERT INTO login_throttle AS t (key, failures, window_start) VALUES ($1, 1, now()) "
+       "ON CONFLICT (key) DO UPDATE SET "
+       "  failures = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN 1 "
+       "                  ELSE t.failures + 1 END, "
+       "  window_start = CASE WHEN t.window_start < now() - make_interval(secs => $2) "
+       "                      THEN now() ELSE t.window_start END, "
+       "  lock_count = CASE WHEN t.window_start < now() - interval '1 hour' THEN 0 "
+       "                    ELSE t.lock_count END "
+       "RETURNING failures, lock_count"},
+      {"throttle_lock",
+       "UPDATE login_throttle SET failures = 0, window_start = now(), "
+       "lock_count = lock_count + 1, locked_until = now() + make_interval(secs => $2) "
+       "WHERE key = $1"},
+      {"throttle_clear", "DELETE FROM login_throttle WHERE key = $1"},
+  };
+}
+
+bool UserRepository::AnyUsers() {
+  bool any = true;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    any = tx.exec_prepared1("users_any")[0].as<bool>();
+    return absl::OkStatus();
+  });
+  return !status.ok() || any;
+}
+
+absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t caller_id,
+                                                  const std::string& request_id) {
+  UserRecord created;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    if (!request_id.empty()) {
+      pqxx::result previous =
+          tx.exec_prepared("request_result_get", caller_id, "CreateUser", request_id);
+      if (!previous.empty()) {
+        const int64_t id = previous[0][0].as<int64_t>();
+        pqxx::result row = tx.exec_prepared("users_get", id);
+        if (row.empty()) {
+          return NotFound();
+        }
+        created = ToUser(row[0]);
+        return absl::OkStatus();
+      }
+    }
+    pqxx::result row =
+        tx.exec_prepared("users_insert", user.name, user.email, user.role, user.password_hash);
+    if (row.empty()) {
+      return absl::AlreadyExistsError("a user with this email already exists");
+    }
+    created = ToUser(row[0]);
+    if (!request_id.empty()) {
+      tx.exec_prepared("request_result_put", caller_id, "CreateUser", request_id, created.id);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return created;
+}
+
+absl::StatusOr<UserRecord> UserRepository::Get(int64_t id) {
+  std::optional<UserRecord> user;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    pqxx::result row = tx.exec_prepared("users_get", id);
+    user.reset();
+    if (!row.empty()) {
+      user = ToUser(row[0]);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  if (!user.has_value()) {
+    return NotFound();
+  }
+  return *user;
+}
+
+absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std::string& email) {
+  std::optional<UserRecord> user;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    pqxx::result row = tx.exec_prepared("users_by_email", email);
+    user.reset();
+    if (!row.empty()) {
+      user = ToUser(row[0]);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return user;
+}
+
+absl::StatusOr<std::vector<UserRecord>> UserRepository::List(const ListUsersQuery& query) {
+  std::vector<UserRecord> users;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    users.clear();
+    for (const auto& row :
+         tx.exec_prepared("users_list", query.after_id, query.role, query.active, query.limit)) {
+      users.push_back(ToUser(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return users;
+}
+
+absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges& changes,
+                                                  int64_t expected_version) {
+  UserRecord updated;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    pqxx::result current = tx.exec_prepared("users_get_for_update", id);
+    if (current.empty()) {
+      return NotFound();
+    }
+    UserRecord user = ToUser(current[0]);
+    if (expected_version != 0 && expected_version != user.version) {
+      return VersionMismatch();
+    }
+    pqxx::result row =
+        tx.exec_prepared("users_update", id, changes.name.value_or(user.name),
+                         changes.email.value_or(user.email), changes.role.value_or(user.role));
+    updated = ToUser(row[0]);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return updated;
+}
+
+absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expected_version) {
+  UserRecord updated;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    pqxx::result current = tx.exec_prepared("users_get_for_update", id);
+    if (current.empty()) {
+      return NotFound();
+    }
+    UserRecord user = ToUser(current[0]);
+    if (expected_version != 0 && expected_version != user.version) {
+      return VersionMismatch();
+    }
+    if (!user.active) {
+      updated = user;  // already done: idempotent
+      return absl::OkStatus();
+    }
+    updated = ToUser(tx.exec_prepared1("users_deactivate", id));
+    tx.exec_prepared("refresh_revoke_user", id);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return updated;
+}
+
+absl::StatusOr<int> UserRepository::SetPasswordHash(int64_t id, const std::string& hash,
+                                                    bool revoke_tokens) {
+  int revoked = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    if (tx.exec_prepared("users_set_password", id, hash).affected_rows() == 0) {
+      return NotFound();
+    }
+    revoked = revoke_tokens
+                  ? static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows())
+                  : 0;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return revoked;
+}
+
+absl::Status UserRepository::StoreRefreshToken(const std::string& token_hash, int64_t user_id,
+                                               const std::string& family_id,
+                                               absl::Time expires_at) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_prepared("refresh_insert", pqxx::binarystring(token_hash), user_id, family_id,
+                     Epoch(expires_at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<RefreshTokenRotation> UserRepository::RotateRefreshToken(const std::string& old_hash,
+                                                                        const std::string& new_hash,
+                                                                        absl::Time new_expires_at) {
+  RefreshTokenRotation rotation;
+  bool reuse_detected = false;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    reuse_detected = false;
+    pqxx::result token = tx.exec_prepared("refresh_get_for_update", pqxx::binarystring(old_hash));
+    if (token.empty()) {
+      return absl::UnauthenticatedError("invalid refresh token");
+    }
+    const int64_t user_id = token[0][0].as<int64_t>();
+    const std::string family = token[0][1].as<std::string>();
+    const bool retired = token[0][2].as<bool>();
+    const bool revoked = token[0][3].as<bool>();
+    const bool expired = token[0][4].as<bool>();
+    if (retired && !revoked) {
+      // A used token came back: whoever holds the family is not trusted.
+      tx.exec_prepared("refresh_revoke_family", family);
+      reuse_detected = true;
+      return absl::OkStatus();  // commit the revocation, then refuse
+    }
+    if (revoked || expired) {
+      return absl::UnauthenticatedError("invalid refresh token");
+    }
+    pqxx::result user = tx.exec_prepared("users_get", user_id);
+    if (user.empty() || !user[0][4].as<bool>()) {
+      return absl::UnauthenticatedError("invalid refresh token");
+    }
+    tx.exec_prepared("refresh_retire", pqxx::binarystring(old_hash));
+    tx.exec_prepared("refresh_insert", pqxx::binarystring(new_hash), user_id, family,
+                     Epoch(new_expires_at));
+    rotation.user = ToUser(user[0]);
+    rotation.family_id = family;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  if (reuse_detected) {
+    return absl::UnauthenticatedError("invalid refresh token");
+  }
+  return rotation;
+}
+
+absl::StatusOr<std::optional<int64_t>> UserRepository::UserOfRefreshToken(
+    const std::string& token_hash) {
+  std::optional<int64_t> user_id;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    pqxx::result row = tx.exec_prepared("refresh_user", pqxx::binarystring(token_hash));
+    user_id.reset();
+    if (!row.empty()) {
+      user_id = row[0][0].as<int64_t>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return user_id;
+}
+
+absl::StatusOr<int> UserRepository::RevokeRefreshTokens(int64_t user_id) {
+  int revoked = 0;
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    revoked = static_cast<int>(tx.exec_prepared("refresh_revoke_user", user_id).affected_rows());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return revoked;
+}
+
+absl::StatusOr<absl::Duration> UserRepository::LockRemaining(const std::vector<std::string>& keys) {
+  double seconds = 0;
+  std::string array = "{";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    // Keys are built by the service ("account:<email>", "peer:<ip>"); quote
+    // each element so no character can break out of the array literal.
+    absl::StrAppend(&array, i == 0 ? "" : ",", "\"");
+    for (char c : keys[i]) {
+      if (c == '"' || c == '\\') {
+        array.push_back('\\');
+      }
+      array.push_back(c);
+    }
+    array.push_back('"');
+  }
+  array.push_back('}');
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    seconds = tx.exec_prepared1("throttle_lock_remaining", array)[0].as<double>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return absl::Seconds(seconds);
+}
+
+absl::Status UserRepository::RecordFailure(const std::string& key, const ThrottlePolicy& policy) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    pqxx::row row =
+        tx.exec_prepared1("throttle_failure", key, absl::ToDoubleSeconds(policy.window));
+    const int failures = row[0].as<int>();
+    const int locks = row[1].as<int>();
+    if (failures >= policy.max_failures) {
+      absl::Duration lock = policy.base_lock * (1 << std::min(locks, 10));
+      lock = std::min(lock, policy.max_lock);
+      tx.exec_prepared("throttle_lock", key, absl::ToDoubleSeconds(lock));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status UserRepository::ClearFailures(const std::string& key) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    tx.exec_prepared("throttle_clear", key);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::auth

@@ -1,0 +1,359 @@
+#include "services/auth/user_service.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log/log.h"
+#include "common/status/grpc_status.h"
+#include "services/auth/user_proto.h"
+#include "services/auth/user_validation.h"
+
+namespace crm::auth {
+namespace {
+
+using crm::auth::v1::ChangePasswordRequest;
+using crm::auth::v1::ChangePasswordResponse;
+using crm::auth::v1::CreateUserRequest;
+using crm::auth::v1::CreateUserResponse;
+using crm::auth::v1::DeactivateUserRequest;
+using crm::auth::v1::DeactivateUserResponse;
+using crm::auth::v1::GetUserRequest;
+using crm::auth::v1::GetUserResponse;
+using crm::auth::v1::ListUsersRequest;
+using crm::auth::v1::ListUsersResponse;
+using crm::auth::v1::ROLE_UNSPECIFIED;
+using crm::auth::v1::UpdateUserRequest;
+using crm::auth::v1::UpdateUserResponse;
+using crm::auth::v1::User;
+
+absl::Status NotFound() { return absl::NotFoundError("user not found"); }
+
+// Whether `caller` may see `user`, and how much of it.
+enum class View { kNone, kDirectory, kFull };
+
+View ViewOf(const Caller& caller, const UserRecord& user) {
+  if (caller.Is(Role::kAdmin) || caller.Is(Role::kService) || caller.IsSelf(user.id)) {
+    return View::kFull;
+  }
+  if (caller.Is(Role::kAgent) && user.role == "AGENT" && user.active) {
+    return View::kDirectory;
+  }
+  return View::kNone;
+}
+
+}  // namespace
+
+template <typename Handler>
+grpc::ServerUnaryReactor* UserServiceImpl::Authenticated(grpc::CallbackServerContext* context,
+                                                         Handler handler) {
+  return server::RunBlocking(context, *deps_.executor, [this, context, handler]() -> absl::Status {
+    absl::StatusOr<Caller> caller = deps_.authenticator->Authenticate(*context);
+    if (!caller.ok()) {
+      return caller.status();
+    }
+    return handler(*caller);
+  });
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
+                                                      const CreateUserRequest* request,
+                                                      CreateUserResponse* response) {
+  return Authenticated(
+      context, [=, this](const Caller& caller) { return DoCreate(caller, *request, response); });
+}
+
+absl::Status UserServiceImpl::DoCreate(const Caller& caller, const CreateUserRequest& request,
+                                       CreateUserResponse* response) {
+  if (absl::Status allowed = RequireRole(caller, {Role::kAdmin}); !allowed.ok()) {
+    return allowed;
+  }
+  absl::StatusOr<std::string> name = ValidateName(request.user().name(), "user.name");
+  if (!name.ok()) {
+    return name.status();
+  }
+  absl::StatusOr<std::string> email = NormalizeEmail(request.user().email(), "user.email");
+  if (!email.ok()) {
+    return email.status();
+  }
+  std::optional<Role> role = FromProtoRole(request.user().role());
+  if (!role.has_value()) {
+    return InvalidArgumentError("user.role",
+                                "must be ROLE_ADMIN, ROLE_AGENT, ROLE_CLIENT or ROLE_SERVICE");
+  }
+  if (absl::Status valid = PasswordHasher::Validate(request.password(), "password"); !valid.ok()) {
+    return valid;
+  }
+  if (request.request_id().size() > 128) {
+    return InvalidArgumentError("request_id", "must be at most 128 characters");
+  }
+  absl::StatusOr<std::string> hash = deps_.hasher->Hash(request.password());
+  if (!hash.ok()) {
+    return hash.status();
+  }
+  absl::StatusOr<UserRecord> user =
+      deps_.users->Create(NewUser{.name = *name,
+                                  .email = *email,
+                                  .role = std::string(RoleName(*role)),
+                                  .password_hash = *hash},
+                          caller.user_id, request.request_id());
+  if (!user.ok()) {
+    return user.status();
+  }
+  // Activity hook: user.created (outbox, with the audit issue).
+  log::Info("user created")
+      .Int("user_id", user->id)
+      .Str("role", user->role)
+      .Int("by", caller.user_id);
+  ToProto(*user, /*full=*/true, response->mutable_user());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
+                                                   const GetUserRequest* request,
+                                                   GetUserResponse* response) {
+  return Authenticated(
+      context, [=, this](const Caller& caller) { return DoGet(caller, *request, response); });
+}
+
+absl::Status UserServiceImpl::DoGet(const Caller& caller, const GetUserRequest& request,
+                                    GetUserResponse* response) {
+  const int64_t id = request.id() == 0 ? caller.user_id : request.id();
+  absl::StatusOr<UserRecord> user = deps_.users->Get(id);
+  if (!user.ok()) {
+    return user.status();
+  }
+  const View view = ViewOf(caller, *user);
+  if (view == View::kNone) {
+    return NotFound();
+  }
+  ToProto(*user, view == View::kFull, response->mutable_user());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,
+                                                     const ListUsersRequest* request,
+                                                     ListUsersResponse* response) {
+  return Authenticated(
+      context, [=, this](const Caller& caller) { return DoList(caller, *request, response); });
+}
+
+absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersRequest& request,
+                                     ListUsersResponse* response) {
+  if (absl::Status allowed = RequireRole(caller, {Role::kAdmin, Role::kService, Role::kAgent});
+      !allowed.ok()) {
+    return allowed;
+  }
+  absl::StatusOr<int> page_size = pagination::NormalizePageSize(request.page_size());
+  if (!page_size.ok()) {
+    return page_size.status();
+  }
+  ListUsersQuery query;
+  query.limit = *page_size + 1;  // one more tells whether another page exists
+  if (request.role() != ROLE_UNSPECIFIED) {
+    std::optional<Role> role = FromProtoRole(request.role());
+    if (!role.has_value()) {
+      return InvalidArgumentError("role", "is not a known role");
+    }
+    query.role = std::string(RoleName(*role));
+  }
+  if (request.has_active()) {
+    query.active = request.active();
+  }
+  const bool directory = caller.Is(Role::kAgent);
+  if (directory) {
+    // Agents see the agent directory only.
+    if (query.role.has_value() && *query.role != "AGENT") {
+      return absl::PermissionDeniedError("agents may list agents only");
+    }
+    query.role = "AGENT";
+    query.active = true;
+  }
+  const std::string fingerprint =
+      absl::StrCat("users|role=", query.role.value_or("*"),
+                   "|active=", query.active.has_value() ? (*query.active ? "1" : "0") : "*",
+                   "|view=", directory ? "directory" : "full", "|size=", *page_size);
+  absl::StatusOr<std::vector<std::string>> keys =
+      deps_.page_tokens->Decode(request.page_token(), fingerprint);
+  if (!keys.ok()) {
+    return keys.status();
+  }
+  if (!keys->empty() && (keys->size() != 1 || !absl::SimpleAtoi((*keys)[0], &query.after_id))) {
+    return InvalidArgumentError("page_token", "is not a token returned for this query");
+  }
+  absl::StatusOr<std::vector<UserRecord>> users = deps_.users->List(query);
+  if (!users.ok()) {
+    return users.status();
+  }
+  const bool more = static_cast<int>(users->size()) > *page_size;
+  if (more) {
+    users->pop_back();
+  }
+  for (const UserRecord& user : *users) {
+    ToProto(user, !directory, response->add_users());
+  }
+  if (more) {
+    response->set_next_page_token(
+        deps_.page_tokens->Encode(fingerprint, {absl::StrCat(users->back().id)}));
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
+                                                      const UpdateUserRequest* request,
+                                                      UpdateUserResponse* response) {
+  return Authenticated(
+      context, [=, this](const Caller& caller) { return DoUpdate(caller, *request, response); });
+}
+
+absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserRequest& request,
+                                       UpdateUserResponse* response) {
+  const int64_t id = request.user().id() == 0 ? caller.user_id : request.user().id();
+  const bool admin = caller.Is(Role::kAdmin);
+  if (!admin && (!caller.IsSelf(id) || caller.Is(Role::kService))) {
+    return admin || caller.Is(Role::kService) ? absl::PermissionDeniedError("permission denied")
+                                              : NotFound();
+  }
+  if (request.update_mask().paths_size() == 0) {
+    return InvalidArgumentError("update_mask", "must name the fields to change");
+  }
+  UserChanges changes;
+  for (const std::string& path : request.update_mask().paths()) {
+    if (path == "name") {
+      absl::StatusOr<std::string> name = ValidateName(request.user().name(), "user.name");
+      if (!name.ok()) {
+        return name.status();
+      }
+      changes.name = *name;
+    } else if (path == "email" || path == "role") {
+      if (!admin) {
+        return absl::PermissionDeniedError(absl::StrCat("only an admin may change ", path));
+      }
+      if (path == "email") {
+        absl::StatusOr<std::string> email = NormalizeEmail(request.user().email(), "user.email");
+        if (!email.ok()) {
+          return email.status();
+        }
+        changes.email = *email;
+      } else {
+        std::optional<Role> role = FromProtoRole(request.user().role());
+        if (!role.has_value()) {
+          return InvalidArgumentError("user.role", "must be a known role");
+        }
+        if (caller.IsSelf(id) && *role != Role::kAdmin) {
+          return absl::FailedPreconditionError("an admin cannot remove its own admin role");
+        }
+        changes.role = std::string(RoleName(*role));
+      }
+    } else {
+      return InvalidArgumentError("update_mask",
+                                  absl::StrCat("cannot update '", path, "' (name, email, role)"));
+    }
+  }
+  absl::StatusOr<UserRecord> before = deps_.users->Get(id);
+  if (!before.ok()) {
+    return before.status();
+  }
+  absl::StatusOr<UserRecord> user = deps_.users->Update(id, changes, request.version());
+  if (!user.ok()) {
+    return user.status() == absl::AlreadyExistsError("resource already exists")
+               ? absl::AlreadyExistsError("a user with this email already exists")
+               : user.status();
+  }
+  if (before->role != user->role) {
+    // Activity hook: user.role_changed (outbox, with the audit issue).
+    log::Info("user role changed")
+        .Int("user_id", id)
+        .Str("from", before->role)
+        .Str("to", user->role)
+        .Int("by", caller.user_id);
+  }
+  ToProto(*user, /*full=*/true, response->mutable_user());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::ChangePassword(grpc::CallbackServerContext* context,
+                                                          const ChangePasswordRequest* request,
+                                                          ChangePasswordResponse* response) {
+  return Authenticated(context, [=, this](const Caller& caller) {
+    return DoChangePassword(caller, *request, response);
+  });
+}
+
+absl::Status UserServiceImpl::DoChangePassword(const Caller& caller,
+                                               const ChangePasswordRequest& request,
+                                               ChangePasswordResponse* response) {
+  const int64_t id = request.user_id() == 0 ? caller.user_id : request.user_id();
+  const bool self = caller.IsSelf(id);
+  if (!self && !caller.Is(Role::kAdmin)) {
+    return caller.Is(Role::kService) ? absl::PermissionDeniedError("permission denied")
+                                     : NotFound();
+  }
+  if (absl::Status valid = PasswordHasher::Validate(request.new_password(), "new_password");
+      !valid.ok()) {
+    return valid;
+  }
+  absl::StatusOr<UserRecord> user = deps_.users->Get(id);
+  if (!user.ok()) {
+    return user.status();
+  }
+  if (self) {
+    // Proving the current password stops a stolen access token from taking
+    // over the account.
+    absl::StatusOr<bool> match =
+        deps_.hasher->Verify(request.current_password(), user->password_hash);
+    if (!match.ok()) {
+      return match.status();
+    }
+    if (!*match) {
+      return InvalidArgumentError("current_password", "is not correct");
+    }
+  }
+  absl::StatusOr<std::string> hash = deps_.hasher->Hash(request.new_password());
+  if (!hash.ok()) {
+    return hash.status();
+  }
+  absl::StatusOr<int> revoked = deps_.users->SetPasswordHash(id, *hash, /*revoke_tokens=*/true);
+  if (!revoked.ok()) {
+    return revoked.status();
+  }
+  // Activity hook: user.password_changed (outbox, with the audit issue).
+  log::Info("password changed").Int("user_id", id).Int("by", caller.user_id);
+  response->set_revoked_token_count(*revoked);
+  ToTimestamp(absl::Now(), response->mutable_update_time());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::DeactivateUser(grpc::CallbackServerContext* context,
+                                                          const DeactivateUserRequest* request,
+                                                          DeactivateUserResponse* response) {
+  return Authenticated(context, [=, this](const Caller& caller) {
+    return DoDeactivate(caller, *request, response);
+  });
+}
+
+absl::Status UserServiceImpl::DoDeactivate(const Caller& caller,
+                                           const DeactivateUserRequest& request,
+                                           DeactivateUserResponse* response) {
+  if (absl::Status allowed = RequireRole(caller, {Role::kAdmin}); !allowed.ok()) {
+    return allowed;
+  }
+  if (request.id() <= 0) {
+    return InvalidArgumentError("id", "is required");
+  }
+  if (caller.IsSelf(request.id())) {
+    return absl::FailedPreconditionError("an admin cannot deactivate itself");
+  }
+  absl::StatusOr<UserRecord> user = deps_.users->Deactivate(request.id(), request.version());
+  if (!user.ok()) {
+    return user.status();
+  }
+  // Activity hook: user.deactivated (outbox, with the audit issue).
+  log::Info("user deactivated").Int("user_id", user->id).Int("by", caller.user_id);
+  ToProto(*user, /*full=*/true, response->mutable_user());
+  return absl::OkStatus();
+}
+
+}  // namespace crm::auth

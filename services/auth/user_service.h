@@ -1,0 +1,74 @@
+#pragma once
+
+// crm.auth.v1.UserService with DESIGN.md §4's permissions:
+//   ADMIN   everything
+//   AGENT   reads and renames itself; reads and lists active agents (id,
+//           name, email, role only)
+//   CLIENT  reads and renames itself
+//   SERVICE reads any user
+// Rows a caller may not see answer NOT_FOUND, revealing nothing.
+
+#include "common/auth/authenticator.h"
+#include "common/pagination/page_token.h"
+#include "common/server/blocking_executor.h"
+#include "crm/auth/v1/user_service.grpc.pb.h"
+#include "services/auth/password_hasher.h"
+#include "services/auth/user_repository.h"
+
+namespace crm::auth {
+
+struct UserServiceDeps {
+  UserRepository* users;
+  PasswordHasher* hasher;
+  Authenticator* authenticator;
+  const pagination::PageTokenCodec* page_tokens;
+  server::BlockingExecutor* executor;
+};
+
+class UserServiceImpl final : public crm::auth::v1::UserService::CallbackService {
+ public:
+  explicit UserServiceImpl(UserServiceDeps deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
+                                       const crm::auth::v1::CreateUserRequest* request,
+                                       crm::auth::v1::CreateUserResponse* response) override;
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
+                                    const crm::auth::v1::GetUserRequest* request,
+                                    crm::auth::v1::GetUserResponse* response) override;
+  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
+                                      const crm::auth::v1::ListUsersRequest* request,
+                                      crm::auth::v1::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
+                                       const crm::auth::v1::UpdateUserRequest* request,
+                                       crm::auth::v1::UpdateUserResponse* response) override;
+  grpc::ServerUnaryReactor* ChangePassword(
+      grpc::CallbackServerContext* context, const crm::auth::v1::ChangePasswordRequest* request,
+      crm::auth::v1::ChangePasswordResponse* response) override;
+  grpc::ServerUnaryReactor* DeactivateUser(
+      grpc::CallbackServerContext* context, const crm::auth::v1::DeactivateUserRequest* request,
+      crm::auth::v1::DeactivateUserResponse* response) override;
+
+ private:
+  // Runs `handler(caller)` off the gRPC thread once the token is verified.
+  template <typename Handler>
+  grpc::ServerUnaryReactor* Authenticated(grpc::CallbackServerContext* context, Handler handler);
+
+  absl::Status DoCreate(const Caller& caller, const crm::auth::v1::CreateUserRequest& request,
+                        crm::auth::v1::CreateUserResponse* response);
+  absl::Status DoGet(const Caller& caller, const crm::auth::v1::GetUserRequest& request,
+                     crm::auth::v1::GetUserResponse* response);
+  absl::Status DoList(const Caller& caller, const crm::auth::v1::ListUsersRequest& request,
+                      crm::auth::v1::ListUsersResponse* response);
+  absl::Status DoUpdate(const Caller& caller, const crm::auth::v1::UpdateUserRequest& request,
+                        crm::auth::v1::UpdateUserResponse* response);
+  absl::Status DoChangePassword(const Caller& caller,
+                                const crm::auth::v1::ChangePasswordRequest& request,
+                                crm::auth::v1::ChangePasswordResponse* response);
+  absl::Status DoDeactivate(const Caller& caller,
+                            const crm::auth::v1::DeactivateUserRequest& request,
+                            crm::auth::v1::DeactivateUserResponse* response);
+
+  const UserServiceDeps deps_;
+};
+
+}  // namespace crm::auth
