@@ -4,6 +4,8 @@
 #include "services/auth/auth_service.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -11,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth/jwt.h"
+#include "common/auth/service_credentials.h"
 #include "common/db/migrations.h"
 #include "common/log/log.h"
 #include "common/server/runner.h"
@@ -623,6 +626,39 @@ TEST_F(AuthServiceTest, VersionMismatchIsAborted) {
   UpdateUserResponse response;
   EXPECT_EQ(users_stub_->UpdateUser(Context(AdminToken()).get(), update, &response).error_code(),
             grpc::StatusCode::ABORTED);
+}
+
+TEST_F(AuthServiceTest, ServiceAccountsSignInFromTheirSecretFileAndRead) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/accounts-", db_name_);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/leads.secret") << "leads-service-secret-0123456789\n";
+  ASSERT_TRUE(EnsureServiceAccounts(*users_, *hasher_, dir).ok());
+  ASSERT_TRUE(EnsureServiceAccounts(*users_, *hasher_, dir).ok());  // idempotent
+
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runner_->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto credentials = ServiceCredentials::FromFile(channel, "leads", dir + "/leads.secret");
+  ASSERT_TRUE(credentials.ok());
+  auto token = (*credentials)->AccessToken();
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*(*credentials)->AccessToken(), *token);  // cached while fresh
+  auto caller = authenticator_->AuthenticateToken(*token);
+  ASSERT_TRUE(caller.ok());
+  EXPECT_EQ(caller->role, Role::kService);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ASSERT_TRUE((*credentials)->Attach(context).ok());
+  ListUsersResponse listed;
+  EXPECT_TRUE(users_stub_->ListUsers(&context, {}, &listed).ok());
+
+  // A rotated secret replaces the old one.
+  std::ofstream(dir + "/leads.secret") << "leads-service-secret-rotated-99";
+  ASSERT_TRUE(EnsureServiceAccounts(*users_, *hasher_, dir).ok());
+  auto stale =
+      ServiceCredentials(channel, "leads@service.crm.local", "leads-service-secret-0123456789")
+          .AccessToken();
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(AuthServiceTest, NoHashOrSecretInResponsesOrLogs) {

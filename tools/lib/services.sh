@@ -71,6 +71,7 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
     secret_ensure "$svc.page_token_secret" 32
     dsn=$(svc_dsn "$svc")
   fi
+  [[ $svc == auth ]] && auth_secrets_ensure
   (
     export "CRM_${up}_LISTEN=$addr"
     if [[ -n $dsn ]]; then
@@ -80,8 +81,17 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
     # After `up --tls`: its certificate and key, and the CA for both
     # directions (file paths only, like the rest).
     tls_export_service_env "$svc"
-    # Peer addresses (auth's public keys, audit's ingest stream, the
-    # gateway's upstreams) are exported here once those flags exist.
+    if [[ $svc == auth ]]; then
+      export "CRM_AUTH_SIGNING_KEY_FILES=$CRM_SECRETS/auth_signing_key.pem"
+      export "CRM_AUTH_ADMIN_EMAIL=$CRM_ADMIN_EMAIL"
+      export "CRM_AUTH_ADMIN_PASSWORD_FILE=$CRM_SECRETS/admin_password"
+      export "CRM_AUTH_SERVICE_ACCOUNTS_DIR=$CRM_SECRETS/service-accounts"
+    else
+      # Where to fetch the token verification keys.
+      export "CRM_${up}_AUTH_ADDRESS=$(svc_addr auth)"
+    fi
+    # Peer addresses (audit's ingest stream, the gateway's upstreams) are
+    # exported here once those flags exist.
     cd "$CRM_ROOT" || exit 1
     exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1 9>&-
   ) &
@@ -178,4 +188,30 @@ stop_all() {
     svc_stop "${CRM_SERVICES[i]}"
   done
   pg_stop
+}
+
+# The auth service's secrets, made once: the token signing key, the
+# bootstrap admin's password (CRM_ADMIN_PASSWORD, or generated and shown
+# once) and one service-account secret per other service.
+auth_secrets_ensure() {
+  local key="$CRM_SECRETS/auth_signing_key.pem" admin="$CRM_SECRETS/admin_password" svc
+  if [[ ! -s $key ]]; then
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$key.tmp" 2>/dev/null && mv -f "$key.tmp" "$key") ||
+      die "could not generate the token signing key with openssl"
+  fi
+  if [[ -n ${CRM_ADMIN_PASSWORD:-} ]]; then
+    ((${#CRM_ADMIN_PASSWORD} >= 8 && ${#CRM_ADMIN_PASSWORD} <= 128)) ||
+      die "CRM_ADMIN_PASSWORD must be 8 to 128 characters"
+    (umask 077 && printf '%s' "$CRM_ADMIN_PASSWORD" >"$admin")
+  elif [[ ! -s $admin ]]; then
+    secret_ensure admin_password 12
+    # shellcheck disable=SC2034 # read by print_endpoints in tools/crm
+    CRM_ADMIN_PASSWORD_GENERATED=1
+  fi
+  mkdir -p "$CRM_SECRETS/service-accounts"
+  chmod 700 "$CRM_SECRETS/service-accounts"
+  for svc in "${CRM_SERVICES[@]}"; do
+    [[ $svc == auth ]] && continue
+    secret_ensure "service-accounts/$svc.secret" 32
+  done
 }

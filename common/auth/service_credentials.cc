@@ -1,0 +1,66 @@
+#include "common/auth/service_credentials.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status/grpc_status.h"
+#include "crm/auth/v1/auth_service.grpc.pb.h"
+
+namespace crm::auth {
+
+ServiceCredentials::ServiceCredentials(std::shared_ptr<grpc::Channel> auth_channel,
+                                       std::string email, std::string secret)
+    : channel_(std::move(auth_channel)), email_(std::move(email)), secret_(std::move(secret)) {}
+
+absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentials::FromFile(
+    std::shared_ptr<grpc::Channel> auth_channel, const std::string& name,
+    const std::string& secret_file) {
+  std::ifstream in(secret_file);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read service account secret file ", secret_file));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return std::make_unique<ServiceCredentials>(
+      std::move(auth_channel), absl::StrCat(name, "@service.crm.local"),
+      std::string(absl::StripTrailingAsciiWhitespace(buffer.str())));
+}
+
+absl::StatusOr<std::string> ServiceCredentials::AccessToken() {
+  absl::MutexLock lock(&mu_);
+  if (absl::Now() + absl::Minutes(1) < expires_at_) {
+    return token_;
+  }
+  auto stub = crm::auth::v1::AuthService::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  crm::auth::v1::LoginRequest request;
+  request.set_email(email_);
+  request.set_password(secret_);
+  crm::auth::v1::LoginResponse response;
+  const grpc::Status status = stub->Login(&context, request, &response);
+  if (!status.ok()) {
+    absl::Status error = FromGrpcStatus(status);
+    return absl::Status(error.code(),
+                        absl::StrCat("service account sign-in failed: ", error.message()));
+  }
+  token_ = response.access_token();
+  expires_at_ = absl::FromUnixSeconds(response.access_token_expires_at().seconds());
+  return token_;
+}
+
+absl::Status ServiceCredentials::Attach(grpc::ClientContext& context) {
+  absl::StatusOr<std::string> token = AccessToken();
+  if (!token.ok()) {
+    return token.status();
+  }
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", *token));
+  return absl::OkStatus();
+}
+
+}  // namespace crm::auth

@@ -1,0 +1,51 @@
+#pragma once
+
+// A service's own identity for calls to other services: it signs in to auth
+// as its SERVICE account (`<name>@service.crm.local`, secret from a file that
+// tools/crm generates or a Kubernetes Secret mounts), keeps the access token
+// fresh, and attaches it to outgoing calls.
+//
+//   auto credentials = ServiceCredentials::FromFile(auth_channel, "leads", path);
+//   grpc::ClientContext context;
+//   if (absl::Status s = (*credentials)->Attach(context); !s.ok()) return s;
+//
+// The secret and tokens are never logged.
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+namespace crm::auth {
+
+class ServiceCredentials {
+ public:
+  ServiceCredentials(std::shared_ptr<grpc::Channel> auth_channel, std::string email,
+                     std::string secret);
+
+  // Reads the secret for account `name` from `secret_file`.
+  static absl::StatusOr<std::unique_ptr<ServiceCredentials>> FromFile(
+      std::shared_ptr<grpc::Channel> auth_channel, const std::string& name,
+      const std::string& secret_file);
+
+  // A token valid for at least another minute, signing in again if needed.
+  absl::StatusOr<std::string> AccessToken();
+
+  // Sets `authorization: Bearer <token>` on an outgoing call.
+  absl::Status Attach(grpc::ClientContext& context);
+
+ private:
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::string email_;
+  const std::string secret_;
+  absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  absl::Time expires_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+}  // namespace crm::auth
