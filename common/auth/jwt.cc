@@ -1,8 +1,10 @@
 #include "common/auth/jwt.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,59 +15,63 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxTokenBytes = 8192;
+constexpr char kAlgorithm[] = "EdDSA";
+constexpr char kAccessTokenType[] = "at+jwt";
+// Our tokens are ~400 bytes; the cap bounds the work an attacker can cause
+// (decoding, JSON parsing) before the signature is checked.
+constexpr size_t kMaxTokenBytes = 8 * 1024;
 
 absl::Status Refused(absl::string_view reason) { return absl::UnauthenticatedError(reason); }
 
-bool IsBase64Url(absl::string_view s) {
+bool IsBase64UrlAlphabet(absl::string_view s) {
   for (char c : s) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-          c == '_')) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
       return false;
     }
   }
   return true;
 }
 
+// Strict base64url: the URL alphabet only, no padding, and the one canonical
+// encoding of the bytes, so a token cannot be re-spelled (e.g. through unused
+// trailing bits of the signature) and still verify.
+bool DecodeSegment(absl::string_view segment, std::string* out) {
+  return IsBase64UrlAlphabet(segment) && absl::WebSafeBase64Unescape(segment, out) &&
+         absl::WebSafeBase64Escape(*out) == segment;
+}
+
 struct Parts {
-  absl::string_view header_b64;
-  absl::string_view payload_b64;
+  absl::string_view signing_input;  // header_b64 "." payload_b64
   json header;
-  std::string payload;
+  std::string payload;  // JSON text, untrusted until the signature is checked
   std::string signature;
 };
 
 absl::StatusOr<Parts> Split(absl::string_view token) {
-  if (token.empty() || token.size() > kMaxTokenBytes) {
-    return Refused("token malformed");
+  if (token.size() > kMaxTokenBytes) {
+    return Refused("token too large");
   }
-  std::vector<absl::string_view> pieces = absl::StrSplit(token, '.');
-  if (pieces.size() != 3 || pieces[0].empty() || pieces[1].empty()) {
+  const std::vector<absl::string_view> segments = absl::StrSplit(token, '.');
+  if (segments.size() != 3 || segments[0].empty() || segments[1].empty()) {
     return Refused("token malformed");
   }
   Parts parts;
-  parts.header_b64 = pieces[0];
-  parts.payload_b64 = pieces[1];
+  parts.signing_input = token.substr(0, segments[0].size() + 1 + segments[1].size());
   std::string header;
-  for (absl::string_view piece : pieces) {
-    if (!IsBase64Url(piece)) {
-      return Refused("token malformed");
-    }
-  }
-  if (!absl::WebSafeBase64Unescape(pieces[0], &header) ||
-      !absl::WebSafeBase64Unescape(pieces[1], &parts.payload) ||
-      !absl::WebSafeBase64Unescape(pieces[2], &parts.signature)) {
+  if (!DecodeSegment(segments[0], &header) || !DecodeSegment(segments[1], &parts.payload) ||
+      !DecodeSegment(segments[2], &parts.signature)) {
     return Refused("token malformed");
   }
-  parts.header = json::parse(header, nullptr, /*allow_exceptions=*/false);
+  parts.header = json::parse(header, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (parts.header.is_discarded() || !parts.header.is_object()) {
     return Refused("token header malformed");
   }
   return parts;
 }
 
+// Types are checked before every get<>, which would throw on a mismatch.
 bool StringField(const json& object, const char* name, std::string* out) {
-  auto it = object.find(name);
+  const auto it = object.find(name);
   if (it == object.end() || !it->is_string()) {
     return false;
   }
@@ -73,44 +79,64 @@ bool StringField(const json& object, const char* name, std::string* out) {
   return true;
 }
 
+// An integer that fits int64 (a huge unsigned value would wrap in get<>).
 bool IntField(const json& object, const char* name, int64_t* out) {
-  auto it = object.find(name);
+  const auto it = object.find(name);
   if (it == object.end() || !it->is_number_integer()) {
+    return false;
+  }
+  if (it->is_number_unsigned() &&
+      it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return false;
   }
   *out = it->get<int64_t>();
   return true;
 }
 
-}  // namespace
-
-std::string SignAccessToken(const AccessClaims& claims, const Ed25519PrivateKey& key) {
-  const json header = {{"alg", "EdDSA"}, {"typ", "at+jwt"}, {"kid", key.public_key().Kid()}};
-  const json payload = {{"iss", claims.issuer},
-                        {"aud", claims.audience},
-                        {"sub", absl::StrCat(claims.subject)},
-                        {"role", claims.role},
-                        {"iat", absl::ToUnixSeconds(claims.issued_at)},
-                        {"exp", absl::ToUnixSeconds(claims.expires_at)},
-                        {"jti", claims.jwt_id}};
-  const std::string signing_input = absl::StrCat(absl::WebSafeBase64Escape(header.dump()), ".",
-                                                 absl::WebSafeBase64Escape(payload.dump()));
-  return absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(key.Sign(signing_input)));
+// A positive int64 in plain decimal: no sign, spaces or leading zeros, so one
+// user id has exactly one spelling.
+bool ParseSubject(absl::string_view text, int64_t* out) {
+  if (text.empty() || text.size() > 19 || text[0] == '0') {
+    return false;
+  }
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return absl::SimpleAtoi(text, out) && *out > 0;
 }
 
-absl::StatusOr<std::string> PeekKid(absl::string_view token) {
-  absl::StatusOr<Parts> parts = Split(token);
-  if (!parts.ok()) {
-    return parts.status();
+bool AudienceMatches(const json& payload, const std::string& audience) {
+  if (audience.empty()) {
+    return false;
   }
+  const auto aud = payload.find("aud");
+  if (aud == payload.end()) {
+    return false;
+  }
+  if (aud->is_string()) {
+    return aud->get<std::string>() == audience;
+  }
+  if (aud->is_array()) {
+    for (const json& entry : *aud) {
+      if (entry.is_string() && entry.get<std::string>() == audience) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> KidOf(const json& header) {
   std::string kid;
-  if (!StringField(parts->header, "kid", &kid) || kid.empty()) {
+  if (!StringField(header, "kid", &kid) || kid.empty()) {
     return Refused("token has no key id");
   }
   return kid;
 }
 
-absl::StatusOr<AccessClaims> VerifyAccessToken(
+absl::StatusOr<AccessClaims> Verify(
     absl::string_view token,
     absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
     const VerifyOptions& options) {
@@ -118,51 +144,47 @@ absl::StatusOr<AccessClaims> VerifyAccessToken(
   if (!parts.ok()) {
     return parts.status();
   }
-  std::string alg, typ, kid;
-  if (!StringField(parts->header, "alg", &alg) || alg != "EdDSA") {
+  // The header only selects the key; the algorithm is ours, not the token's.
+  std::string alg, typ;
+  if (!StringField(parts->header, "alg", &alg) || alg != kAlgorithm) {
     return Refused("unsupported token algorithm");
   }
-  if (!StringField(parts->header, "typ", &typ) || typ != "at+jwt") {
+  if (!StringField(parts->header, "typ", &typ) || typ != kAccessTokenType) {
     return Refused("not an access token");
   }
-  if (!StringField(parts->header, "kid", &kid) || kid.empty()) {
-    return Refused("token has no key id");
+  // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
+  if (parts->header.contains("crit")) {
+    return Refused("unsupported token header");
   }
-  const Ed25519PublicKey* key = key_for_kid(kid);
+  absl::StatusOr<std::string> kid = KidOf(parts->header);
+  if (!kid.ok()) {
+    return kid.status();
+  }
+  const Ed25519PublicKey* key = key_for_kid(*kid);
   if (key == nullptr) {
     return Refused("unknown signing key");
   }
-  const std::string signing_input = absl::StrCat(parts->header_b64, ".", parts->payload_b64);
-  if (!key->Verify(signing_input, parts->signature)) {
+  if (!key->Verify(parts->signing_input, parts->signature)) {
     return Refused("token signature invalid");
   }
+
   // Only now is the payload trusted enough to read.
-  const json payload = json::parse(parts->payload, nullptr, /*allow_exceptions=*/false);
+  const json payload = json::parse(parts->payload, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (payload.is_discarded() || !payload.is_object()) {
     return Refused("token claims malformed");
   }
   AccessClaims claims;
-  if (!StringField(payload, "iss", &claims.issuer) || claims.issuer != options.issuer) {
+  // An empty configured issuer or audience matches nothing (fails closed).
+  if (!StringField(payload, "iss", &claims.issuer) || claims.issuer.empty() ||
+      claims.issuer != options.issuer) {
     return Refused("token issuer mismatch");
   }
-  bool audience_ok = false;
-  if (auto aud = payload.find("aud"); aud != payload.end()) {
-    if (aud->is_string()) {
-      audience_ok = aud->get<std::string>() == options.audience;
-    } else if (aud->is_array()) {
-      for (const json& entry : *aud) {
-        audience_ok =
-            audience_ok || (entry.is_string() && entry.get<std::string>() == options.audience);
-      }
-    }
-  }
-  if (!audience_ok) {
+  if (!AudienceMatches(payload, options.audience)) {
     return Refused("token audience mismatch");
   }
   claims.audience = options.audience;
   std::string subject;
-  if (!StringField(payload, "sub", &subject) || !absl::SimpleAtoi(subject, &claims.subject) ||
-      claims.subject <= 0) {
+  if (!StringField(payload, "sub", &subject) || !ParseSubject(subject, &claims.subject)) {
     return Refused("token subject malformed");
   }
   if (!StringField(payload, "role", &claims.role) || claims.role.empty()) {
@@ -171,8 +193,10 @@ absl::StatusOr<AccessClaims> VerifyAccessToken(
   if (!StringField(payload, "jti", &claims.jwt_id) || claims.jwt_id.empty()) {
     return Refused("token id missing");
   }
-  int64_t iat = 0, exp = 0, nbf = 0;
-  if (!IntField(payload, "iat", &iat) || !IntField(payload, "exp", &exp)) {
+
+  int64_t iat = 0;
+  int64_t exp = 0;
+  if (!IntField(payload, "iat", &iat) || !IntField(payload, "exp", &exp) || exp <= iat) {
     return Refused("token times malformed");
   }
   claims.issued_at = absl::FromUnixSeconds(iat);
@@ -184,15 +208,66 @@ absl::StatusOr<AccessClaims> VerifyAccessToken(
     return Refused("token issued in the future");
   }
   if (payload.contains("nbf")) {
-    if (!IntField(payload, "nbf", &nbf) ||
-        absl::FromUnixSeconds(nbf) > options.now + options.clock_skew) {
+    int64_t nbf = 0;
+    if (!IntField(payload, "nbf", &nbf)) {
+      return Refused("token times malformed");
+    }
+    if (absl::FromUnixSeconds(nbf) > options.now + options.clock_skew) {
       return Refused("token not yet valid");
     }
   }
+  // Bounds the damage of a leaked signing key or a buggy issuer: no token
+  // outlives max_lifetime, whatever it claims.
   if (claims.expires_at - claims.issued_at > options.max_lifetime) {
     return Refused("token lifetime too long");
   }
   return claims;
+}
+
+}  // namespace
+
+std::string SignAccessToken(const AccessClaims& claims, const Ed25519PrivateKey& key) {
+  const json header = {
+      {"alg", kAlgorithm}, {"typ", kAccessTokenType}, {"kid", key.public_key().Kid()}};
+  const json payload = {{"iss", claims.issuer},
+                        {"aud", claims.audience},
+                        {"sub", absl::StrCat(claims.subject)},
+                        {"role", claims.role},
+                        {"iat", absl::ToUnixSeconds(claims.issued_at)},
+                        {"exp", absl::ToUnixSeconds(claims.expires_at)},
+                        {"jti", claims.jwt_id}};
+  // dump() throws on invalid UTF-8 unless told to replace it.
+  const auto text = [](const json& value) {
+    return value.dump(/*indent=*/-1, /*indent_char=*/' ', /*ensure_ascii=*/false,
+                      json::error_handler_t::replace);
+  };
+  const std::string signing_input = absl::StrCat(absl::WebSafeBase64Escape(text(header)), ".",
+                                                 absl::WebSafeBase64Escape(text(payload)));
+  return absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(key.Sign(signing_input)));
+}
+
+absl::StatusOr<AccessClaims> VerifyAccessToken(
+    absl::string_view token,
+    absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
+    const VerifyOptions& options) {
+  // Every get<> is type-checked first; this is a backstop, not the plan.
+  try {
+    return Verify(token, key_for_kid, options);
+  } catch (const json::exception&) {
+    return Refused("token malformed");
+  }
+}
+
+absl::StatusOr<std::string> PeekKid(absl::string_view token) {
+  try {
+    absl::StatusOr<Parts> parts = Split(token);
+    if (!parts.ok()) {
+      return parts.status();
+    }
+    return KidOf(parts->header);
+  } catch (const json::exception&) {
+    return Refused("token malformed");
+  }
 }
 
 }  // namespace crm::auth

@@ -1,12 +1,21 @@
 #pragma once
 
-// Access tokens: compact JWTs signed with Ed25519 (RFC 8037 "EdDSA"), typed
-// "at+jwt" (RFC 9068) so no other kind of token is accepted in their place.
-// The algorithm is pinned: the header's `alg` must be EdDSA, never chosen by
-// the token, so `none` and HMAC-with-the-public-key forgeries fail.
+// Access tokens: compact JWTs (RFC 7519) signed with Ed25519 ("EdDSA", RFC
+// 8037) and typed "at+jwt" (RFC 9068), so a refresh token or any other JWT
+// kind is never accepted in their place. The auth service signs them; every
+// service verifies them locally against auth's published public keys.
 //
-//   std::string token = SignAccessToken(claims, key);
-//   absl::StatusOr<AccessClaims> verified = VerifyAccessToken(token, lookup, options);
+// The algorithm is pinned: the header's `alg` must be "EdDSA" and is never
+// used to choose how to verify, so "none" and HMAC-keyed-with-the-public-key
+// forgeries fail. The signature is checked before any claim is read.
+//
+//   std::string token = SignAccessToken(claims, private_key);
+//   absl::StatusOr<AccessClaims> verified = VerifyAccessToken(
+//       token,
+//       [&](absl::string_view kid) -> const Ed25519PublicKey* {
+//         return kid == public_key.Kid() ? &public_key : nullptr;
+//       },
+//       VerifyOptions{.issuer = "crm-auth", .audience = "crm", .now = absl::Now()});
 
 #include <cstdint>
 #include <string>
@@ -20,34 +29,40 @@
 namespace crm::auth {
 
 struct AccessClaims {
-  std::string issuer;
-  std::string audience;
-  int64_t subject = 0;  // the user id ("sub", a decimal string)
-  std::string role;
-  absl::Time issued_at;
-  absl::Time expires_at;
-  std::string jwt_id;
+  std::string issuer;     // "iss"
+  std::string audience;   // "aud"
+  int64_t subject = 0;    // "sub": the user id, sent as a decimal string
+  std::string role;       // "role"
+  absl::Time issued_at;   // "iat", whole seconds
+  absl::Time expires_at;  // "exp", whole seconds
+  std::string jwt_id;     // "jti"
 };
 
-// Header {"alg":"EdDSA","typ":"at+jwt","kid":<key id>}.
+// Header {"alg":"EdDSA","typ":"at+jwt","kid":key.public_key().Kid()}; claims
+// iss, aud, sub, role, iat, exp (NumericDate seconds, truncated) and jti.
 std::string SignAccessToken(const AccessClaims& claims, const Ed25519PrivateKey& key);
 
 struct VerifyOptions {
-  std::string issuer;
-  std::string audience;
-  absl::Time now;
+  std::string issuer;    // `iss` must equal it
+  std::string audience;  // `aud` must equal it, or be an array holding it
+  absl::Time now;        // left unset (the epoch), every token is refused
   absl::Duration clock_skew = absl::Seconds(30);
+  // A token whose exp - iat is longer is refused, whoever signed it.
   absl::Duration max_lifetime = absl::Minutes(15);
 };
 
-// UNAUTHENTICATED with a short reason (for the server log) on any failure.
-// `key_for_kid` returns nullptr for an unknown key id.
+// The verified claims, or UNAUTHENTICATED with a short reason meant for the
+// server log ("token expired", "token signature invalid", ...). The reason
+// never echoes token content; callers should still not pass it to clients.
+// `key_for_kid` returns nullptr for an unknown key id. Never throws.
 absl::StatusOr<AccessClaims> VerifyAccessToken(
     absl::string_view token,
     absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
     const VerifyOptions& options);
 
-// The `kid` of a token's header, unverified (to refresh keys on an unknown one).
+// The `kid` of a token's header, UNVERIFIED: only for deciding whether to
+// refresh the key set before VerifyAccessToken. UNAUTHENTICATED if the token
+// is malformed or names no key.
 absl::StatusOr<std::string> PeekKid(absl::string_view token);
 
 }  // namespace crm::auth
