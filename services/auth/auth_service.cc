@@ -59,11 +59,14 @@ grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* co
 absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginRequest& request,
                                       LoginResponse* response) {
   absl::StatusOr<std::string> email = NormalizeEmail(request.email(), "email");
-  if (!email.ok() || request.password().empty() ||
-      request.password().size() > 4 * kMaxPasswordLength) {
-    // Not a sign-in attempt at all; no need to hide anything.
-    return InvalidArgumentError(email.ok() ? "password" : "email",
-                                email.ok() ? "is required" : "must be a valid email address");
+  if (!email.ok()) {
+    return email.status();  // not a sign-in attempt: nothing to hide
+  }
+  if (request.password().empty()) {
+    return InvalidArgumentError("password", "is required");
+  }
+  if (request.password().size() > 4 * kMaxPasswordLength) {
+    return SignInFailed();  // longer than any valid password can be
   }
   const std::string account_key = absl::StrCat("account:", *email);
   const std::string peer_key = absl::StrCat("peer:", peer);

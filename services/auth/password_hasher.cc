@@ -8,24 +8,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/grpc_status.h"
+#include "services/auth/user_validation.h"
 
 namespace crm::auth {
 namespace {
 
 constexpr size_t kSaltBytes = 16;
 constexpr size_t kHashBytes = 32;
-
-// Counts UTF-8 code points; bytes that are not UTF-8 lead bytes are
-// continuation bytes and do not start a character.
-int CodePoints(absl::string_view s) {
-  int count = 0;
-  for (unsigned char c : s) {
-    if ((c & 0xC0) != 0x80) {
-      ++count;
-    }
-  }
-  return count;
-}
 
 }  // namespace
 

@@ -150,29 +150,15 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
   return created;
 }
 
-absl::StatusOr<UserRecord> UserRepository::Get(int64_t id) {
-  std::optional<UserRecord> user;
-  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    pqxx::result row = tx.exec_prepared("users_get", id);
-    user.reset();
-    if (!row.empty()) {
-      user = ToUser(row[0]);
-    }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) {
-    return status;
-  }
-  if (!user.has_value()) {
-    return NotFound();
-  }
-  return *user;
-}
+namespace {
 
-absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std::string& email) {
+// Reads at most one user with a one-parameter statement.
+template <typename Param>
+absl::StatusOr<std::optional<UserRecord>> ReadOneUser(db::Pool& pool, const char* statement,
+                                                      const Param& param) {
   std::optional<UserRecord> user;
-  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    pqxx::result row = tx.exec_prepared("users_by_email", email);
+  absl::Status status = pool.Read([&](pqxx::nontransaction& tx) {
+    pqxx::result row = tx.exec_prepared(statement, param);
     user.reset();
     if (!row.empty()) {
       user = ToUser(row[0]);
@@ -183,6 +169,23 @@ absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std:
     return status;
   }
   return user;
+}
+
+}  // namespace
+
+absl::StatusOr<UserRecord> UserRepository::Get(int64_t id) {
+  absl::StatusOr<std::optional<UserRecord>> user = ReadOneUser(*pool_, "users_get", id);
+  if (!user.ok()) {
+    return user.status();
+  }
+  if (!user->has_value()) {
+    return NotFound();
+  }
+  return **user;
+}
+
+absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std::string& email) {
+  return ReadOneUser(*pool_, "users_by_email", email);
 }
 
 absl::StatusOr<std::vector<UserRecord>> UserRepository::List(const ListUsersQuery& query) {

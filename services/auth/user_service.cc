@@ -258,7 +258,7 @@ absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserReq
   }
   absl::StatusOr<UserRecord> user = deps_.users->Update(id, changes, request.version());
   if (!user.ok()) {
-    return user.status() == absl::AlreadyExistsError("resource already exists")
+    return user.status().code() == absl::StatusCode::kAlreadyExists
                ? absl::AlreadyExistsError("a user with this email already exists")
                : user.status();
   }

@@ -7,19 +7,19 @@
 namespace crm::auth {
 namespace {
 
+bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+}  // namespace
+
 int CodePoints(absl::string_view s) {
   int count = 0;
   for (unsigned char c : s) {
-    if ((c & 0xC0) != 0x80) {
+    if ((c & 0xC0) != 0x80) {  // continuation bytes do not start a character
       ++count;
     }
   }
   return count;
 }
-
-bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-}  // namespace
 
 absl::StatusOr<std::string> ValidateName(absl::string_view name, absl::string_view field) {
   const absl::string_view trimmed = absl::StripAsciiWhitespace(name);

@@ -13,6 +13,10 @@ namespace crm::auth {
 inline constexpr int kMaxNameLength = 100;
 inline constexpr int kMaxEmailLength = 100;
 
+// Characters (UTF-8 code points) in `s`: lengths are limited in characters,
+// not bytes, so non-ASCII names and passwords are not penalised.
+int CodePoints(absl::string_view s);
+
 // The trimmed name, or INVALID_ARGUMENT naming `field`.
 absl::StatusOr<std::string> ValidateName(absl::string_view name, absl::string_view field);
 
