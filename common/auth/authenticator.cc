@@ -1,6 +1,7 @@
 #include "common/auth/authenticator.h"
 
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -101,17 +102,20 @@ absl::StatusOr<Caller> Authenticator::AuthenticateToken(absl::string_view token)
                        .audience = options_.audience,
                        .now = absl::Now(),
                        .clock_skew = options_.clock_skew};
-  absl::StatusOr<AccessClaims> claims;
+  // Copy the key out (a shared handle) so verification runs without the lock.
+  std::optional<Ed25519PublicKey> key;
   {
     absl::MutexLock lock(&mu_);
-    claims = VerifyAccessToken(
-        token,
-        [this](absl::string_view id) ABSL_NO_THREAD_SAFETY_ANALYSIS -> const Ed25519PublicKey* {
-          auto found = keys_.find(id);
-          return found == keys_.end() ? nullptr : &found->second;
-        },
-        verify);
+    if (auto found = keys_.find(*kid); found != keys_.end()) {
+      key = found->second;
+    }
   }
+  absl::StatusOr<AccessClaims> claims = VerifyAccessToken(
+      token,
+      [&key, &kid](absl::string_view id) -> const Ed25519PublicKey* {
+        return key.has_value() && id == *kid ? &*key : nullptr;
+      },
+      verify);
   if (!claims.ok()) {
     log::Info("access token refused").Str("reason", std::string(claims.status().message()));
     return Unauthenticated();
