@@ -36,17 +36,22 @@ std::string PeerAddress(const std::string& peer) {
   return std::string(p);
 }
 
-void LogSignIn(absl::string_view outcome, const std::string& email, const std::string& peer,
-               int64_t user_id) {
-  // Activity hook: becomes an auth.sign_in_* outbox event with the audit issue.
+}  // namespace
+
+// Every attempt is logged and becomes an activity (through the outbox). A
+// failure to record it must not change the answer, so it is only logged.
+void AuthServiceImpl::RecordSignIn(absl::string_view outcome, const std::string& email,
+                                   const std::string& peer, int64_t user_id) {
   log::Info("sign-in")
       .Str("outcome", outcome)
       .Str("email", email)
       .Str("peer", peer)
       .Int("user_id", user_id);
+  if (absl::Status recorded = deps_.users->RecordSignIn(outcome, user_id, email, peer);
+      !recorded.ok()) {
+    log::Warning("sign-in activity not recorded").Str("error", recorded.ToString());
+  }
 }
-
-}  // namespace
 
 grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* context,
                                                  const LoginRequest* request,
@@ -76,7 +81,7 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
     return locked.status();
   }
   if (*locked > absl::ZeroDuration()) {
-    LogSignIn("throttled", *email, peer, 0);
+    RecordSignIn("throttled", *email, peer, 0);
     return WithRetryDelay(
         absl::ResourceExhaustedError("too many failed sign-in attempts; retry later"),
         absl::Ceil(*locked, absl::Seconds(1)));
@@ -100,7 +105,7 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
   if (!match) {
     deps_.users->RecordFailure(account_key, deps_.account_throttle).IgnoreError();
     deps_.users->RecordFailure(peer_key, deps_.peer_throttle).IgnoreError();
-    LogSignIn("failed", *email, peer, user->has_value() ? (*user)->id : 0);
+    RecordSignIn("failed", *email, peer, user->has_value() ? (*user)->id : 0);
     return SignInFailed();
   }
   const UserRecord& account = **user;
@@ -108,7 +113,10 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
   if (deps_.hasher->NeedsRehash(account.password_hash)) {
     if (absl::StatusOr<std::string> rehashed = deps_.hasher->Hash(request.password());
         rehashed.ok()) {
-      deps_.users->SetPasswordHash(account.id, *rehashed, /*revoke_tokens=*/false).IgnoreError();
+      deps_.users
+          ->SetPasswordHash(account.id, *rehashed, /*revoke_tokens=*/false,
+                            /*password_changed=*/false, account.id)
+          .IgnoreError();
     }
   }
   const Role role = RoleFromName(account.role).value_or(Role::kClient);
@@ -120,7 +128,7 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
       !stored.ok()) {
     return stored;
   }
-  LogSignIn("succeeded", *email, peer, account.id);
+  RecordSignIn("succeeded", *email, peer, account.id);
   response->set_access_token(access.token);
   response->set_refresh_token(refresh);
   response->set_token_type("Bearer");

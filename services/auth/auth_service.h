@@ -41,6 +41,8 @@ class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService
       crm::auth::v1::ListPublicKeysResponse* response) override;
 
  private:
+  void RecordSignIn(absl::string_view outcome, const std::string& email, const std::string& peer,
+                    int64_t user_id);
   absl::Status DoLogin(const std::string& peer, const crm::auth::v1::LoginRequest& request,
                        crm::auth::v1::LoginResponse* response);
   absl::Status DoRefresh(const crm::auth::v1::RefreshTokenRequest& request,

@@ -3,6 +3,7 @@
 
 #include "services/auth/auth_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "common/auth/service_credentials.h"
 #include "common/db/migrations.h"
 #include "common/log/log.h"
+#include "common/outbox/outbox.h"
 #include "common/server/runner.h"
 #include "common/testing/pg_fixture.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
@@ -83,7 +85,9 @@ class AuthServiceTest : public crm::testing::PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    ASSERT_TRUE(db::ApplyMigrations(dsn_, Migrations()).ok());
+    std::vector<db::Migration> migrations = Migrations();
+    migrations.push_back(outbox::Migration());
+    ASSERT_TRUE(db::ApplyMigrations(dsn_, migrations).ok());
     pool_ = std::make_unique<db::Pool>(
         db::PoolOptions{.dsn = dsn_, .size = 4, .statements = UserRepository::Statements()});
     users_ = std::make_unique<UserRepository>(pool_.get());
@@ -659,6 +663,64 @@ TEST_F(AuthServiceTest, ServiceAccountsSignInFromTheirSecretFileAndRead) {
       ServiceCredentials(channel, "leads@service.crm.local", "leads-service-secret-0123456789")
           .AccessToken();
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(AuthServiceTest, ChangesAndSignInsBecomeOutboxActivities) {
+  const std::string admin_token = AdminToken();  // auth.sign_in_succeeded
+  LoginResponse ignored;
+  Login(kAdminEmail, "wrong-password-x", &ignored);  // auth.sign_in_failed
+  const int64_t agent = Create("Agent", "agent@crm.local", ROLE_AGENT);
+  // A refused duplicate writes no activity (its transaction rolled back).
+  CreateUserRequest duplicate;
+  duplicate.mutable_user()->set_name("Again");
+  duplicate.mutable_user()->set_email("agent@crm.local");
+  duplicate.mutable_user()->set_role(ROLE_AGENT);
+  duplicate.set_password("password-123");
+  CreateUserResponse refused;
+  ASSERT_EQ(users_stub_->CreateUser(Context(admin_token).get(), duplicate, &refused).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  UpdateUserRequest promote;
+  promote.mutable_user()->set_id(agent);
+  promote.mutable_user()->set_role(ROLE_ADMIN);
+  promote.mutable_update_mask()->add_paths("role");
+  UpdateUserResponse promoted;
+  ASSERT_TRUE(users_stub_->UpdateUser(Context(admin_token).get(), promote, &promoted).ok());
+  ChangePasswordRequest change;
+  change.set_user_id(agent);
+  change.set_new_password("new-password-456");
+  ChangePasswordResponse changed;
+  ASSERT_TRUE(users_stub_->ChangePassword(Context(admin_token).get(), change, &changed).ok());
+  DeactivateUserRequest deactivate;
+  deactivate.set_id(agent);
+  DeactivateUserResponse deactivated;
+  ASSERT_TRUE(
+      users_stub_->DeactivateUser(Context(admin_token).get(), deactivate, &deactivated).ok());
+
+  std::vector<std::string> actions;
+  std::string all_details;
+  ASSERT_TRUE(pool_
+                  ->Read([&](pqxx::nontransaction& tx) {
+                    actions.clear();
+                    all_details.clear();
+                    for (const auto& row :
+                         tx.exec("SELECT action, entity_id, details::text, service FROM outbox "
+                                 "WHERE action NOT LIKE 'auth.sign_in%' OR entity_id >= 0 "
+                                 "ORDER BY id")) {
+                      actions.push_back(row[0].as<std::string>());
+                      all_details += row[2].as<std::string>();
+                      EXPECT_EQ(row[3].as<std::string>(), "auth");
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // The bootstrap admin, then this test's activities, in order.
+  EXPECT_THAT(actions, ::testing::IsSupersetOf({"user.created", "auth.sign_in_succeeded",
+                                                "auth.sign_in_failed", "user.role_changed",
+                                                "user.password_changed", "user.deactivated"}));
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "user.created"), 2);  // admin + agent
+  EXPECT_THAT(all_details, HasSubstr(R"("role": {"new": "ADMIN", "old": "AGENT"})"));
+  EXPECT_THAT(all_details, Not(HasSubstr("argon2")));
+  EXPECT_THAT(all_details, Not(HasSubstr("password-123")));
 }
 
 TEST_F(AuthServiceTest, NoHashOrSecretInResponsesOrLogs) {

@@ -97,7 +97,7 @@ absl::Status EnsureServiceAccounts(UserRepository& users, PasswordHasher& hasher
       if (!hash.ok()) {
         return hash.status();
       }
-      if (absl::StatusOr<int> set = users.SetPasswordHash((*existing)->id, *hash, true);
+      if (absl::StatusOr<int> set = users.SetPasswordHash((*existing)->id, *hash, true, true, 0);
           !set.ok()) {
         return set.status();
       }

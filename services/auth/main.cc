@@ -8,6 +8,7 @@
 #include "common/auth/authenticator.h"
 #include "common/auth/authenticator_flags.h"
 #include "common/log/log.h"
+#include "common/outbox/outbox.h"
 #include "common/pagination/page_token.h"
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
@@ -38,8 +39,10 @@ ABSL_FLAG(int32_t, max_queued_requests, 256,
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
-  auto pool = crm::server::OpenServiceDatabase(flags, crm::auth::Migrations(),
-                                               crm::auth::UserRepository::Statements());
+  std::vector<crm::db::Migration> migrations = crm::auth::Migrations();
+  migrations.push_back(crm::outbox::Migration());
+  auto pool =
+      crm::server::OpenServiceDatabase(flags, migrations, crm::auth::UserRepository::Statements());
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }

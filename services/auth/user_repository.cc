@@ -1,8 +1,11 @@
 #include "services/auth/user_repository.h"
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
 
 namespace crm::auth {
@@ -29,6 +32,22 @@ UserRecord ToUser(const pqxx::row& row) {
 double Epoch(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
 
 absl::Status NotFound() { return absl::NotFoundError("user not found"); }
+
+using json = nlohmann::json;
+
+constexpr absl::string_view kService = "auth";
+
+void RecordUserActivity(pqxx::transaction_base& tx, int64_t actor_id, const std::string& action,
+                        int64_t user_id, const json& details) {
+  // dump() with `replace` never throws on odd UTF-8 in a name.
+  outbox::Record(tx, kService,
+                 outbox::Activity{
+                     .actor_user_id = actor_id,
+                     .action = action,
+                     .entity_type = "user",
+                     .entity_id = user_id,
+                     .details_json = details.dump(-1, ' ', false, json::error_handler_t::replace)});
+}
 
 absl::Status VersionMismatch() {
   return absl::AbortedError(
@@ -139,6 +158,8 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
       return absl::AlreadyExistsError("a user with this email already exists");
     }
     created = ToUser(row[0]);
+    RecordUserActivity(tx, caller_id, "user.created", created.id,
+                       {{"name", created.name}, {"email", created.email}, {"role", created.role}});
     if (!request_id.empty()) {
       tx.exec_prepared("request_result_put", caller_id, "CreateUser", request_id, created.id);
     }
@@ -205,7 +226,7 @@ absl::StatusOr<std::vector<UserRecord>> UserRepository::List(const ListUsersQuer
 }
 
 absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges& changes,
-                                                  int64_t expected_version) {
+                                                  int64_t expected_version, int64_t actor_id) {
   UserRecord updated;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     pqxx::result current = tx.exec_prepared("users_get_for_update", id);
@@ -220,6 +241,17 @@ absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges&
         tx.exec_prepared("users_update", id, changes.name.value_or(user.name),
                          changes.email.value_or(user.email), changes.role.value_or(user.role));
     updated = ToUser(row[0]);
+    json details = json::object();
+    for (const auto& [field, before, after] : {std::tuple{"name", user.name, updated.name},
+                                               std::tuple{"email", user.email, updated.email},
+                                               std::tuple{"role", user.role, updated.role}}) {
+      if (before != after) {
+        details[field] = {{"old", before}, {"new", after}};
+      }
+    }
+    RecordUserActivity(tx, actor_id,
+                       user.role != updated.role ? "user.role_changed" : "user.updated", id,
+                       details);
     return absl::OkStatus();
   });
   if (!status.ok()) {
@@ -228,7 +260,8 @@ absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges&
   return updated;
 }
 
-absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expected_version) {
+absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expected_version,
+                                                      int64_t actor_id) {
   UserRecord updated;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     pqxx::result current = tx.exec_prepared("users_get_for_update", id);
@@ -244,7 +277,10 @@ absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expect
       return absl::OkStatus();
     }
     updated = ToUser(tx.exec_prepared1("users_deactivate", id));
-    tx.exec_prepared("refresh_revoke_user", id);
+    const int revoked =
+        static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows());
+    RecordUserActivity(tx, actor_id, "user.deactivated", id,
+                       {{"active", {{"old", true}, {"new", false}}}, {"revoked_tokens", revoked}});
     return absl::OkStatus();
   });
   if (!status.ok()) {
@@ -254,7 +290,8 @@ absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expect
 }
 
 absl::StatusOr<int> UserRepository::SetPasswordHash(int64_t id, const std::string& hash,
-                                                    bool revoke_tokens) {
+                                                    bool revoke_tokens, bool password_changed,
+                                                    int64_t actor_id) {
   int revoked = 0;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     if (tx.exec_prepared("users_set_password", id, hash).affected_rows() == 0) {
@@ -263,6 +300,9 @@ absl::StatusOr<int> UserRepository::SetPasswordHash(int64_t id, const std::strin
     revoked = revoke_tokens
                   ? static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows())
                   : 0;
+    if (password_changed) {
+      RecordUserActivity(tx, actor_id, "user.password_changed", id, {{"revoked_tokens", revoked}});
+    }
     return absl::OkStatus();
   });
   if (!status.ok()) {
@@ -399,6 +439,15 @@ absl::Status UserRepository::RecordFailure(const std::string& key, const Throttl
 absl::Status UserRepository::ClearFailures(const std::string& key) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_prepared("throttle_clear", key);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status UserRepository::RecordSignIn(absl::string_view outcome, int64_t user_id,
+                                          const std::string& email, const std::string& peer) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    RecordUserActivity(tx, user_id, absl::StrCat("auth.sign_in_", outcome), user_id,
+                       {{"email", email}, {"peer", peer}});
     return absl::OkStatus();
   });
 }

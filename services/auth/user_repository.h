@@ -2,7 +2,8 @@
 
 // All SQL of the auth service: users, refresh tokens, sign-in throttling and
 // idempotent request results, through named prepared statements on the
-// service's own pool. Nothing here knows gRPC; errors are absl::Status.
+// service's own pool. Every change also writes its activity to the outbox in
+// the same transaction. Nothing here knows gRPC; errors are absl::Status.
 
 #include <cstdint>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/db/pool.h"
 
@@ -78,12 +80,19 @@ class UserRepository {
 
   // ABORTED when `expected_version` (if non-zero) is not the current one.
   absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
-                                    int64_t expected_version);
+                                    int64_t expected_version, int64_t actor_id);
   // Deactivates and revokes every refresh token of the user, atomically.
-  absl::StatusOr<UserRecord> Deactivate(int64_t id, int64_t expected_version);
+  absl::StatusOr<UserRecord> Deactivate(int64_t id, int64_t expected_version, int64_t actor_id);
   // Sets the hash; with `revoke_tokens`, also revokes the user's refresh
-  // tokens in the same transaction. Returns how many were revoked.
-  absl::StatusOr<int> SetPasswordHash(int64_t id, const std::string& hash, bool revoke_tokens);
+  // tokens in the same transaction. Returns how many were revoked. A
+  // `password_changed` change is an activity; a re-hash on sign-in is not.
+  absl::StatusOr<int> SetPasswordHash(int64_t id, const std::string& hash, bool revoke_tokens,
+                                      bool password_changed, int64_t actor_id);
+
+  // Records a sign-in attempt as an activity ("auth.sign_in_succeeded",
+  // "auth.sign_in_failed", "auth.sign_in_throttled"); user_id 0 when unknown.
+  absl::Status RecordSignIn(absl::string_view outcome, int64_t user_id, const std::string& email,
+                            const std::string& peer);
 
   absl::Status StoreRefreshToken(const std::string& token_hash, int64_t user_id,
                                  const std::string& family_id, absl::Time expires_at);

@@ -102,7 +102,6 @@ absl::Status UserServiceImpl::DoCreate(const Caller& caller, const CreateUserReq
   if (!user.ok()) {
     return user.status();
   }
-  // Activity hook: user.created (outbox, with the audit issue).
   log::Info("user created")
       .Int("user_id", user->id)
       .Str("role", user->role)
@@ -256,14 +255,14 @@ absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserReq
   if (!before.ok()) {
     return before.status();
   }
-  absl::StatusOr<UserRecord> user = deps_.users->Update(id, changes, request.version());
+  absl::StatusOr<UserRecord> user =
+      deps_.users->Update(id, changes, request.version(), caller.user_id);
   if (!user.ok()) {
     return user.status().code() == absl::StatusCode::kAlreadyExists
                ? absl::AlreadyExistsError("a user with this email already exists")
                : user.status();
   }
   if (before->role != user->role) {
-    // Activity hook: user.role_changed (outbox, with the audit issue).
     log::Info("user role changed")
         .Int("user_id", id)
         .Str("from", before->role)
@@ -315,11 +314,12 @@ absl::Status UserServiceImpl::DoChangePassword(const Caller& caller,
   if (!hash.ok()) {
     return hash.status();
   }
-  absl::StatusOr<int> revoked = deps_.users->SetPasswordHash(id, *hash, /*revoke_tokens=*/true);
+  absl::StatusOr<int> revoked =
+      deps_.users->SetPasswordHash(id, *hash, /*revoke_tokens=*/true,
+                                   /*password_changed=*/true, caller.user_id);
   if (!revoked.ok()) {
     return revoked.status();
   }
-  // Activity hook: user.password_changed (outbox, with the audit issue).
   log::Info("password changed").Int("user_id", id).Int("by", caller.user_id);
   response->set_revoked_token_count(*revoked);
   ToTimestamp(absl::Now(), response->mutable_update_time());
@@ -346,11 +346,11 @@ absl::Status UserServiceImpl::DoDeactivate(const Caller& caller,
   if (caller.IsSelf(request.id())) {
     return absl::FailedPreconditionError("an admin cannot deactivate itself");
   }
-  absl::StatusOr<UserRecord> user = deps_.users->Deactivate(request.id(), request.version());
+  absl::StatusOr<UserRecord> user =
+      deps_.users->Deactivate(request.id(), request.version(), caller.user_id);
   if (!user.ok()) {
     return user.status();
   }
-  // Activity hook: user.deactivated (outbox, with the audit issue).
   log::Info("user deactivated").Int("user_id", user->id).Int("by", caller.user_id);
   ToProto(*user, /*full=*/true, response->mutable_user());
   return absl::OkStatus();

@@ -1,0 +1,39 @@
+#pragma once
+
+// The transactional outbox (DESIGN.md §5): a service records an activity by
+// inserting a row into its own `outbox` table in the same transaction as the
+// change it describes, so the change and its event commit or roll back
+// together. A relay (issue 4) streams undelivered rows to the audit service.
+//
+//   pool.Transact([&](pqxx::work& tx) {
+//     tx.exec_prepared("users_deactivate", id);
+//     outbox::Record(tx, "auth", {.actor_user_id = caller, .action = "user.deactivated",
+//                                 .entity_type = "user", .entity_id = id,
+//                                 .details_json = R"({"active":{"old":true,"new":false}})"});
+//     return absl::OkStatus();
+//   });
+
+#include <cstdint>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "common/db/migrations.h"
+
+namespace crm::outbox {
+
+struct Activity {
+  int64_t actor_user_id = 0;  // 0: the system (bootstrap, an anonymous sign-in attempt)
+  std::string action;         // "<entity>.<verb>", e.g. "user.created"
+  std::string entity_type;
+  int64_t entity_id = 0;
+  std::string details_json = "{}";  // one JSON object: what changed (old and new values)
+};
+
+// Inserts `activity` with a fresh event id (UUID) and the current time.
+void Record(pqxx::transaction_base& tx, absl::string_view service, const Activity& activity);
+
+// The migration creating the `outbox` table; services append it to their own.
+db::Migration Migration();
+
+}  // namespace crm::outbox

@@ -1,0 +1,118 @@
+#include "common/outbox/outbox.h"
+
+#include <pqxx/pqxx>
+#include <string>
+
+#include "common/db/pool.h"
+#include "common/testing/pg_fixture.h"
+#include "gtest/gtest.h"
+
+namespace crm::outbox {
+namespace {
+
+class OutboxTest : public crm::testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    ASSERT_TRUE(
+        db::ApplyMigrations(dsn_, {db::Migration{1, "001_things.sql",
+                                                 "CREATE TABLE things (id BIGINT PRIMARY KEY)"},
+                                   Migration()})
+            .ok());
+    db::PoolOptions options;
+    options.dsn = dsn_;
+    pool_ = std::make_unique<db::Pool>(options);
+  }
+
+  int64_t Count(const std::string& table) {
+    int64_t n = -1;
+    EXPECT_TRUE(pool_
+                    ->Read([&](pqxx::nontransaction& tx) {
+                      n = tx.exec1("SELECT count(*) FROM " + table)[0].as<int64_t>();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return n;
+  }
+
+  std::unique_ptr<db::Pool> pool_;
+};
+
+TEST_F(OutboxTest, EventCommitsWithTheChange) {
+  ASSERT_TRUE(pool_
+                  ->Transact([](pqxx::work& tx) {
+                    tx.exec("INSERT INTO things VALUES (1)");
+                    Record(tx, "test",
+                           Activity{.actor_user_id = 7,
+                                    .action = "thing.created",
+                                    .entity_type = "thing",
+                                    .entity_id = 1,
+                                    .details_json = R"({"id":{"new":1}})"});
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(Count("things"), 1);
+  EXPECT_EQ(Count("outbox"), 1);
+  ASSERT_TRUE(pool_
+                  ->Read([](pqxx::nontransaction& tx) {
+                    pqxx::row row = tx.exec1(
+                        "SELECT service, actor_user_id, action, entity_type, entity_id, "
+                        "details->'id'->>'new', delivered_at IS NULL, length(event_id::text) "
+                        "FROM outbox");
+                    EXPECT_EQ(row[0].as<std::string>(), "test");
+                    EXPECT_EQ(row[1].as<int64_t>(), 7);
+                    EXPECT_EQ(row[2].as<std::string>(), "thing.created");
+                    EXPECT_EQ(row[3].as<std::string>(), "thing");
+                    EXPECT_EQ(row[4].as<int64_t>(), 1);
+                    EXPECT_EQ(row[5].as<std::string>(), "1");
+                    EXPECT_TRUE(row[6].as<bool>());
+                    EXPECT_EQ(row[7].as<int>(), 36);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+TEST_F(OutboxTest, EventRollsBackWithTheChange) {
+  absl::Status status = pool_->Transact([](pqxx::work& tx) {
+    tx.exec("INSERT INTO things VALUES (2)");
+    Record(tx, "test",
+           Activity{.actor_user_id = 0,
+                    .action = "thing.created",
+                    .entity_type = "thing",
+                    .entity_id = 2,
+                    .details_json = "{}"});
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  // A failing statement after the event rolls it back too.
+  status = pool_->Transact([](pqxx::work& tx) {
+    Record(tx, "test",
+           Activity{.actor_user_id = 0,
+                    .action = "thing.created",
+                    .entity_type = "thing",
+                    .entity_id = 3,
+                    .details_json = "{}"});
+    tx.exec("INSERT INTO things VALUES (NULL)");
+    return absl::OkStatus();
+  });
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(Count("things"), 0);
+  EXPECT_EQ(Count("outbox"), 0);
+}
+
+TEST_F(OutboxTest, DetailsMustBeJson) {
+  absl::Status status = pool_->Transact([](pqxx::work& tx) {
+    Record(tx, "test",
+           Activity{.actor_user_id = 0,
+                    .action = "thing.created",
+                    .entity_type = "thing",
+                    .entity_id = 0,
+                    .details_json = "not json"});
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count("outbox"), 0);
+}
+
+}  // namespace
+}  // namespace crm::outbox
