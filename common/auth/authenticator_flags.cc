@@ -1,6 +1,7 @@
 #include "common/auth/authenticator_flags.h"
 
 #include "absl/flags/flag.h"
+#include "common/client/channel.h"
 
 ABSL_FLAG(std::string, auth_address, "127.0.0.1:50051",
           "host:port of the auth service (token verification keys)");
@@ -17,5 +18,11 @@ AuthenticatorOptions AuthenticatorOptionsFromFlags() {
 }
 
 std::string AuthAddressFromFlags() { return absl::GetFlag(FLAGS_auth_address); }
+
+std::unique_ptr<Authenticator> RemoteAuthenticatorFromFlags(const client::ClientTlsOptions& tls) {
+  return std::make_unique<Authenticator>(
+      std::make_unique<RemoteKeySource>(client::CreateServiceChannel(AuthAddressFromFlags(), tls)),
+      AuthenticatorOptionsFromFlags());
+}
 
 }  // namespace crm::auth

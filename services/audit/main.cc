@@ -1,10 +1,6 @@
 // crm-audit: flags and wiring only; see README.md in this folder.
 
-#include <memory>
-
-#include "common/auth/authenticator.h"
 #include "common/auth/authenticator_flags.h"
-#include "common/client/channel.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
 #include "common/server/service_database.h"
@@ -19,11 +15,8 @@ int main(int argc, char** argv) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
 
-  crm::auth::Authenticator authenticator(
-      std::make_unique<crm::auth::RemoteKeySource>(
-          crm::client::CreateServiceChannel(crm::auth::AuthAddressFromFlags(), flags.client_tls)),
-      crm::auth::AuthenticatorOptionsFromFlags());
-  crm::audit::AuditServiceImpl audit_service(&authenticator);
+  auto authenticator = crm::auth::RemoteAuthenticatorFromFlags(flags.client_tls);
+  crm::audit::AuditServiceImpl audit_service(authenticator.get());
 
   crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
   runner.AddService(&audit_service, crm::audit::v1::AuditService::service_full_name());
