@@ -1,16 +1,19 @@
 #include "common/auth/service_credentials.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files/read_file.h"
 #include "common/status/grpc_status.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 
 namespace crm::auth {
+
+std::string ServiceAccountEmail(absl::string_view name) {
+  return absl::StrCat(name, "@service.crm.local");
+}
 
 ServiceCredentials::ServiceCredentials(std::shared_ptr<grpc::Channel> auth_channel,
                                        std::string email, std::string secret)
@@ -19,16 +22,13 @@ ServiceCredentials::ServiceCredentials(std::shared_ptr<grpc::Channel> auth_chann
 absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentials::FromFile(
     std::shared_ptr<grpc::Channel> auth_channel, const std::string& name,
     const std::string& secret_file) {
-  std::ifstream in(secret_file);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read service account secret file ", secret_file));
+  absl::StatusOr<std::string> secret = ReadFileToString(secret_file);
+  if (!secret.ok()) {
+    return secret.status();
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   return std::make_unique<ServiceCredentials>(
-      std::move(auth_channel), absl::StrCat(name, "@service.crm.local"),
-      std::string(absl::StripTrailingAsciiWhitespace(buffer.str())));
+      std::move(auth_channel), ServiceAccountEmail(name),
+      std::string(absl::StripTrailingAsciiWhitespace(*secret)));
 }
 
 absl::StatusOr<std::string> ServiceCredentials::AccessToken() {

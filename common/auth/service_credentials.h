@@ -16,12 +16,16 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 
 namespace crm::auth {
+
+// The email of service account `name`: "<name>@service.crm.local".
+std::string ServiceAccountEmail(absl::string_view name);
 
 class ServiceCredentials {
  public:

@@ -6,13 +6,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files/read_file.h"
 
 namespace crm::client {
 namespace {
@@ -35,20 +32,14 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return -1; }
 
 absl::StatusOr<std::string> ReadFile(absl::string_view flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(errno)));
+  absl::StatusOr<std::string> content = ReadFileToString(path);
+  if (!content.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(flag, ": ", content.status().message()));
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    return absl::FailedPreconditionError(absl::StrCat(flag, ": error reading ", path));
-  }
-  if (content.str().empty()) {
+  if (content->empty()) {
     return absl::FailedPreconditionError(absl::StrCat(flag, ": ", path, " is empty"));
   }
-  return content.str();
+  return content;
 }
 
 BioPtr MemoryBio(const std::string& pem) {

@@ -5,13 +5,12 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/files/read_file.h"
 #include "common/status/grpc_status.h"
 
 namespace crm::pagination {
@@ -69,13 +68,12 @@ absl::StatusOr<PageTokenCodec> PageTokenCodec::FromFile(const std::string& path)
     }
     return PageTokenCodec(std::move(secret));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot read page token secret file ", path));
+  absl::StatusOr<std::string> content = ReadFileToString(path);
+  if (!content.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("page token secret: ", content.status().message()));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string secret(absl::StripAsciiWhitespace(buffer.str()));
+  std::string secret(absl::StripAsciiWhitespace(*content));
   if (secret.size() < 16) {
     return absl::FailedPreconditionError(
         absl::StrCat("page token secret in ", path, " must be at least 16 bytes"));

@@ -5,12 +5,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/files/read_file.h"
 #include "common/testing/subprocess.h"
 
 namespace crm::testing {
@@ -18,11 +17,9 @@ namespace {
 
 constexpr char kPgBin[] = "/usr/lib/postgresql/15/bin";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+// The server log, for error messages ("" when there is none yet).
+std::string ServerLog(const std::string& dir) {
+  return ReadFileToString(dir + "/server.log").value_or("");
 }
 
 absl::Status ChownToPostgres(const std::string& path) {
@@ -93,7 +90,7 @@ absl::Status PgCluster::RunPg(const std::vector<std::string>& argv) {
   }
   if (result->exit_code != 0) {
     return absl::InternalError(absl::StrCat(argv[0], " exited ", result->exit_code, ": ",
-                                            result->output, "\n", ReadFile(dir_ + "/server.log")));
+                                            result->output, "\n", ServerLog(dir_)));
   }
   return absl::OkStatus();
 }

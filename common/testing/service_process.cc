@@ -4,11 +4,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files/read_file.h"
 #include "common/testing/subprocess.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -101,11 +100,6 @@ int ServiceProcess::Stop(int signal) {
   return code;
 }
 
-std::string ServiceProcess::Log() const {
-  std::ifstream in(log_path_);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+std::string ServiceProcess::Log() const { return ReadFileToString(log_path_).value_or(""); }
 
 }  // namespace crm::testing

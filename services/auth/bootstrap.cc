@@ -1,12 +1,12 @@
 #include "services/auth/bootstrap.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/service_credentials.h"
+#include "common/files/read_file.h"
 #include "common/log/log.h"
 #include "services/auth/user_validation.h"
 
@@ -14,20 +14,14 @@ namespace crm::auth {
 namespace {
 
 absl::StatusOr<std::string> ReadSecret(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot read ", path));
+  absl::StatusOr<std::string> content = ReadFileToString(path);
+  if (!content.ok()) {
+    return content.status();
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return std::string(absl::StripTrailingAsciiWhitespace(buffer.str()));
+  return std::string(absl::StripTrailingAsciiWhitespace(*content));
 }
 
 }  // namespace
-
-std::string ServiceAccountEmail(const std::string& name) {
-  return absl::StrCat(name, "@service.crm.local");
-}
 
 absl::Status EnsureBootstrapAdmin(UserRepository& users, PasswordHasher& hasher,
                                   const std::string& email, const std::string& password_file) {

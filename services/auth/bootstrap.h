@@ -14,9 +14,6 @@
 
 namespace crm::auth {
 
-// The email of service account `name`: "<name>@service.crm.local".
-std::string ServiceAccountEmail(const std::string& name);
-
 absl::Status EnsureBootstrapAdmin(UserRepository& users, PasswordHasher& hasher,
                                   const std::string& email, const std::string& password_file);
 

@@ -3,14 +3,12 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/auth/jwt.h"
+#include "common/files/read_file.h"
 #include "common/log/log.h"
 
 namespace crm::auth {
@@ -31,13 +29,11 @@ absl::StatusOr<std::unique_ptr<TokenIssuer>> TokenIssuer::FromFiles(
     const std::vector<std::string>& paths, TokenOptions options) {
   std::vector<Ed25519PrivateKey> keys;
   for (const std::string& path : paths) {
-    std::ifstream in(path);
-    if (!in) {
-      return absl::FailedPreconditionError(absl::StrCat("cannot read signing key file ", path));
+    absl::StatusOr<std::string> pem = ReadFileToString(path);
+    if (!pem.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("signing key: ", pem.status().message()));
     }
-    std::stringstream pem;
-    pem << in.rdbuf();
-    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem.str());
+    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(*pem);
     if (!key.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("signing key file ", path, ": ", key.status().message()));

@@ -8,15 +8,14 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/files/read_file.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -32,14 +31,12 @@ namespace {
 
 // The file's content, or exits 2 naming the flag and the path.
 std::string ReadOrExit(const char* flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (!in || content.str().empty()) {
+  absl::StatusOr<std::string> content = crm::ReadFileToString(path);
+  if (!content.ok() || content->empty()) {
     std::cerr << "crm-health: --" << flag << ": cannot read " << path << "\n";
     std::exit(2);
   }
-  return content.str();
+  return *content;
 }
 
 std::shared_ptr<grpc::ChannelCredentials> Credentials() {
