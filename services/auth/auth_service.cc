@@ -41,13 +41,15 @@ std::string PeerAddress(const std::string& peer) {
 // Every attempt is logged and becomes an activity (through the outbox). A
 // failure to record it must not change the answer, so it is only logged.
 void AuthServiceImpl::RecordSignIn(absl::string_view outcome, const std::string& email,
-                                   const std::string& peer, int64_t user_id) {
+                                   const std::string& peer, int64_t user_id,
+                                   const std::vector<ThrottleKey>& count_failure_on) {
   log::Info("sign-in")
       .Str("outcome", outcome)
       .Str("email", email)
       .Str("peer", peer)
       .Int("user_id", user_id);
-  if (absl::Status recorded = deps_.users->RecordSignIn(outcome, user_id, email, peer);
+  if (absl::Status recorded =
+          deps_.users->RecordSignIn(outcome, user_id, email, peer, count_failure_on);
       !recorded.ok()) {
     log::Warning("sign-in activity not recorded").Str("error", recorded.ToString());
   }
@@ -76,7 +78,7 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
   const std::string account_key = absl::StrCat("account:", *email);
   const std::string peer_key = absl::StrCat("peer:", peer);
 
-  absl::StatusOr<absl::Duration> locked = deps_.users->LockRemaining({account_key, peer_key});
+  absl::StatusOr<absl::Duration> locked = deps_.users->LockRemaining(account_key, peer_key);
   if (!locked.ok()) {
     return locked.status();
   }
@@ -103,9 +105,8 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
     return burned;
   }
   if (!match) {
-    deps_.users->RecordFailure(account_key, deps_.account_throttle).IgnoreError();
-    deps_.users->RecordFailure(peer_key, deps_.peer_throttle).IgnoreError();
-    RecordSignIn("failed", *email, peer, user->has_value() ? (*user)->id : 0);
+    RecordSignIn("failed", *email, peer, user->has_value() ? (*user)->id : 0,
+                 {{account_key, deps_.account_throttle}, {peer_key, deps_.peer_throttle}});
     return SignInFailed();
   }
   const UserRecord& account = **user;

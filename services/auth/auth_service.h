@@ -41,8 +41,10 @@ class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService
       crm::auth::v1::ListPublicKeysResponse* response) override;
 
  private:
+  // Logs the attempt and records it (with its failure counts) through the
+  // repository; a recording failure is logged, never returned.
   void RecordSignIn(absl::string_view outcome, const std::string& email, const std::string& peer,
-                    int64_t user_id);
+                    int64_t user_id, const std::vector<ThrottleKey>& count_failure_on = {});
   absl::Status DoLogin(const std::string& peer, const crm::auth::v1::LoginRequest& request,
                        crm::auth::v1::LoginResponse* response);
   absl::Status DoRefresh(const crm::auth::v1::RefreshTokenRequest& request,

@@ -49,6 +49,22 @@ void RecordUserActivity(pqxx::transaction_base& tx, int64_t actor_id, const std:
                      .details_json = details.dump(-1, ' ', false, json::error_handler_t::replace)});
 }
 
+absl::Status VersionMismatch();
+
+// Reads and row-locks a user about to change, checking the expected version
+// (0: any).
+absl::StatusOr<UserRecord> LockForChange(pqxx::work& tx, int64_t id, int64_t expected_version) {
+  pqxx::result current = tx.exec_prepared("users_get_for_update", id);
+  if (current.empty()) {
+    return NotFound();
+  }
+  UserRecord user = ToUser(current[0]);
+  if (expected_version != 0 && expected_version != user.version) {
+    return VersionMismatch();
+  }
+  return user;
+}
+
 absl::Status VersionMismatch() {
   return absl::AbortedError(
       "user was changed by someone else (version mismatch); reload and retry");
@@ -104,7 +120,7 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
       {"refresh_user", "SELECT user_id FROM refresh_tokens WHERE token_hash = $1"},
       {"throttle_lock_remaining",
        "SELECT COALESCE(max(extract(epoch FROM locked_until - now())), 0)::float8 "
-       "FROM login_throttle WHERE key = ANY($1::text[]) AND locked_until > now()"},
+       "FROM login_throttle WHERE key IN ($1, $2) AND locked_until > now()"},
       // One statement decides the new state: a failure outside the window
       // starts a new one; reaching the limit locks for base * 2^(locks so far),
       // capped; a lock count older than an hour of quiet is forgotten.
@@ -229,14 +245,11 @@ absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges&
                                                   int64_t expected_version, int64_t actor_id) {
   UserRecord updated;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    pqxx::result current = tx.exec_prepared("users_get_for_update", id);
-    if (current.empty()) {
-      return NotFound();
+    absl::StatusOr<UserRecord> locked = LockForChange(tx, id, expected_version);
+    if (!locked.ok()) {
+      return locked.status();
     }
-    UserRecord user = ToUser(current[0]);
-    if (expected_version != 0 && expected_version != user.version) {
-      return VersionMismatch();
-    }
+    const UserRecord& user = *locked;
     pqxx::result row =
         tx.exec_prepared("users_update", id, changes.name.value_or(user.name),
                          changes.email.value_or(user.email), changes.role.value_or(user.role));
@@ -264,14 +277,11 @@ absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expect
                                                       int64_t actor_id) {
   UserRecord updated;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    pqxx::result current = tx.exec_prepared("users_get_for_update", id);
-    if (current.empty()) {
-      return NotFound();
+    absl::StatusOr<UserRecord> locked = LockForChange(tx, id, expected_version);
+    if (!locked.ok()) {
+      return locked.status();
     }
-    UserRecord user = ToUser(current[0]);
-    if (expected_version != 0 && expected_version != user.version) {
-      return VersionMismatch();
-    }
+    const UserRecord& user = *locked;
     if (!user.active) {
       updated = user;  // already done: idempotent
       return absl::OkStatus();
@@ -395,45 +405,17 @@ absl::StatusOr<int> UserRepository::RevokeRefreshTokens(int64_t user_id) {
   return revoked;
 }
 
-absl::StatusOr<absl::Duration> UserRepository::LockRemaining(const std::vector<std::string>& keys) {
+absl::StatusOr<absl::Duration> UserRepository::LockRemaining(const std::string& account_key,
+                                                             const std::string& peer_key) {
   double seconds = 0;
-  std::string array = "{";
-  for (size_t i = 0; i < keys.size(); ++i) {
-    // Keys are built by the service ("account:<email>", "peer:<ip>"); quote
-    // each element so no character can break out of the array literal.
-    absl::StrAppend(&array, i == 0 ? "" : ",", "\"");
-    for (char c : keys[i]) {
-      if (c == '"' || c == '\\') {
-        array.push_back('\\');
-      }
-      array.push_back(c);
-    }
-    array.push_back('"');
-  }
-  array.push_back('}');
   absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    seconds = tx.exec_prepared1("throttle_lock_remaining", array)[0].as<double>();
+    seconds = tx.exec_prepared1("throttle_lock_remaining", account_key, peer_key)[0].as<double>();
     return absl::OkStatus();
   });
   if (!status.ok()) {
     return status;
   }
   return absl::Seconds(seconds);
-}
-
-absl::Status UserRepository::RecordFailure(const std::string& key, const ThrottlePolicy& policy) {
-  return pool_->Transact([&](pqxx::work& tx) {
-    pqxx::row row =
-        tx.exec_prepared1("throttle_failure", key, absl::ToDoubleSeconds(policy.window));
-    const int failures = row[0].as<int>();
-    const int locks = row[1].as<int>();
-    if (failures >= policy.max_failures) {
-      absl::Duration lock = policy.base_lock * (1 << std::min(locks, 10));
-      lock = std::min(lock, policy.max_lock);
-      tx.exec_prepared("throttle_lock", key, absl::ToDoubleSeconds(lock));
-    }
-    return absl::OkStatus();
-  });
 }
 
 absl::Status UserRepository::ClearFailures(const std::string& key) {
@@ -444,8 +426,20 @@ absl::Status UserRepository::ClearFailures(const std::string& key) {
 }
 
 absl::Status UserRepository::RecordSignIn(absl::string_view outcome, int64_t user_id,
-                                          const std::string& email, const std::string& peer) {
+                                          const std::string& email, const std::string& peer,
+                                          const std::vector<ThrottleKey>& count_failure_on) {
   return pool_->Transact([&](pqxx::work& tx) {
+    for (const ThrottleKey& throttle : count_failure_on) {
+      pqxx::row row = tx.exec_prepared1("throttle_failure", throttle.key,
+                                        absl::ToDoubleSeconds(throttle.policy.window));
+      const int failures = row[0].as<int>();
+      const int locks = row[1].as<int>();
+      if (failures >= throttle.policy.max_failures) {
+        const absl::Duration lock = std::min(throttle.policy.base_lock * (1 << std::min(locks, 10)),
+                                             throttle.policy.max_lock);
+        tx.exec_prepared("throttle_lock", throttle.key, absl::ToDoubleSeconds(lock));
+      }
+    }
     RecordUserActivity(tx, user_id, absl::StrCat("auth.sign_in_", outcome), user_id,
                        {{"email", email}, {"peer", peer}});
     return absl::OkStatus();

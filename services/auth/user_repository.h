@@ -61,6 +61,12 @@ struct ThrottlePolicy {
   absl::Duration max_lock = absl::Hours(1);
 };
 
+// A throttling counter ("account:<email>", "peer:<ip>") and its limits.
+struct ThrottleKey {
+  std::string key;
+  ThrottlePolicy policy;
+};
+
 class UserRepository {
  public:
   explicit UserRepository(db::Pool* pool) : pool_(pool) {}
@@ -90,9 +96,12 @@ class UserRepository {
                                       bool password_changed, int64_t actor_id);
 
   // Records a sign-in attempt as an activity ("auth.sign_in_succeeded",
-  // "auth.sign_in_failed", "auth.sign_in_throttled"); user_id 0 when unknown.
+  // "auth.sign_in_failed", "auth.sign_in_throttled"; user_id 0 when unknown)
+  // and, for a failure, counts it against each of `count_failure_on`, locking
+  // a key that reaches its limit: all in one transaction.
   absl::Status RecordSignIn(absl::string_view outcome, int64_t user_id, const std::string& email,
-                            const std::string& peer);
+                            const std::string& peer,
+                            const std::vector<ThrottleKey>& count_failure_on = {});
 
   absl::Status StoreRefreshToken(const std::string& token_hash, int64_t user_id,
                                  const std::string& family_id, absl::Time expires_at);
@@ -105,9 +114,10 @@ class UserRepository {
   absl::StatusOr<std::optional<int64_t>> UserOfRefreshToken(const std::string& token_hash);
   absl::StatusOr<int> RevokeRefreshTokens(int64_t user_id);
 
-  // The longest lock still running on any of `keys` (zero when none).
-  absl::StatusOr<absl::Duration> LockRemaining(const std::vector<std::string>& keys);
-  absl::Status RecordFailure(const std::string& key, const ThrottlePolicy& policy);
+  // The longest lock still running on the account or the source address
+  // (zero when none).
+  absl::StatusOr<absl::Duration> LockRemaining(const std::string& account_key,
+                                               const std::string& peer_key);
   absl::Status ClearFailures(const std::string& key);
 
  private:

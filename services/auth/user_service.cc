@@ -251,10 +251,6 @@ absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserReq
                                   absl::StrCat("cannot update '", path, "' (name, email, role)"));
     }
   }
-  absl::StatusOr<UserRecord> before = deps_.users->Get(id);
-  if (!before.ok()) {
-    return before.status();
-  }
   absl::StatusOr<UserRecord> user =
       deps_.users->Update(id, changes, request.version(), caller.user_id);
   if (!user.ok()) {
@@ -262,13 +258,8 @@ absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserReq
                ? absl::AlreadyExistsError("a user with this email already exists")
                : user.status();
   }
-  if (before->role != user->role) {
-    log::Info("user role changed")
-        .Int("user_id", id)
-        .Str("from", before->role)
-        .Str("to", user->role)
-        .Int("by", caller.user_id);
-  }
+  // The outbox activity (same transaction) holds the old and new values.
+  log::Info("user updated").Int("user_id", id).Int("by", caller.user_id);
   ToProto(*user, /*full=*/true, response->mutable_user());
   return absl::OkStatus();
 }
