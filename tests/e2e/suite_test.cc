@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files/read_file.h"
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
@@ -87,6 +88,41 @@ const std::vector<ServiceSpec>& Specs() {
   };
   return *specs;
 }
+
+// A service binary started without waiting for SERVING, for start-up
+// failures; its log goes to a temporary file, removed afterwards.
+class RawProcess {
+ public:
+  RawProcess(const std::string& name, std::vector<std::string> args)
+      : log_path_(absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-raw-", name,
+                               "-", getpid(), "-", ++counter_, ".log")) {
+    args.insert(args.begin(), absl::StrCat(CRM_BIN_DIR, "/crm-", name));
+    absl::StatusOr<pid_t> pid = crm::testing::SpawnProcess(args, {}, log_path_);
+    pid_ = pid.ok() ? *pid : -1;
+  }
+  RawProcess(const RawProcess&) = delete;
+  RawProcess& operator=(const RawProcess&) = delete;
+  ~RawProcess() {
+    if (pid_ > 0) {
+      crm::testing::StopProcess(pid_, SIGKILL, absl::Seconds(5));
+    }
+    std::filesystem::remove(log_path_);
+  }
+
+  bool started() const { return pid_ > 0; }
+  // Sends `signal` (0: none, just wait) and returns the exit code.
+  int Stop(int signal, absl::Duration timeout) {
+    const int code = crm::testing::StopProcess(pid_, signal, timeout);
+    pid_ = -1;
+    return code;
+  }
+  std::string Log() const { return ReadFileToString(log_path_).value_or(""); }
+
+ private:
+  static inline int counter_ = 0;
+  const std::string log_path_;
+  pid_t pid_ = -1;
+};
 
 class SuiteTest : public ::testing::Test {
  protected:
@@ -279,51 +315,33 @@ TEST_F(SuiteTest, LogsAreJsonLinesWithoutSecrets) {
 TEST_F(SuiteTest, SecondCopyOnSamePortExitsWithClearError) {
   auto first = StartService("notifications");
   ASSERT_NE(first, nullptr);
-  const std::string log_path = absl::StrCat(std::filesystem::temp_directory_path().string(),
-                                            "/crm-second-", getpid(), ".log");
-  auto pid = crm::testing::SpawnProcess(
-      {absl::StrCat(CRM_BIN_DIR, "/crm-notifications"), "--listen=" + first->address(),
-       "--dsn=" + dsns_["notifications"]},
-      {}, log_path);
-  ASSERT_TRUE(pid.ok());
-  EXPECT_EQ(crm::testing::StopProcess(*pid, 0, absl::Seconds(20)), 1);
-  auto log = crm::testing::RunCommand({"cat", log_path});
-  EXPECT_THAT(log->output, HasSubstr("cannot listen on " + first->address()));
-  std::filesystem::remove(log_path);
+  RawProcess second("notifications",
+                    {"--listen=" + first->address(), "--dsn=" + dsns_["notifications"]});
+  ASSERT_TRUE(second.started());
+  EXPECT_EQ(second.Stop(0, absl::Seconds(20)), 1);
+  EXPECT_THAT(second.Log(), HasSubstr("cannot listen on " + first->address()));
   EXPECT_EQ(*CheckHealth(first->channel()), "SERVING");
 }
 
 TEST_F(SuiteTest, UnreachableDatabaseAtStartExitsNonZero) {
-  const std::string log_path =
-      absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-nodb-", getpid(), ".log");
-  auto pid =
-      crm::testing::SpawnProcess({absl::StrCat(CRM_BIN_DIR, "/crm-leads"), "--listen=127.0.0.1:0",
-                                  "--dsn=host=127.0.0.1 port=1 dbname=crm_leads user=crm_leads",
-                                  "--db_startup_timeout_seconds=1"},
-                                 {}, log_path);
-  ASSERT_TRUE(pid.ok());
-  EXPECT_EQ(crm::testing::StopProcess(*pid, 0, absl::Seconds(30)), 1);
-  auto log = crm::testing::RunCommand({"cat", log_path});
-  EXPECT_THAT(log->output, HasSubstr("database not ready"));
-  std::filesystem::remove(log_path);
+  RawProcess leads("leads", {"--listen=127.0.0.1:0",
+                             "--dsn=host=127.0.0.1 port=1 dbname=crm_leads user=crm_leads",
+                             "--db_startup_timeout_seconds=1"});
+  ASSERT_TRUE(leads.started());
+  EXPECT_EQ(leads.Stop(0, absl::Seconds(30)), 1);
+  EXPECT_THAT(leads.Log(), HasSubstr("database not ready"));
 }
 
 TEST_F(SuiteTest, SigtermWhileWaitingForDatabaseExitsPromptly) {
-  const std::string log_path =
-      absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-wait-", getpid(), ".log");
-  auto pid =
-      crm::testing::SpawnProcess({absl::StrCat(CRM_BIN_DIR, "/crm-audit"), "--listen=127.0.0.1:0",
-                                  "--dsn=host=127.0.0.1 port=1 dbname=crm_audit user=crm_audit",
-                                  "--db_startup_timeout_seconds=60"},
-                                 {}, log_path);
-  ASSERT_TRUE(pid.ok());
+  RawProcess audit("audit", {"--listen=127.0.0.1:0",
+                             "--dsn=host=127.0.0.1 port=1 dbname=crm_audit user=crm_audit",
+                             "--db_startup_timeout_seconds=60"});
+  ASSERT_TRUE(audit.started());
   absl::SleepFor(absl::Milliseconds(700));
   const absl::Time start = absl::Now();
-  EXPECT_EQ(crm::testing::StopProcess(*pid, SIGTERM, absl::Seconds(10)), 0);
+  EXPECT_EQ(audit.Stop(SIGTERM, absl::Seconds(10)), 0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
-  auto log = crm::testing::RunCommand({"cat", log_path});
-  EXPECT_THAT(log->output, HasSubstr("waiting for the database"));
-  std::filesystem::remove(log_path);
+  EXPECT_THAT(audit.Log(), HasSubstr("waiting for the database"));
 }
 
 // Runs last in the suite (gtest keeps declaration order): it restarts the
