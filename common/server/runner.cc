@@ -136,6 +136,10 @@ void Runner::WatchDependencies() {
   }
 }
 
+void Runner::AddShutdownHook(std::function<void()> hook) {
+  shutdown_hooks_.push_back(std::move(hook));
+}
+
 void Runner::Stop() {
   if (server_ == nullptr || stopped_) {
     return;
@@ -145,6 +149,9 @@ void Runner::Stop() {
   stop_watching_.Notify();
   watcher_.join();
   health_.Shutdown();
+  for (const std::function<void()>& hook : shutdown_hooks_) {
+    hook();
+  }
   // grpc::Server::Shutdown(deadline) also waits for idle client connections
   // (other services, the gateway) to go away, which they may never do; so
   // wait for the calls themselves, then shut down at once. Calls still

@@ -56,6 +56,11 @@ class Runner {
   // this replica until it recovers. Call before Start().
   void AddDependency(std::string name, std::function<absl::Status()> check);
 
+  // Runs at the start of Stop(), once health is NOT_SERVING: a service ends
+  // its long-lived streams here (live feeds, ingest streams) so the drain
+  // waits only for calls that will finish. Call before Start().
+  void AddShutdownHook(std::function<void()> hook);
+
   // Binds and starts serving. Fails if the address cannot be bound
   // (UNAVAILABLE) or a TLS file cannot be loaded (FAILED_PRECONDITION).
   absl::Status Start();
@@ -87,6 +92,7 @@ class Runner {
   const RunnerOptions options_;
   HealthService health_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
+  std::vector<std::function<void()>> shutdown_hooks_;
   std::vector<Dependency> dependencies_;  // only the watcher thread touches these after Start
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -1,17 +1,23 @@
 #pragma once
 
-// crm.audit.v1.AuditService. Its RPCs land with issue #4; until then every method
-// authenticates the caller (UNAUTHENTICATED without a valid token) and then
-// answers UNIMPLEMENTED.
+// crm.audit.v1.AuditService: proto ⇄ domain, authorisation and status
+// mapping. Storage is ActivityRepository; the two streaming RPCs live in
+// their own reactors (record_activities_reactor.h, watch_activities_reactor.h).
+//
+// Who may do what (DESIGN.md §4, refined by issue 4):
+//   RecordActivities  SERVICE
+//   ListActivities    ADMIN and SERVICE: all; AGENT: activities it performed; CLIENT: none
+//   WatchActivities   ADMIN and SERVICE
+//   VerifyActivities  ADMIN
 
-#include "common/auth/authenticator.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
+#include "services/audit/audit_service_deps.h"
 
 namespace crm::audit {
 
 class AuditServiceImpl final : public v1::AuditService::CallbackService {
  public:
-  explicit AuditServiceImpl(auth::Authenticator* authenticator) : authenticator_(authenticator) {}
+  explicit AuditServiceImpl(const AuditServiceDeps& deps) : deps_(deps) {}
 
   grpc::ServerBidiReactor<v1::RecordActivitiesRequest, v1::RecordActivitiesResponse>*
   RecordActivities(grpc::CallbackServerContext* context) override;
@@ -25,7 +31,14 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                              v1::VerifyActivitiesResponse* response) override;
 
  private:
-  auth::Authenticator* const authenticator_;
+  absl::Status DoListActivities(const grpc::CallbackServerContext& context,
+                                const v1::ListActivitiesRequest& request,
+                                v1::ListActivitiesResponse* response);
+  absl::Status DoVerifyActivities(const grpc::CallbackServerContext& context,
+                                  const v1::VerifyActivitiesRequest& request,
+                                  v1::VerifyActivitiesResponse* response);
+
+  const AuditServiceDeps deps_;
 };
 
 }  // namespace crm::audit

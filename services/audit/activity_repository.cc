@@ -1,0 +1,241 @@
+#include "services/audit/activity_repository.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "services/audit/activity_hash.h"
+
+namespace crm::audit {
+namespace {
+
+// Serialises appenders across every audit replica on this database.
+constexpr int64_t kAppendLockKey = 0x63726d5f617564;  // "crm_aud"
+
+// Timestamps travel as text with microseconds, which PostgreSQL parses
+// exactly (an epoch offset would go through a double).
+std::string TimestampText(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
+}
+
+constexpr char kColumns[] =
+    "id, event_id::text, user_id, action, "
+    "(extract(epoch FROM \"timestamp\") * 1000000)::bigint, service, entity_type, entity_id, "
+    "details_json, encode(prev_hash, 'hex'), encode(hash, 'hex'), "
+    "(extract(epoch FROM record_time) * 1000000)::bigint";
+
+StoredActivity FromRow(const pqxx::row& row) {
+  StoredActivity a;
+  a.seq = row[0].as<int64_t>();
+  a.event.event_id = row[1].as<std::string>();
+  a.event.user_id = row[2].as<int64_t>();
+  a.event.action = row[3].as<std::string>();
+  a.event.occurred_at_micros = row[4].as<int64_t>();
+  a.event.service = row[5].as<std::string>();
+  a.event.entity_type = row[6].as<std::string>();
+  a.event.entity_id = row[7].as<int64_t>();
+  a.event.details_json = row[8].as<std::string>();
+  a.prev_hash = absl::HexStringToBytes(row[9].as<std::string>());
+  a.hash = absl::HexStringToBytes(row[10].as<std::string>());
+  a.record_time_micros = row[11].as<int64_t>();
+  return a;
+}
+
+// A WHERE clause built from fixed fragments; every value is a parameter.
+class Where {
+ public:
+  explicit Where(const ActivityFilter& filter) {
+    if (filter.user_id != 0) {
+      Add("user_id = ", absl::StrCat(filter.user_id), "::bigint");
+    }
+    if (!filter.entity_type.empty()) {
+      Add("entity_type = ", filter.entity_type, "::text");
+    }
+    if (filter.entity_id != 0) {
+      Add("entity_id = ", absl::StrCat(filter.entity_id), "::bigint");
+    }
+    if (!filter.action.empty()) {
+      Add("action = ", filter.action, "::text");
+    }
+    if (!filter.service.empty()) {
+      Add("service = ", filter.service, "::text");
+    }
+    if (filter.start_micros.has_value()) {
+      Add("\"timestamp\" >= ", TimestampText(*filter.start_micros), "::timestamptz");
+    }
+    if (filter.end_micros.has_value()) {
+      Add("\"timestamp\" < ", TimestampText(*filter.end_micros), "::timestamptz");
+    }
+  }
+
+  // Adds `<lhs>$n<cast>` with `value` as parameter n.
+  void Add(absl::string_view lhs, std::string value, absl::string_view cast) {
+    params_.push_back(std::move(value));
+    absl::StrAppend(&sql_, sql_.empty() ? " WHERE " : " AND ", lhs, "$", params_.size(), cast);
+  }
+
+  const std::string& sql() const { return sql_; }
+  const std::vector<std::string>& params() const { return params_; }
+
+ private:
+  std::string sql_;
+  std::vector<std::string> params_;
+};
+
+absl::StatusOr<std::vector<StoredActivity>> Rows(const pqxx::result& result) {
+  std::vector<StoredActivity> rows;
+  rows.reserve(result.size());
+  for (const pqxx::row& row : result) {
+    rows.push_back(FromRow(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<AppendResult>> ActivityRepository::Append(
+    const std::vector<Event>& events) {
+  std::vector<AppendResult> results;
+  if (events.empty()) {
+    return results;
+  }
+  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+    results.assign(events.size(), AppendResult{});
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kAppendLockKey);
+
+    // Event ids stored before, and repeats inside this batch.
+    std::vector<std::string> ids;
+    ids.reserve(events.size());
+    for (const Event& e : events) {
+      ids.push_back(e.event_id);  // validated UUIDs: safe inside an array literal
+    }
+    std::map<std::string, int64_t, std::less<>> stored;
+    for (const pqxx::row& row : tx.exec_params(
+             "SELECT event_id::text, id FROM activities WHERE event_id = ANY($1::uuid[])",
+             absl::StrCat("{", absl::StrJoin(ids, ","), "}"))) {
+      stored.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
+    }
+
+    int64_t seq = 0;
+    std::string prev_hash = GenesisHash();
+    if (const pqxx::result head =
+            tx.exec("SELECT id, encode(hash, 'hex') FROM activities ORDER BY id DESC LIMIT 1");
+        !head.empty()) {
+      seq = head[0][0].as<int64_t>();
+      prev_hash = absl::HexStringToBytes(head[0][1].as<std::string>());
+    }
+
+    std::vector<std::string> params;
+    std::string values;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      if (auto it = stored.find(e.event_id); it != stored.end()) {
+        results[i] = {.seq = it->second, .duplicate = true};
+        continue;
+      }
+      ++seq;
+      const std::string hash = ChainHash(prev_hash, seq, e);
+      const size_t n = params.size();
+      absl::StrAppend(&values, values.empty() ? "" : ", ", "($", n + 1, "::bigint, $", n + 2,
+                      "::uuid, $", n + 3, "::bigint, $", n + 4, ", $", n + 5, "::timestamptz, $",
+                      n + 6, ", $", n + 7, ", $", n + 8, "::bigint, $", n + 9, ", $", n + 10,
+                      "::bytea, $", n + 11, "::bytea)");
+      for (std::string p : {absl::StrCat(seq), e.event_id, absl::StrCat(e.user_id), e.action,
+                            TimestampText(e.occurred_at_micros), e.service, e.entity_type,
+                            absl::StrCat(e.entity_id), e.details_json,
+                            absl::StrCat("\\x", absl::BytesToHexString(prev_hash)),
+                            absl::StrCat("\\x", absl::BytesToHexString(hash))}) {
+        params.push_back(std::move(p));
+      }
+      stored.emplace(e.event_id, seq);
+      results[i] = {.seq = seq, .duplicate = false};
+      prev_hash = hash;
+    }
+    if (!params.empty()) {
+      tx.exec_params(absl::StrCat("INSERT INTO activities (id, event_id, user_id, action, "
+                                  "\"timestamp\", service, entity_type, entity_id, details_json, "
+                                  "prev_hash, hash) VALUES ",
+                                  values),
+                     pqxx::prepare::make_dynamic_params(params));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<StoredActivity>> ActivityRepository::List(
+    const ActivityFilter& filter, bool newest_first, std::optional<int64_t> after_seq, int limit) {
+  Where where(filter);
+  if (after_seq.has_value()) {
+    where.Add(newest_first ? "id < " : "id > ", absl::StrCat(*after_seq), "::bigint");
+  }
+  const std::string sql =
+      absl::StrCat("SELECT ", kColumns, " FROM activities", where.sql(), " ORDER BY id ",
+                   newest_first ? "DESC" : "ASC", " LIMIT ", limit);
+  absl::StatusOr<std::vector<StoredActivity>> rows;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    rows = Rows(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return rows;
+}
+
+absl::StatusOr<FeedPage> ActivityRepository::ReadFeed(int64_t from_seq,
+                                                      const ActivityFilter& filter, int limit) {
+  Where where(filter);
+  where.Add("id >= ", absl::StrCat(from_seq), "::bigint");
+  // One statement, so the head and the rows come from one snapshot: every
+  // seq up to the head is either returned or known not to match.
+  const std::string sql = absl::StrCat(
+      "WITH head AS (SELECT coalesce(max(id), 0) AS seq FROM activities) "
+      "SELECT (SELECT seq FROM head), r.* FROM (SELECT ",
+      kColumns, " FROM activities", where.sql(),
+      " AND id <= (SELECT seq FROM head) ORDER BY id LIMIT ", limit,
+      ") r RIGHT JOIN (SELECT 1) one ON true");
+  FeedPage page;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    page = FeedPage{};
+    for (const pqxx::row& row :
+         tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params()))) {
+      page.considered_through = row[0].as<int64_t>();
+      if (row[1].is_null()) {
+        continue;  // no matching row: the join's single filler row
+      }
+      page.activities.push_back(FromRow(row.slice(1, row.size())));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  if (static_cast<int>(page.activities.size()) == limit) {
+    // A full page: only what it returned has been considered.
+    page.considered_through = page.activities.back().seq;
+  }
+  return page;
+}
+
+absl::StatusOr<int64_t> ActivityRepository::HeadSeq() {
+  int64_t head = 0;
+  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
+    head = tx.exec("SELECT coalesce(max(id), 0) FROM activities")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return head;
+}
+
+}  // namespace crm::audit

@@ -1,0 +1,181 @@
+#include "services/audit/record_activities_reactor.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth/caller.h"
+#include "common/status/grpc_status.h"
+#include "services/audit/activity_proto.h"
+
+namespace crm::audit {
+namespace {
+
+constexpr int kMaxEventsPerRequest = 500;
+
+grpc::Status ShuttingDown() {
+  return ToGrpcStatus(
+      WithRetryDelay(absl::UnavailableError("server shutting down"), absl::Seconds(1)));
+}
+
+}  // namespace
+
+RecordActivitiesReactor::RecordActivitiesReactor(grpc::CallbackServerContext* context,
+                                                 const AuditServiceDeps& deps)
+    : context_(context), deps_(deps) {
+  Submit(&RecordActivitiesReactor::Authenticate);
+}
+
+void RecordActivitiesReactor::Submit(void (RecordActivitiesReactor::*step)()) {
+  if (!deps_.executor->TrySubmit([this, step] { (this->*step)(); })) {
+    FinishNow(ToGrpcStatus(
+        WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(200))));
+  }
+}
+
+bool RecordActivitiesReactor::ClaimFinish(const grpc::Status& status) {
+  if (finished_) {
+    return false;
+  }
+  finished_ = true;
+  final_status_ = status;
+  if (shutdown_ticket_ != 0 && !deps_.feed->Unsubscribe(shutdown_ticket_)) {
+    return false;  // OnShutdown is running and finishes with final_status_
+  }
+  shutdown_ticket_ = 0;
+  return true;
+}
+
+void RecordActivitiesReactor::FinishNow(const grpc::Status& status) {
+  bool finish;
+  {
+    absl::MutexLock lock(&mu_);
+    finish = ClaimFinish(status);
+  }
+  if (finish) {
+    Finish(status);
+  }
+}
+
+void RecordActivitiesReactor::Authenticate() {
+  absl::StatusOr<auth::Caller> caller = deps_.authenticator->Authenticate(*context_);
+  absl::Status allowed =
+      caller.ok() ? auth::RequireRole(*caller, {auth::Role::kService}) : caller.status();
+  if (!allowed.ok()) {
+    FinishNow(ToGrpcStatus(allowed));
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    shutdown_ticket_ =
+        deps_.feed->Subscribe([this](bool) { OnShutdown(); }, /*shutdown_only=*/true);
+    if (shutdown_ticket_ != 0) {
+      reading_ = true;
+      StartRead(&request_);
+      return;
+    }
+  }
+  FinishNow(ShuttingDown());
+}
+
+void RecordActivitiesReactor::OnShutdown() {
+  grpc::Status status;
+  bool finish = false;
+  {
+    absl::MutexLock lock(&mu_);
+    shutdown_ticket_ = 0;
+    if (finished_) {
+      finish = true;  // someone claimed the finish while this wake-up was in flight
+      status = final_status_;
+    } else if (reading_) {
+      finish = ClaimFinish(ShuttingDown());  // allowed with a read outstanding
+      status = ShuttingDown();
+    } else {
+      shutting_down_ = true;  // finish once the current batch is answered
+    }
+  }
+  if (finish) {
+    Finish(status);
+  }
+}
+
+void RecordActivitiesReactor::ReadNext() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!shutting_down_ && !finished_) {
+      reading_ = true;
+      StartRead(&request_);
+      return;
+    }
+  }
+  FinishNow(ShuttingDown());
+}
+
+void RecordActivitiesReactor::OnReadDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    if (finished_) {
+      return;
+    }
+  }
+  if (!ok) {
+    FinishNow(grpc::Status::OK);  // the producer closed its side, or went away
+    return;
+  }
+  Submit(&RecordActivitiesReactor::Store);
+}
+
+void RecordActivitiesReactor::Store() {
+  if (request_.events_size() > kMaxEventsPerRequest) {
+    FinishNow(ToGrpcStatus(InvalidArgumentError(
+        "events", absl::StrCat("at most ", kMaxEventsPerRequest, " per request"))));
+    return;
+  }
+  response_.Clear();
+  std::vector<Event> valid;
+  std::vector<v1::ActivityAck*> valid_acks;
+  valid.reserve(request_.events_size());
+  for (const v1::ActivityEvent& proto : request_.events()) {
+    v1::ActivityAck* ack = response_.add_acks();
+    ack->set_event_id(proto.event_id());
+    absl::StatusOr<Event> event = EventFromProto(proto);
+    if (!event.ok()) {
+      ack->set_status(v1::ACK_STATUS_REJECTED);
+      ack->set_error(std::string(event.status().message()));
+      continue;
+    }
+    valid.push_back(*std::move(event));
+    valid_acks.push_back(ack);
+  }
+  absl::StatusOr<std::vector<AppendResult>> results = deps_.activities->Append(valid);
+  if (!results.ok()) {
+    FinishNow(ToGrpcStatus(results.status()));  // the producer resends the whole batch
+    return;
+  }
+  bool stored = false;
+  for (size_t i = 0; i < results->size(); ++i) {
+    const AppendResult& result = (*results)[i];
+    valid_acks[i]->set_seq(result.seq);
+    valid_acks[i]->set_status(result.duplicate ? v1::ACK_STATUS_DUPLICATE : v1::ACK_STATUS_STORED);
+    stored = stored || !result.duplicate;
+  }
+  if (stored) {
+    deps_.feed->Published();
+  }
+  StartWrite(&response_);
+}
+
+void RecordActivitiesReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    FinishNow(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
+    return;
+  }
+  ReadNext();
+}
+
+void RecordActivitiesReactor::OnDone() {
+  { absl::MutexLock lock(&mu_); }  // whoever called Finish has let go of mu_
+  delete this;
+}
+
+}  // namespace crm::audit

@@ -1,0 +1,196 @@
+#include "services/audit/watch_activities_reactor.h"
+
+#include "common/auth/caller.h"
+#include "common/status/grpc_status.h"
+#include "services/audit/activity_proto.h"
+
+namespace crm::audit {
+namespace {
+
+constexpr int kPageSize = 200;
+// A message with only head_seq after this long without one, so clients and
+// proxies can tell a quiet feed from a dead connection.
+constexpr absl::Duration kKeepAlive = absl::Seconds(15);
+
+grpc::Status ShuttingDown() {
+  return ToGrpcStatus(
+      WithRetryDelay(absl::UnavailableError("server shutting down"), absl::Seconds(1)));
+}
+
+}  // namespace
+
+WatchActivitiesReactor::WatchActivitiesReactor(grpc::CallbackServerContext* context,
+                                               const v1::WatchActivitiesRequest& request,
+                                               const AuditServiceDeps& deps)
+    : context_(context), request_(request), deps_(deps) {
+  Submit(&WatchActivitiesReactor::Start);
+}
+
+void WatchActivitiesReactor::Submit(void (WatchActivitiesReactor::*step)()) {
+  if (!deps_.executor->TrySubmit([this, step] { (this->*step)(); })) {
+    FinishNow(ToGrpcStatus(
+        WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(200))));
+  }
+}
+
+bool WatchActivitiesReactor::ClaimFinish(const grpc::Status& status) {
+  if (finished_) {
+    return false;
+  }
+  finished_ = true;
+  final_status_ = status;
+  if (wake_ticket_ != 0 && !deps_.feed->Unsubscribe(wake_ticket_)) {
+    return false;  // OnWake is running and finishes with final_status_
+  }
+  wake_ticket_ = 0;
+  return true;
+}
+
+void WatchActivitiesReactor::FinishNow(const grpc::Status& status) {
+  bool finish;
+  {
+    absl::MutexLock lock(&mu_);
+    finish = ClaimFinish(status);
+  }
+  if (finish) {
+    Finish(status);
+  }
+}
+
+void WatchActivitiesReactor::Start() {
+  absl::StatusOr<auth::Caller> caller = deps_.authenticator->Authenticate(*context_);
+  absl::Status status = caller.ok()
+                            ? auth::RequireRole(*caller, {auth::Role::kAdmin, auth::Role::kService})
+                            : caller.status();
+  absl::StatusOr<ActivityFilter> filter = FilterFromProto(request_.filter(), "filter");
+  if (status.ok() && !filter.ok()) {
+    status = filter.status();
+  }
+  if (status.ok() && request_.from_seq() < 0) {
+    status = InvalidArgumentError("from_seq", "must not be negative");
+  }
+  if (!status.ok()) {
+    FinishNow(ToGrpcStatus(status));
+    return;
+  }
+  filter_ = *std::move(filter);
+  cursor_ = request_.from_seq();
+  if (cursor_ == 0) {
+    absl::StatusOr<int64_t> head = deps_.activities->HeadSeq();
+    if (!head.ok()) {
+      FinishNow(ToGrpcStatus(head.status()));
+      return;
+    }
+    cursor_ = *head + 1;
+    head_seq_ = *head;
+  }
+  Fetch();
+}
+
+void WatchActivitiesReactor::Fetch() {
+  if (context_->IsCancelled()) {
+    FinishNow(grpc::Status::CANCELLED);
+    return;
+  }
+  if (deps_.feed->shutting_down()) {
+    FinishNow(ShuttingDown());  // also ends a long replay
+    return;
+  }
+  absl::StatusOr<FeedPage> page = deps_.activities->ReadFeed(cursor_, filter_, kPageSize);
+  if (!page.ok()) {
+    FinishNow(ToGrpcStatus(page.status()));  // the client resumes from its last seq + 1
+    return;
+  }
+  full_page_ = static_cast<int>(page->activities.size()) == kPageSize;
+  if (page->considered_through >= cursor_) {
+    cursor_ = page->considered_through + 1;
+    head_seq_ = page->considered_through;
+  }
+  for (const StoredActivity& activity : page->activities) {
+    v1::WatchActivitiesResponse& response = pending_.emplace_back();
+    ActivityToProto(activity, response.mutable_activity());
+    response.set_head_seq(page->activities.back().seq == activity.seq ? head_seq_ : activity.seq);
+  }
+  if (pending_.empty() && absl::Now() - last_write_ >= kKeepAlive) {
+    pending_.emplace_back().set_head_seq(head_seq_);
+  }
+  WriteNextOrContinue();
+}
+
+void WatchActivitiesReactor::WriteNextOrContinue() {
+  if (!pending_.empty()) {
+    last_write_ = absl::Now();
+    StartWrite(&pending_.front());
+  } else if (full_page_) {
+    Submit(&WatchActivitiesReactor::Fetch);
+  } else {
+    Wait();
+  }
+}
+
+void WatchActivitiesReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    FinishNow(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
+    return;
+  }
+  pending_.pop_front();
+  WriteNextOrContinue();
+}
+
+void WatchActivitiesReactor::Wait() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) {
+      return;
+    }
+    wake_ticket_ = deps_.feed->Subscribe([this](bool shutting_down) { OnWake(shutting_down); });
+    if (wake_ticket_ != 0) {
+      return;
+    }
+  }
+  FinishNow(ShuttingDown());
+}
+
+void WatchActivitiesReactor::OnWake(bool shutting_down) {
+  grpc::Status status;
+  bool finish = false;
+  {
+    absl::MutexLock lock(&mu_);
+    wake_ticket_ = 0;
+    if (finished_) {
+      finish = true;  // cancelled while this wake-up was in flight
+      status = final_status_;
+    } else if (shutting_down) {
+      status = ShuttingDown();
+      finish = ClaimFinish(status);
+    }
+  }
+  if (finish) {
+    Finish(status);
+    return;
+  }
+  if (!shutting_down) {
+    Submit(&WatchActivitiesReactor::Fetch);
+  }
+}
+
+void WatchActivitiesReactor::OnCancel() {
+  // Only a waiting feed has nothing under way that would notice by itself.
+  bool finish = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (wake_ticket_ != 0) {
+      finish = ClaimFinish(grpc::Status::CANCELLED);
+    }
+  }
+  if (finish) {
+    Finish(grpc::Status::CANCELLED);
+  }
+}
+
+void WatchActivitiesReactor::OnDone() {
+  { absl::MutexLock lock(&mu_); }  // whoever called Finish has let go of mu_
+  delete this;
+}
+
+}  // namespace crm::audit

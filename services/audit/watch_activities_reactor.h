@@ -1,0 +1,60 @@
+#pragma once
+
+// AuditService.WatchActivities: replays stored activities from from_seq in
+// seq order, then follows new ones live. It is one loop — read a page from
+// the database, write it, and when caught up wait for the feed to say more
+// may be stored — so the switch from backlog to live has no gap and no
+// duplicate: seqs commit in order, and the cursor only ever moves past what
+// a read has seen. One write is in flight at a time and the next page is read
+// only when it is done, so a slow client holds one page of memory, no more.
+
+#include <deque>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "crm/audit/v1/audit_service.grpc.pb.h"
+#include "services/audit/activity.h"
+#include "services/audit/audit_service_deps.h"
+
+namespace crm::audit {
+
+class WatchActivitiesReactor final : public grpc::ServerWriteReactor<v1::WatchActivitiesResponse> {
+ public:
+  WatchActivitiesReactor(grpc::CallbackServerContext* context,
+                         const v1::WatchActivitiesRequest& request, const AuditServiceDeps& deps);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void Start();
+  void Fetch();
+  // Writes the next pending message; when none is left, reads on or waits.
+  void WriteNextOrContinue();
+  void Wait();
+  void OnWake(bool shutting_down);
+  bool ClaimFinish(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishNow(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  void Submit(void (WatchActivitiesReactor::*step)());
+
+  grpc::CallbackServerContext* const context_;
+  const v1::WatchActivitiesRequest request_;
+  const AuditServiceDeps deps_;
+
+  // Touched only by the one step running at a time (start, fetch, write).
+  ActivityFilter filter_;
+  int64_t cursor_ = 0;  // the next seq to consider
+  int64_t head_seq_ = 0;
+  bool full_page_ = false;
+  std::deque<v1::WatchActivitiesResponse> pending_;
+  absl::Time last_write_ = absl::Now();
+
+  absl::Mutex mu_;
+  uint64_t wake_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace crm::audit
