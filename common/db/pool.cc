@@ -11,10 +11,7 @@
 #include "common/status/grpc_status.h"
 
 namespace crm::db {
-namespace {
 
-// Adds connect_timeout to a key=value DSN unless the operator set one.
-// URIs (postgresql://...) are left alone.
 std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout) {
   if (absl::StartsWith(dsn, "postgres") || absl::StrContains(dsn, "connect_timeout")) {
     return dsn;
@@ -22,6 +19,8 @@ std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout) {
   const int64_t seconds = std::max<int64_t>(2, absl::ToInt64Seconds(timeout));
   return absl::StrCat(dsn, dsn.empty() ? "" : " ", "connect_timeout=", seconds);
 }
+
+namespace {
 
 absl::string_view IsolationSql(Isolation isolation) {
   switch (isolation) {

@@ -49,6 +49,10 @@ struct PoolOptions {
   std::vector<PreparedStatement> statements;
 };
 
+// Adds connect_timeout to a key=value DSN unless the operator set one.
+// URIs (postgresql://...) are left alone. For connections outside a pool.
+std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout);
+
 enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
 
 struct PoolStats {

@@ -10,9 +10,8 @@ void Record(pqxx::transaction_base& tx, absl::string_view service, const Activit
       activity.entity_id, activity.details_json);
 }
 
-db::Migration Migration() {
-  // Version 900 keeps it apart from each service's own 001, 002, ... files.
-  return db::Migration{900, "900_create_outbox.sql", R"sql(
+std::vector<db::Migration> Migrations() {
+  return {db::Migration{900, "900_create_outbox.sql", R"sql(
 -- Activities waiting to be delivered to the audit service (DESIGN.md §5).
 CREATE TABLE outbox (
   id            BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -28,7 +27,36 @@ CREATE TABLE outbox (
 );
 
 CREATE INDEX idx_outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
-)sql"};
+)sql"},
+          db::Migration{901, "901_outbox_relay.sql", R"sql(
+-- The relay (common/outbox/relay.h) LISTENs on crm_outbox, so an event
+-- leaves within milliseconds of its commit instead of at the next poll.
+-- Statement-level, and PostgreSQL folds a transaction's identical
+-- notifications into one: a bulk insert wakes the relay once.
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('crm_outbox', '');
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
+-- Why audit refused an event (it is then marked delivered: resending cannot
+-- help); NULL for events audit stored.
+ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
+
+-- Purging delivered rows after the retention period.
+CREATE INDEX idx_outbox_delivered_at ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+)sql"}};
+}
+
+std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own) {
+  for (db::Migration& m : Migrations()) {
+    own.push_back(std::move(m));
+  }
+  return own;
 }
 
 }  // namespace crm::outbox

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "common/db/migrations.h"
@@ -33,7 +34,14 @@ struct Activity {
 // Inserts `activity` with a fresh event id (UUID) and the current time.
 void Record(pqxx::transaction_base& tx, absl::string_view service, const Activity& activity);
 
-// The migration creating the `outbox` table; services append it to their own.
-db::Migration Migration();
+// The migrations creating the `outbox` table (versions 900+, apart from each
+// service's own 001, 002, ...); services append them to their own.
+std::vector<db::Migration> Migrations();
+
+// `own` followed by Migrations().
+std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own);
+
+// The channel an insert into `outbox` notifies (once per transaction).
+inline constexpr char kNotifyChannel[] = "crm_outbox";
 
 }  // namespace crm::outbox

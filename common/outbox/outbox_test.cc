@@ -14,11 +14,10 @@ class OutboxTest : public crm::testing::PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    ASSERT_TRUE(
-        db::ApplyMigrations(dsn_, {db::Migration{1, "001_things.sql",
-                                                 "CREATE TABLE things (id BIGINT PRIMARY KEY)"},
-                                   Migration()})
-            .ok());
+    ASSERT_TRUE(db::ApplyMigrations(
+                    dsn_, WithOutbox({db::Migration{
+                              1, "001_things.sql", "CREATE TABLE things (id BIGINT PRIMARY KEY)"}}))
+                    .ok());
     db::PoolOptions options;
     options.dsn = dsn_;
     pool_ = std::make_unique<db::Pool>(options);
@@ -112,6 +111,48 @@ TEST_F(OutboxTest, DetailsMustBeJson) {
   });
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Count("outbox"), 0);
+}
+
+TEST_F(OutboxTest, CommittedEventsNotifyTheRelayOncePerTransaction) {
+  class Counter final : public pqxx::notification_receiver {
+   public:
+    explicit Counter(pqxx::connection_base& c) : notification_receiver(c, kNotifyChannel) {}
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+  };
+  pqxx::connection listener(dsn_);
+  Counter counter(listener);
+  auto record = [](pqxx::work& tx) {
+    Record(tx, "test",
+           Activity{.actor_user_id = 0,
+                    .action = "thing.created",
+                    .entity_type = "thing",
+                    .entity_id = 1,
+                    .details_json = "{}"});
+  };
+  // Rolled back: no notification.
+  EXPECT_FALSE(pool_
+                   ->Transact([&](pqxx::work& tx) {
+                     record(tx);
+                     return absl::AbortedError("roll back");
+                   })
+                   .ok());
+  listener.await_notification(0, 200000);
+  EXPECT_EQ(counter.count, 0);
+  // Three events in one transaction: one wake-up.
+  ASSERT_TRUE(pool_
+                  ->Transact([&](pqxx::work& tx) {
+                    for (int i = 0; i < 3; ++i) {
+                      record(tx);
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  for (int i = 0; i < 20 && counter.count == 0; ++i) {
+    listener.await_notification(0, 100000);
+  }
+  listener.await_notification(0, 100000);
+  EXPECT_EQ(counter.count, 1);
 }
 
 }  // namespace

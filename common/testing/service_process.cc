@@ -59,7 +59,12 @@ ServiceProcess::ServiceProcess(pid_t pid, int port, std::string log_path)
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
     const std::string& name, const std::vector<std::string>& args,
     const std::vector<std::string>& env, absl::Duration timeout) {
-  const int port = FreePort();
+  return StartOnPort(FreePort(), name, args, env, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::StartOnPort(
+    int port, const std::string& name, const std::vector<std::string>& args,
+    const std::vector<std::string>& env, absl::Duration timeout) {
   std::vector<std::string> argv = {absl::StrCat(CRM_BIN_DIR, "/crm-", name),
                                    absl::StrCat("--listen=127.0.0.1:", port)};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -27,6 +27,11 @@ class ServiceProcess {
   static absl::StatusOr<std::unique_ptr<ServiceProcess>> Start(
       const std::string& name, const std::vector<std::string>& args,
       const std::vector<std::string>& env = {}, absl::Duration timeout = absl::Seconds(30));
+  // As Start, on `port`: for services that must know each other's address
+  // before either runs, and for restarting one where it was.
+  static absl::StatusOr<std::unique_ptr<ServiceProcess>> StartOnPort(
+      int port, const std::string& name, const std::vector<std::string>& args,
+      const std::vector<std::string>& env = {}, absl::Duration timeout = absl::Seconds(30));
   ServiceProcess(const ServiceProcess&) = delete;
   ServiceProcess& operator=(const ServiceProcess&) = delete;
   ~ServiceProcess();

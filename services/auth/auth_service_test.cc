@@ -85,9 +85,7 @@ class AuthServiceTest : public crm::testing::PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    std::vector<db::Migration> migrations = Migrations();
-    migrations.push_back(outbox::Migration());
-    ASSERT_TRUE(db::ApplyMigrations(dsn_, migrations).ok());
+    ASSERT_TRUE(db::ApplyMigrations(dsn_, outbox::WithOutbox(Migrations())).ok());
     pool_ = std::make_unique<db::Pool>(
         db::PoolOptions{.dsn = dsn_, .size = 4, .statements = UserRepository::Statements()});
     users_ = std::make_unique<UserRepository>(pool_.get());

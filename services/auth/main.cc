@@ -9,6 +9,7 @@
 #include "common/auth/authenticator_flags.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
+#include "common/outbox/relay_flags.h"
 #include "common/pagination/page_token.h"
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
@@ -39,12 +40,17 @@ ABSL_FLAG(int32_t, max_queued_requests, 256,
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
-  std::vector<crm::db::Migration> migrations = crm::auth::Migrations();
-  migrations.push_back(crm::outbox::Migration());
   auto pool =
-      crm::server::OpenServiceDatabase(flags, migrations, crm::auth::UserRepository::Statements());
+      crm::server::OpenServiceDatabase(flags, crm::outbox::WithOutbox(crm::auth::Migrations()),
+                                       crm::auth::UserRepository::Statements());
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
+  }
+  // Delivers this service's activities to audit until main() returns.
+  auto relay = crm::outbox::StartRelayFromFlags(flags);
+  if (!relay.ok()) {
+    crm::log::Error("start failed").Str("error", relay.status().ToString());
+    return 1;
   }
   const crm::auth::AuthenticatorOptions auth_options = crm::auth::AuthenticatorOptionsFromFlags();
   auto tokens = crm::auth::TokenIssuer::FromFiles(

@@ -72,6 +72,12 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
     dsn=$(svc_dsn "$svc")
   fi
   [[ $svc == auth ]] && auth_secrets_ensure
+  if [[ $svc != audit ]]; then
+    # Normally made with auth's secrets, before auth starts and creates the
+    # accounts; made here too so starting one service alone cannot fail on it.
+    mkdir -p "$CRM_SECRETS/service-accounts" && chmod 700 "$CRM_SECRETS/service-accounts"
+    secret_ensure "service-accounts/$svc.secret" 32
+  fi
   (
     export "CRM_${up}_LISTEN=$addr"
     if [[ -n $dsn ]]; then
@@ -86,12 +92,15 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
       export "CRM_AUTH_ADMIN_EMAIL=$CRM_ADMIN_EMAIL"
       export "CRM_AUTH_ADMIN_PASSWORD_FILE=$CRM_SECRETS/admin_password"
       export "CRM_AUTH_SERVICE_ACCOUNTS_DIR=$CRM_SECRETS/service-accounts"
-    else
-      # Where to fetch the token verification keys.
-      export "CRM_${up}_AUTH_ADDRESS=$(svc_addr auth)"
     fi
-    # Peer addresses (audit's ingest stream, the gateway's upstreams) are
-    # exported here once those flags exist.
+    # Where to fetch the token verification keys and, for the outbox relay,
+    # to sign in (auth signs in to itself like any other service).
+    export "CRM_${up}_AUTH_ADDRESS=$(svc_addr auth)"
+    if [[ $svc != audit ]]; then
+      # The outbox relay: audit's ingest stream, as this service's account.
+      export "CRM_${up}_AUDIT_ADDRESS=$(svc_addr audit)"
+      export "CRM_${up}_SERVICE_ACCOUNT_SECRET_FILE=$CRM_SECRETS/service-accounts/$svc.secret"
+    fi
     cd "$CRM_ROOT" || exit 1
     exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1 9>&-
   ) &
@@ -211,7 +220,6 @@ auth_secrets_ensure() {
   mkdir -p "$CRM_SECRETS/service-accounts"
   chmod 700 "$CRM_SECRETS/service-accounts"
   for svc in "${CRM_SERVICES[@]}"; do
-    [[ $svc == auth ]] && continue
     secret_ensure "service-accounts/$svc.secret" 32
   done
 }

@@ -1,0 +1,287 @@
+#include "common/outbox/relay.h"
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/db/errors.h"
+#include "common/db/pool.h"
+#include "common/log/log.h"
+#include "common/outbox/outbox.h"
+#include "common/status/grpc_status.h"
+
+namespace crm::outbox {
+namespace {
+
+// One relay per database: the holder of this session lock delivers.
+constexpr int64_t kRelayLockKey = 0x63726d5f72656c;  // "crm_rel"
+
+constexpr char kSelectUndelivered[] =
+    "SELECT id, event_id::text, (extract(epoch FROM occurred_at) * 1000000)::bigint, service, "
+    "actor_user_id, action, entity_type, entity_id, details::text "
+    "FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1";
+
+void ToEvent(const pqxx::row& row, audit::v1::ActivityEvent* event) {
+  event->set_event_id(row[1].as<std::string>());
+  const auto micros = row[2].as<int64_t>();
+  event->mutable_occurred_at()->set_seconds(micros / 1000000);
+  event->mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  event->set_service(row[3].as<std::string>());
+  event->set_user_id(row[4].as<int64_t>());
+  event->set_action(row[5].as<std::string>());
+  event->set_entity_type(row[6].as<std::string>());
+  event->set_entity_id(row[7].as<int64_t>());
+  event->set_details_json(row[8].as<std::string>());
+}
+
+}  // namespace
+
+// Sets a flag when the outbox's NOTIFY arrives (constructing it LISTENs).
+class Relay::Wakeup final : public pqxx::notification_receiver {
+ public:
+  explicit Wakeup(pqxx::connection_base& conn) : notification_receiver(conn, kNotifyChannel) {}
+  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { woken = true; }
+  bool woken = false;
+};
+
+Relay::Relay(RelayOptions options)
+    : options_(std::move(options)),
+      stub_(audit::v1::AuditService::NewStub(options_.audit_channel)) {}
+
+Relay::~Relay() { Stop(); }
+
+void Relay::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Relay::Stop() {
+  if (!stop_.HasBeenNotified()) {
+    stop_.Notify();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (context_ != nullptr) {
+      context_->TryCancel();
+    }
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+absl::Status Relay::DatabaseFailure(const std::exception& e) {
+  // Start over on a new connection: this one may be broken, and with it the
+  // advisory lock and the LISTEN.
+  receiver_.reset();
+  db_.reset();
+  leader_ = false;
+  return absl::UnavailableError(absl::StrCat("outbox database: ", e.what()));
+}
+
+bool Relay::Sleep(absl::Duration d) { return !stop_.WaitForNotificationWithTimeout(d); }
+
+void Relay::Run() {
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = options_.min_backoff;
+  int failures = 0;
+  while (!stop_.HasBeenNotified()) {
+    absl::Status status = Step();
+    if (status.ok()) {
+      if (failures > 0) {
+        log::Info("outbox relay recovered").Int("failed_attempts", failures);
+      }
+      failures = 0;
+      backoff = options_.min_backoff;
+      continue;
+    }
+    if (stop_.HasBeenNotified()) {
+      break;
+    }
+    ++failures;
+    // The first few are routine (the peer is starting, or restarting).
+    (failures <= 3 ? log::Info("outbox relay failed; retrying")
+                   : log::Warning("outbox relay failed; retrying"))
+        .Str("error", status.ToString())
+        .Int("attempt", failures)
+        .Num("retry_in_seconds", absl::ToDoubleSeconds(backoff));
+    CloseStream();
+    // Full jitter keeps many services from reconnecting in step after an
+    // audit restart.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    if (!Sleep(backoff * jitter(rng))) {
+      break;
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  CloseStream();
+  receiver_.reset();
+  db_.reset();
+}
+
+absl::Status Relay::Step() {
+  if (absl::Status s = EnsureDatabase(); !s.ok()) {
+    return s;
+  }
+  if (!leader_) {
+    Sleep(options_.idle_poll);  // another replica relays; take over if it goes
+    return absl::OkStatus();
+  }
+  MaybePurge();
+  pqxx::result rows;
+  try {
+    pqxx::nontransaction tx(*db_);
+    rows = tx.exec_params(kSelectUndelivered, options_.batch_size);
+  } catch (const std::exception& e) {
+    return DatabaseFailure(e);
+  }
+  if (rows.empty()) {
+    return WaitForWork();
+  }
+  if (absl::Status s = EnsureStream(); !s.ok()) {
+    return s;
+  }
+  return Deliver(rows);
+}
+
+absl::Status Relay::EnsureDatabase() {
+  try {
+    if (db_ == nullptr) {
+      db_ = std::make_unique<pqxx::connection>(
+          db::WithConnectTimeout(options_.dsn, absl::Seconds(5)));
+      pqxx::nontransaction setup(*db_);
+      setup.exec("SET statement_timeout = 30000");
+      setup.commit();
+      receiver_ = std::make_unique<Wakeup>(*db_);
+      leader_ = false;
+    }
+    if (!leader_) {
+      pqxx::nontransaction tx(*db_);
+      leader_ = tx.exec_params1("SELECT pg_try_advisory_lock($1)", kRelayLockKey)[0].as<bool>();
+      if (leader_) {
+        log::Info("outbox relay active");
+      }
+    }
+  } catch (const std::exception& e) {
+    return DatabaseFailure(e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Relay::WaitForWork() {
+  // NOTIFY wakes us at once; the poll covers a notification lost with a
+  // broken connection. Short slices keep Stop() prompt.
+  const absl::Time poll = absl::Now() + options_.idle_poll;
+  receiver_->woken = false;
+  try {
+    while (!receiver_->woken && !stop_.HasBeenNotified() && absl::Now() < poll) {
+      db_->await_notification(0, 200000);
+    }
+  } catch (const std::exception& e) {
+    return DatabaseFailure(e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Relay::EnsureStream() {
+  if (stream_ != nullptr && absl::Now() + options_.ack_timeout < stream_deadline_) {
+    return absl::OkStatus();
+  }
+  CloseStream();
+  auto context = std::make_unique<grpc::ClientContext>();
+  stream_deadline_ = absl::Now() + options_.stream_lifetime;
+  context->set_deadline(absl::ToChronoTime(stream_deadline_));
+  if (absl::Status s = options_.authorize(*context); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  if (stop_.HasBeenNotified()) {
+    return absl::CancelledError("relay stopping");
+  }
+  context_ = std::move(context);
+  stream_ = stub_->RecordActivities(context_.get());
+  return absl::OkStatus();
+}
+
+absl::Status Relay::StreamFailure() {
+  grpc::Status status = stream_->Finish();
+  CloseStream();
+  if (status.ok()) {
+    return absl::UnavailableError("audit closed the stream");
+  }
+  return FromGrpcStatus(status);
+}
+
+void Relay::CloseStream() {
+  if (stream_ != nullptr) {
+    stream_->WritesDone();
+    stream_->Finish();
+    stream_.reset();
+  }
+  absl::MutexLock lock(&mu_);
+  context_.reset();
+}
+
+absl::Status Relay::Deliver(const pqxx::result& rows) {
+  audit::v1::RecordActivitiesRequest request;
+  for (const pqxx::row& row : rows) {
+    ToEvent(row, request.add_events());
+  }
+  audit::v1::RecordActivitiesResponse response;
+  if (!stream_->Write(request) || !stream_->Read(&response)) {
+    return StreamFailure();
+  }
+  if (response.acks_size() != static_cast<int>(rows.size())) {
+    CloseStream();
+    return absl::InternalError(absl::StrCat("audit answered ", response.acks_size(), " acks for ",
+                                            rows.size(), " events"));
+  }
+  std::vector<std::string> ids;
+  ids.reserve(rows.size());
+  try {
+    pqxx::work tx(*db_);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const std::string id = rows[i][0].as<std::string>();
+      const audit::v1::ActivityAck& ack = response.acks(static_cast<int>(i));
+      if (ack.status() == audit::v1::ACK_STATUS_REJECTED) {
+        // Resending cannot help; keep the reason beside the row and say so.
+        log::Error("audit rejected an outbox event")
+            .Str("event_id", ack.event_id())
+            .Str("error", ack.error());
+        tx.exec_params("UPDATE outbox SET rejected_reason = $2 WHERE id = $1::bigint", id,
+                       ack.error());
+      }
+      ids.push_back(id);
+    }
+    tx.exec_params("UPDATE outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])",
+                   absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
+    tx.commit();
+  } catch (const std::exception& e) {
+    return DatabaseFailure(e);  // audit has them: the resend is acked as duplicates
+  }
+  delivered_ += static_cast<int64_t>(rows.size());
+  return absl::OkStatus();
+}
+
+void Relay::MaybePurge() {
+  if (absl::Now() < next_purge_) {
+    return;
+  }
+  next_purge_ = absl::Now() + options_.purge_interval;
+  try {
+    pqxx::nontransaction tx(*db_);
+    const pqxx::result purged =
+        tx.exec_params("DELETE FROM outbox WHERE delivered_at < now() - make_interval(secs => $1)",
+                       absl::ToDoubleSeconds(options_.retention));
+    if (purged.affected_rows() > 0) {
+      log::Info("outbox purged").Int("rows", static_cast<int64_t>(purged.affected_rows()));
+    }
+  } catch (const std::exception& e) {
+    log::Warning("outbox purge failed").Str("error", e.what());
+  }
+}
+
+}  // namespace crm::outbox

@@ -1,0 +1,41 @@
+#pragma once
+
+// The outbox relay of a service binary, configured from flags (each also
+// settable as CRM_<SERVICE>_<FLAG>):
+//   --audit_address                 host:port of the audit service
+//   --service_account_secret_file   the service account's secret; empty
+//                                   disables the relay (events wait in the
+//                                   outbox, and a warning says so)
+//   --outbox_retention_hours        how long delivered rows are kept
+//
+//   auto relay = crm::outbox::StartRelayFromFlags(flags);
+//   if (!relay.ok()) return 1;
+//   ...
+//   runner.AddShutdownHook([&] { if (*relay) (*relay)->Stop(); });
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/auth/service_credentials.h"
+#include "common/outbox/relay.h"
+#include "common/server/flags.h"
+
+namespace crm::outbox {
+
+class ConfiguredRelay {
+ public:
+  ConfiguredRelay(std::unique_ptr<auth::ServiceCredentials> credentials, RelayOptions options);
+  void Stop() { relay_.Stop(); }
+  const Relay& relay() const { return relay_; }
+
+ private:
+  const std::unique_ptr<auth::ServiceCredentials> credentials_;
+  Relay relay_;
+};
+
+// The started relay; nullptr when --service_account_secret_file is empty.
+// An unreadable secret file is an error (FAILED_PRECONDITION).
+absl::StatusOr<std::unique_ptr<ConfiguredRelay>> StartRelayFromFlags(
+    const server::ServiceFlags& flags);
+
+}  // namespace crm::outbox
