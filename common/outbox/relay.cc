@@ -207,8 +207,8 @@ absl::Status Relay::EnsureStream() {
 }
 
 absl::Status Relay::StreamFailure() {
-  grpc::Status status = stream_->Finish();
-  CloseStream();
+  const grpc::Status status = stream_->Finish();
+  DropStream();
   if (status.ok()) {
     return absl::UnavailableError("audit closed the stream");
   }
@@ -219,8 +219,12 @@ void Relay::CloseStream() {
   if (stream_ != nullptr) {
     stream_->WritesDone();
     stream_->Finish();
-    stream_.reset();
   }
+  DropStream();
+}
+
+void Relay::DropStream() {
+  stream_.reset();
   absl::MutexLock lock(&mu_);
   context_.reset();
 }

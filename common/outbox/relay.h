@@ -86,7 +86,10 @@ class Relay {
   absl::Status Step();
   absl::Status EnsureDatabase();
   absl::Status EnsureStream();
+  // Half-closes and finishes the stream, then drops it.
   void CloseStream();
+  // Drops a stream already finished (Finish() may be called only once).
+  void DropStream();
   // Ends a stream that failed, returning why.
   absl::Status StreamFailure();
   // Sends the rows, waits for the acks and marks the rows delivered.

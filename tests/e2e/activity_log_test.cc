@@ -235,25 +235,29 @@ TEST_F(ActivityLogTest, SignInAndUserCreationAppearInTheLogPromptly) {
   EXPECT_GE(response.activities_size(), 1);
 }
 
-TEST_F(ActivityLogTest, AuditKilledWhileAuthKeepsWritingLosesNothing) {
+TEST_F(ActivityLogTest, AuditStoppedOrKilledWhileAuthKeepsWritingLosesNothing) {
   StartAuth();
   StartAudit();
   const std::string token = AdminToken();
   int n = 0;
-  for (; n < 10; ++n) {
-    ASSERT_NE(CreateUser(token, n), 0);
+  // Stopped cleanly (it ends the relay's stream), then killed outright.
+  for (const int signal : {SIGTERM, SIGKILL}) {
+    for (const int end = n + 10; n < end; ++n) {
+      ASSERT_NE(CreateUser(token, n), 0);
+    }
+    EXPECT_EQ(audit_->Stop(signal), signal == SIGTERM ? 0 : 128 + SIGKILL);
+    for (const int end = n + 10; n < end; ++n) {
+      ASSERT_NE(CreateUser(token, n), 0);  // auth does not depend on audit being up
+    }
+    EXPECT_GT(Query("crm_auth", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"), 0);
+    StartAudit();
   }
-  EXPECT_EQ(audit_->Stop(SIGKILL), 128 + SIGKILL);
-  for (; n < 30; ++n) {
-    ASSERT_NE(CreateUser(token, n), 0);  // auth does not depend on audit being up
-  }
-  EXPECT_GT(Query("crm_auth", "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"), 0);
-  StartAudit();
-  for (; n < 40; ++n) {
+  for (const int end = n + 10; n < end; ++n) {
     ASSERT_NE(CreateUser(token, n), 0);
   }
   ASSERT_TRUE(OutboxDrains());
   ExpectExactlyOnceInOrder();
+  EXPECT_EQ(auth_->Stop(SIGTERM), 0);  // the relay survived all of it
 }
 
 TEST_F(ActivityLogTest, RelayKilledMidBatchResendsWithoutLossOrDuplicate) {
@@ -286,6 +290,8 @@ TEST_F(ActivityLogTest, RelayKilledMidBatchResendsWithoutLossOrDuplicate) {
   StartAuth();
   ASSERT_TRUE(OutboxDrains());
   ExpectExactlyOnceInOrder();
+  EXPECT_EQ(auth_->Stop(SIGTERM), 0);
+  EXPECT_EQ(audit_->Stop(SIGTERM), 0);
 }
 
 }  // namespace
