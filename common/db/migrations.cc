@@ -57,7 +57,11 @@ absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration>
     std::map<int, std::pair<std::string, std::string>> applied;  // version → (name, checksum)
     {
       pqxx::work tx(conn);
-      tx.exec(kCreateTable);
+      // Only when missing: a role that runs the service without owning the
+      // schema (see deploy/README.md) may not CREATE, even IF NOT EXISTS.
+      if (tx.exec("SELECT to_regclass('schema_migrations')")[0][0].is_null()) {
+        tx.exec(kCreateTable);
+      }
       for (const auto& row : tx.exec("SELECT version, name, checksum FROM schema_migrations")) {
         applied[row[0].as<int>()] = {row[1].as<std::string>(), row[2].as<std::string>()};
       }

@@ -490,5 +490,48 @@ TEST_F(AuditServiceTest, TheServiceRoleCanOnlyInsertAndSelect) {
   EXPECT_EQ(tx.exec("SELECT count(*) FROM activities")[0][0].as<int>(), 2);
 }
 
+// The stricter deployment of deploy/README.md: an owner role migrates, and
+// the service runs as a role that only has SELECT and INSERT by default
+// privileges, so it could not grant itself more.
+TEST_F(AuditServiceTest, ServiceRunsAsANonOwnerRoleWithOnlySelectAndInsert) {
+  auto owner_dsn = cluster_->CreateServiceDatabase("crm_audit_owner_test");
+  ASSERT_TRUE(owner_dsn.ok()) << owner_dsn.status();
+  ASSERT_TRUE(cluster_->Exec("CREATE ROLE crm_audit_runtime_test LOGIN").ok());
+  ASSERT_TRUE(cluster_
+                  ->Exec("ALTER DEFAULT PRIVILEGES FOR ROLE crm_audit_owner_test IN SCHEMA public "
+                         "GRANT SELECT, INSERT ON TABLES TO crm_audit_runtime_test",
+                         "crm_audit_owner_test")
+                  .ok());
+  ASSERT_TRUE(db::ApplyMigrations(*owner_dsn, Migrations()).ok());
+  const std::string runtime_dsn = cluster_->Dsn("crm_audit_owner_test", "crm_audit_runtime_test");
+  // At start-up the service checks the migrations with its own role.
+  absl::Status checked = db::ApplyMigrations(runtime_dsn, Migrations());
+  ASSERT_TRUE(checked.ok()) << checked;
+
+  db::Pool pool(db::PoolOptions{.dsn = runtime_dsn, .size = 1, .statements = {}});
+  ActivityRepository repository(&pool);
+  absl::StatusOr<std::vector<AppendResult>> appended =
+      repository.Append({Event{.event_id = Uuid(1),
+                               .occurred_at_micros = 1764028800000000,
+                               .service = "leads",
+                               .user_id = 2,
+                               .action = "lead.created",
+                               .entity_type = "lead",
+                               .entity_id = 1,
+                               .details_json = "{}"}});
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ((*appended)[0].seq, 1);
+  for (const std::string& dsn : {runtime_dsn, *owner_dsn}) {
+    pqxx::connection conn(dsn);
+    pqxx::work tx(conn);
+    EXPECT_THROW(tx.exec("UPDATE activities SET user_id = 9"), pqxx::insufficient_privilege);
+  }
+  // Not the owner: granting itself UPDATE grants nothing (PostgreSQL only warns).
+  pqxx::connection conn(runtime_dsn);
+  pqxx::nontransaction(conn).exec("GRANT UPDATE ON activities TO crm_audit_runtime_test");
+  pqxx::work tx(conn);
+  EXPECT_THROW(tx.exec("UPDATE activities SET user_id = 9"), pqxx::insufficient_privilege);
+}
+
 }  // namespace
 }  // namespace crm::audit
