@@ -12,48 +12,12 @@ namespace {
 
 constexpr int kMaxEventsPerRequest = 500;
 
-grpc::Status ShuttingDown() {
-  return ToGrpcStatus(
-      WithRetryDelay(absl::UnavailableError("server shutting down"), absl::Seconds(1)));
-}
-
 }  // namespace
 
 RecordActivitiesReactor::RecordActivitiesReactor(grpc::CallbackServerContext* context,
                                                  const AuditServiceDeps& deps)
-    : context_(context), deps_(deps) {
+    : FeedStream(deps), context_(context) {
   Submit(&RecordActivitiesReactor::Authenticate);
-}
-
-void RecordActivitiesReactor::Submit(void (RecordActivitiesReactor::*step)()) {
-  if (!deps_.executor->TrySubmit([this, step] { (this->*step)(); })) {
-    FinishNow(ToGrpcStatus(
-        WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(200))));
-  }
-}
-
-bool RecordActivitiesReactor::ClaimFinish(const grpc::Status& status) {
-  if (finished_) {
-    return false;
-  }
-  finished_ = true;
-  final_status_ = status;
-  if (shutdown_ticket_ != 0 && !deps_.feed->Unsubscribe(shutdown_ticket_)) {
-    return false;  // OnShutdown is running and finishes with final_status_
-  }
-  shutdown_ticket_ = 0;
-  return true;
-}
-
-void RecordActivitiesReactor::FinishNow(const grpc::Status& status) {
-  bool finish;
-  {
-    absl::MutexLock lock(&mu_);
-    finish = ClaimFinish(status);
-  }
-  if (finish) {
-    Finish(status);
-  }
 }
 
 void RecordActivitiesReactor::Authenticate() {
@@ -66,9 +30,8 @@ void RecordActivitiesReactor::Authenticate() {
   }
   {
     absl::MutexLock lock(&mu_);
-    shutdown_ticket_ =
-        deps_.feed->Subscribe([this](bool) { OnShutdown(); }, /*shutdown_only=*/true);
-    if (shutdown_ticket_ != 0) {
+    ticket_ = deps_.feed->Subscribe([this](bool) { OnShutdown(); }, /*shutdown_only=*/true);
+    if (ticket_ != 0) {
       reading_ = true;
       StartRead(&request_);
       return;
@@ -82,10 +45,8 @@ void RecordActivitiesReactor::OnShutdown() {
   bool finish = false;
   {
     absl::MutexLock lock(&mu_);
-    shutdown_ticket_ = 0;
-    if (finished_) {
-      finish = true;  // someone claimed the finish while this wake-up was in flight
-      status = final_status_;
+    if (TakeClaimedFinish(&status)) {
+      finish = true;
     } else if (reading_) {
       finish = ClaimFinish(ShuttingDown());  // allowed with a read outstanding
       status = ShuttingDown();
@@ -171,11 +132,6 @@ void RecordActivitiesReactor::OnWriteDone(bool ok) {
     return;
   }
   ReadNext();
-}
-
-void RecordActivitiesReactor::OnDone() {
-  { absl::MutexLock lock(&mu_); }  // whoever called Finish has let go of mu_
-  delete this;
 }
 
 }  // namespace crm::audit

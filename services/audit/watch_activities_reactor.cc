@@ -12,49 +12,13 @@ constexpr int kPageSize = 200;
 // proxies can tell a quiet feed from a dead connection.
 constexpr absl::Duration kKeepAlive = absl::Seconds(15);
 
-grpc::Status ShuttingDown() {
-  return ToGrpcStatus(
-      WithRetryDelay(absl::UnavailableError("server shutting down"), absl::Seconds(1)));
-}
-
 }  // namespace
 
 WatchActivitiesReactor::WatchActivitiesReactor(grpc::CallbackServerContext* context,
                                                const v1::WatchActivitiesRequest& request,
                                                const AuditServiceDeps& deps)
-    : context_(context), request_(request), deps_(deps) {
+    : FeedStream(deps), context_(context), request_(request) {
   Submit(&WatchActivitiesReactor::Start);
-}
-
-void WatchActivitiesReactor::Submit(void (WatchActivitiesReactor::*step)()) {
-  if (!deps_.executor->TrySubmit([this, step] { (this->*step)(); })) {
-    FinishNow(ToGrpcStatus(
-        WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(200))));
-  }
-}
-
-bool WatchActivitiesReactor::ClaimFinish(const grpc::Status& status) {
-  if (finished_) {
-    return false;
-  }
-  finished_ = true;
-  final_status_ = status;
-  if (wake_ticket_ != 0 && !deps_.feed->Unsubscribe(wake_ticket_)) {
-    return false;  // OnWake is running and finishes with final_status_
-  }
-  wake_ticket_ = 0;
-  return true;
-}
-
-void WatchActivitiesReactor::FinishNow(const grpc::Status& status) {
-  bool finish;
-  {
-    absl::MutexLock lock(&mu_);
-    finish = ClaimFinish(status);
-  }
-  if (finish) {
-    Finish(status);
-  }
 }
 
 void WatchActivitiesReactor::Start() {
@@ -143,8 +107,8 @@ void WatchActivitiesReactor::Wait() {
     if (finished_) {
       return;
     }
-    wake_ticket_ = deps_.feed->Subscribe([this](bool shutting_down) { OnWake(shutting_down); });
-    if (wake_ticket_ != 0) {
+    ticket_ = deps_.feed->Subscribe([this](bool shutting_down) { OnWake(shutting_down); });
+    if (ticket_ != 0) {
       return;
     }
   }
@@ -156,10 +120,8 @@ void WatchActivitiesReactor::OnWake(bool shutting_down) {
   bool finish = false;
   {
     absl::MutexLock lock(&mu_);
-    wake_ticket_ = 0;
-    if (finished_) {
+    if (TakeClaimedFinish(&status)) {
       finish = true;  // cancelled while this wake-up was in flight
-      status = final_status_;
     } else if (shutting_down) {
       status = ShuttingDown();
       finish = ClaimFinish(status);
@@ -179,18 +141,13 @@ void WatchActivitiesReactor::OnCancel() {
   bool finish = false;
   {
     absl::MutexLock lock(&mu_);
-    if (wake_ticket_ != 0) {
+    if (ticket_ != 0) {
       finish = ClaimFinish(grpc::Status::CANCELLED);
     }
   }
   if (finish) {
     Finish(grpc::Status::CANCELLED);
   }
-}
-
-void WatchActivitiesReactor::OnDone() {
-  { absl::MutexLock lock(&mu_); }  // whoever called Finish has let go of mu_
-  delete this;
 }
 
 }  // namespace crm::audit

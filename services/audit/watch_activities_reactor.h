@@ -16,17 +16,18 @@
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "services/audit/activity.h"
 #include "services/audit/audit_service_deps.h"
+#include "services/audit/feed_stream.h"
 
 namespace crm::audit {
 
-class WatchActivitiesReactor final : public grpc::ServerWriteReactor<v1::WatchActivitiesResponse> {
+class WatchActivitiesReactor final
+    : public FeedStream<grpc::ServerWriteReactor<v1::WatchActivitiesResponse>> {
  public:
   WatchActivitiesReactor(grpc::CallbackServerContext* context,
                          const v1::WatchActivitiesRequest& request, const AuditServiceDeps& deps);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
-  void OnDone() override;
 
  private:
   void Start();
@@ -35,13 +36,9 @@ class WatchActivitiesReactor final : public grpc::ServerWriteReactor<v1::WatchAc
   void WriteNextOrContinue();
   void Wait();
   void OnWake(bool shutting_down);
-  bool ClaimFinish(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishNow(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
-  void Submit(void (WatchActivitiesReactor::*step)());
 
   grpc::CallbackServerContext* const context_;
   const v1::WatchActivitiesRequest request_;
-  const AuditServiceDeps deps_;
 
   // Touched only by the one step running at a time (start, fetch, write).
   ActivityFilter filter_;
@@ -50,11 +47,6 @@ class WatchActivitiesReactor final : public grpc::ServerWriteReactor<v1::WatchAc
   bool full_page_ = false;
   std::deque<v1::WatchActivitiesResponse> pending_;
   absl::Time last_write_ = absl::Now();
-
-  absl::Mutex mu_;
-  uint64_t wake_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::audit
