@@ -19,7 +19,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth/ed25519_key.h"
+#include "common/auth/service_credentials.h"
+#include "common/db/migrations.h"
 #include "common/log/log.h"
+#include "common/outbox/outbox.h"
+#include "common/outbox/relay.h"
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
@@ -292,6 +296,70 @@ TEST_F(ActivityLogTest, RelayKilledMidBatchResendsWithoutLossOrDuplicate) {
   ExpectExactlyOnceInOrder();
   EXPECT_EQ(auth_->Stop(SIGTERM), 0);
   EXPECT_EQ(audit_->Stop(SIGTERM), 0);
+}
+
+// The relay on its own, for another service's database: only one of two
+// relays delivers, the other takes over when it stops, and delivered rows
+// are purged after the retention period (zero here).
+TEST_F(ActivityLogTest, OneRelayPerDatabaseDeliversPurgesAndHandsOver) {
+  StartAuth();
+  StartAudit();
+  auto dsn = cluster_->CreateServiceDatabase("crm_producer");
+  ASSERT_TRUE(dsn.ok()) << dsn.status();
+  ASSERT_TRUE(db::ApplyMigrations(*dsn, outbox::Migrations()).ok());
+  // Signed in as auth's account: a SERVICE is a SERVICE to audit.
+  auth::ServiceCredentials credentials(auth_->channel(), auth::ServiceAccountEmail("auth"),
+                                       "auth-service-account-secret-1");
+  auto relay = [&] {
+    outbox::RelayOptions options;
+    options.dsn = *dsn;
+    options.audit_channel = audit_->channel();
+    options.authorize = [&credentials](grpc::ClientContext& c) { return credentials.Attach(c); };
+    options.idle_poll = absl::Milliseconds(200);
+    options.retention = absl::ZeroDuration();
+    options.purge_interval = absl::Milliseconds(200);
+    auto r = std::make_unique<outbox::Relay>(options);
+    r->Start();
+    return r;
+  };
+  auto insert = [&](int from, int to) {
+    ASSERT_TRUE(
+        cluster_
+            ->Exec(absl::StrCat("INSERT INTO outbox (event_id, service, action, entity_type, "
+                                "entity_id) SELECT gen_random_uuid(), 'producer', "
+                                "'thing.created', 'thing', i FROM generate_series(",
+                                from, ", ", to, ") i"),
+                   "crm_producer")
+            .ok());
+  };
+  auto stored = [&] {
+    return Query("crm_audit", "SELECT count(*) FROM activities WHERE service = 'producer'");
+  };
+  auto eventually = [](auto condition) {
+    for (int i = 0; i < 300 && !condition(); ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return condition();
+  };
+
+  std::unique_ptr<outbox::Relay> relays[2] = {relay(), relay()};
+  insert(1, 100);
+  ASSERT_TRUE(eventually([&] { return stored() == 100; }));
+  const int leader = relays[0]->delivered() > 0 ? 0 : 1;
+  EXPECT_EQ(relays[leader]->delivered(), 100);
+  EXPECT_EQ(relays[1 - leader]->delivered(), 0);
+  EXPECT_TRUE(eventually([&] { return Query("crm_producer", "SELECT count(*) FROM outbox") == 0; }))
+      << "delivered rows were not purged";
+
+  relays[leader]->Stop();
+  insert(101, 150);
+  ASSERT_TRUE(eventually([&] { return stored() == 150; }));
+  EXPECT_EQ(relays[1 - leader]->delivered(), 50);
+  relays[1 - leader]->Stop();
+  EXPECT_EQ(Query("crm_audit",
+                  "SELECT count(DISTINCT entity_id) FROM activities "
+                  "WHERE service = 'producer'"),
+            150);
 }
 
 }  // namespace
