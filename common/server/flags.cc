@@ -19,7 +19,7 @@ ABSL_FLAG(std::string, listen, "",
           "host:port to serve gRPC on; default 127.0.0.1:<the service's port>");
 ABSL_FLAG(std::string, dsn, "",
           "libpq connection string of the service's own database; default "
-          "host=127.0.0.1 port=55432 dbname=crm_<service> user=crm_<service>");
+          "host=127.0.0.1 port=25432 dbname=crm_<service> user=crm_<service>");
 ABSL_FLAG(int32_t, db_pool_size, 8, "database connections in the pool");
 ABSL_FLAG(int32_t, db_startup_timeout_seconds, 30,
           "how long to wait for the database at start-up before exiting non-zero");
@@ -138,7 +138,7 @@ ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
   flags.dsn = absl::GetFlag(FLAGS_dsn);
   if (flags.dsn.empty()) {
     flags.dsn =
-        absl::StrCat("host=127.0.0.1 port=55432 dbname=crm_", info.name, " user=crm_", info.name);
+        absl::StrCat("host=127.0.0.1 port=25432 dbname=crm_", info.name, " user=crm_", info.name);
   }
   flags.db_pool_size = Positive(absl::GetFlag(FLAGS_db_pool_size), "db_pool_size", info.name);
   flags.db_startup_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_startup_timeout_seconds));

@@ -1,13 +1,19 @@
 #include "common/testing/pg_cluster.h"
 
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <pqxx/pqxx>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/files/read_file.h"
 #include "common/testing/subprocess.h"
@@ -37,12 +43,38 @@ absl::Status ChownToPostgres(const std::string& path) {
 
 PgCluster::PgCluster(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
 
+void PgCluster::ReapAbandoned() {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", error)) {
+    const std::string dir = entry.path().string();
+    if (!absl::StartsWith(entry.path().filename().string(), "crm-test-pg-")) {
+      continue;
+    }
+    int owner = 0;
+    absl::StatusOr<std::string> text = ReadFileToString(dir + "/owner");
+    if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &owner) || owner <= 0 ||
+        kill(owner, 0) == 0 || errno != ESRCH) {
+      continue;  // being set up, or its test is still running
+    }
+    // The destructor stops the server (by the pid in its data directory)
+    // and deletes the directory.
+    PgCluster abandoned(dir, 0);
+    abandoned.running_ = std::filesystem::exists(dir + "/data/postmaster.pid");
+  }
+}
+
 absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Create() {
+  // A test killed from outside cannot clean up after itself; the next one does.
+  ReapAbandoned();
   std::string pattern = "/tmp/crm-test-pg-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     return absl::InternalError("mkdtemp failed");
   }
   std::unique_ptr<PgCluster> cluster(new PgCluster(pattern, 0));
+  if (FILE* f = fopen((pattern + "/owner").c_str(), "w"); f != nullptr) {
+    fprintf(f, "%d\n", static_cast<int>(getpid()));
+    fclose(f);
+  }
   std::filesystem::create_directory(pattern + "/socket");
   if (RunningAsRoot()) {
     for (const std::string& path : {pattern, pattern + "/socket"}) {

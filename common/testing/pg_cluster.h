@@ -43,6 +43,9 @@ class PgCluster {
 
  private:
   PgCluster(std::string dir, int port);
+  // Stops and deletes clusters whose test process is gone (killed from
+  // outside, so its destructor never ran).
+  static void ReapAbandoned();
   absl::Status RunPg(const std::vector<std::string>& argv);
 
   const std::string dir_;

@@ -10,7 +10,7 @@ CRM_SECRETS="$CRM_STATE/secrets"     # mode 700: pgpass, db passwords, page-toke
 CRM_PGDATA="$CRM_STATE/pg"
 CRM_PGSOCK="$CRM_STATE/pg-socket"
 CRM_PG_BIN="${CRM_PG_BIN:-/usr/lib/postgresql/15/bin}"
-CRM_PG_PORT="${CRM_PG_PORT:-55432}"
+CRM_PG_PORT="${CRM_PG_PORT:-25432}"
 CRM_HOST=127.0.0.1                   # everything listens on loopback only
 CRM_ADMIN_EMAIL="${CRM_ADMIN_EMAIL:-admin@crm.local}"  # the bootstrap admin (issue 3)
 
