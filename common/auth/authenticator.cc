@@ -124,7 +124,9 @@ absl::StatusOr<Caller> Authenticator::AuthenticateToken(absl::string_view token)
   if (!role.has_value() || claims->subject <= 0) {
     return Unauthenticated();
   }
-  return Caller{.user_id = claims->subject, .role = *role};
+  return Caller{.user_id = claims->subject,
+                .role = *role,
+                .service = *role == Role::kService ? claims->service : ""};
 }
 
 }  // namespace crm::auth

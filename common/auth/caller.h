@@ -24,6 +24,7 @@ std::optional<Role> RoleFromName(absl::string_view name);
 struct Caller {
   int64_t user_id = 0;
   Role role = Role::kClient;
+  std::string service;  // SERVICE callers: which service ("leads"); else empty
 
   bool Is(Role r) const { return role == r; }
   bool IsSelf(int64_t id) const { return user_id == id; }

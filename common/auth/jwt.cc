@@ -193,6 +193,10 @@ absl::StatusOr<AccessClaims> Verify(
   if (!StringField(payload, "jti", &claims.jwt_id) || claims.jwt_id.empty()) {
     return Refused("token id missing");
   }
+  if (payload.contains("svc") &&
+      (!StringField(payload, "svc", &claims.service) || claims.service.empty())) {
+    return Refused("token service malformed");
+  }
 
   int64_t iat = 0;
   int64_t exp = 0;
@@ -229,13 +233,16 @@ absl::StatusOr<AccessClaims> Verify(
 std::string SignAccessToken(const AccessClaims& claims, const Ed25519PrivateKey& key) {
   const json header = {
       {"alg", kAlgorithm}, {"typ", kAccessTokenType}, {"kid", key.public_key().Kid()}};
-  const json payload = {{"iss", claims.issuer},
-                        {"aud", claims.audience},
-                        {"sub", absl::StrCat(claims.subject)},
-                        {"role", claims.role},
-                        {"iat", absl::ToUnixSeconds(claims.issued_at)},
-                        {"exp", absl::ToUnixSeconds(claims.expires_at)},
-                        {"jti", claims.jwt_id}};
+  json payload = {{"iss", claims.issuer},
+                  {"aud", claims.audience},
+                  {"sub", absl::StrCat(claims.subject)},
+                  {"role", claims.role},
+                  {"iat", absl::ToUnixSeconds(claims.issued_at)},
+                  {"exp", absl::ToUnixSeconds(claims.expires_at)},
+                  {"jti", claims.jwt_id}};
+  if (!claims.service.empty()) {
+    payload["svc"] = claims.service;
+  }
   // dump() throws on invalid UTF-8 unless told to replace it.
   const auto text = [](const json& value) {
     return value.dump(/*indent=*/-1, /*indent_char=*/' ', /*ensure_ascii=*/false,

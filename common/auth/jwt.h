@@ -36,6 +36,9 @@ struct AccessClaims {
   absl::Time issued_at;   // "iat", whole seconds
   absl::Time expires_at;  // "exp", whole seconds
   std::string jwt_id;     // "jti"
+  // "svc": a SERVICE account's service name ("leads"), so a callee knows
+  // which service is calling, not only that one is; absent for people.
+  std::string service;
 };
 
 // Header {"alg":"EdDSA","typ":"at+jwt","kid":key.public_key().Kid()}; claims

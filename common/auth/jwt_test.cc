@@ -14,6 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace crm::auth {
@@ -490,6 +491,20 @@ TEST_F(JwtTest, PeekKid) {
     absl::StatusOr<std::string> kid = PeekKid(token);
     EXPECT_EQ(kid.status().code(), absl::StatusCode::kUnauthenticated) << token.substr(0, 80);
   }
+}
+
+TEST_F(JwtTest, ServiceClaimRoundTripsAndIsOptional) {
+  AccessClaims claims = Claims();
+  EXPECT_EQ(Verify(SignAccessToken(claims, key_))->service, "");
+  claims.role = "SERVICE";
+  claims.service = "leads";
+  const std::string token = SignAccessToken(claims, key_);
+  EXPECT_THAT(Decoded(Segments(token)[1]), ::testing::HasSubstr(R"("svc":"leads")"));
+  EXPECT_EQ(Verify(token)->service, "leads");
+  EXPECT_EQ(Refusal(Make(Header(), Payload(R"("role":"AGENT")", R"("role":"SERVICE","svc":7)"))),
+            "token service malformed");
+  EXPECT_EQ(Refusal(Make(Header(), Payload(R"("role":"AGENT")", R"("role":"SERVICE","svc":"")"))),
+            "token service malformed");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/files/read_file.h"
 #include "common/status/grpc_status.h"
@@ -11,8 +12,19 @@
 
 namespace crm::auth {
 
+namespace {
+constexpr absl::string_view kServiceDomain = "@service.crm.local";
+}  // namespace
+
 std::string ServiceAccountEmail(absl::string_view name) {
-  return absl::StrCat(name, "@service.crm.local");
+  return absl::StrCat(name, kServiceDomain);
+}
+
+std::string ServiceAccountName(absl::string_view email) {
+  if (!absl::ConsumeSuffix(&email, kServiceDomain)) {
+    return "";
+  }
+  return std::string(email);
 }
 
 ServiceCredentials::ServiceCredentials(std::shared_ptr<grpc::Channel> auth_channel,

@@ -27,6 +27,9 @@ namespace crm::auth {
 // The email of service account `name`: "<name>@service.crm.local".
 std::string ServiceAccountEmail(absl::string_view name);
 
+// The inverse: "leads" for "leads@service.crm.local"; empty for other emails.
+std::string ServiceAccountName(absl::string_view email);
+
 class ServiceCredentials {
  public:
   ServiceCredentials(std::shared_ptr<grpc::Channel> auth_channel, std::string email,

@@ -38,7 +38,7 @@ std::unique_ptr<auth::Authenticator> TestTokens::NewAuthenticator() const {
                                                auth::AuthenticatorOptions{});
 }
 
-std::string TestTokens::For(auth::Role role, int64_t user_id) const {
+std::string TestTokens::For(auth::Role role, int64_t user_id, const std::string& service) const {
   static int counter = 0;
   const absl::Time now = absl::Now();
   return auth::SignAccessToken({.issuer = "crm-auth",
@@ -47,7 +47,8 @@ std::string TestTokens::For(auth::Role role, int64_t user_id) const {
                                 .role = std::string(auth::RoleName(role)),
                                 .issued_at = now,
                                 .expires_at = now + absl::Minutes(10),
-                                .jwt_id = absl::StrCat("test-", ++counter)},
+                                .jwt_id = absl::StrCat("test-", ++counter),
+                                .service = service},
                                key_);
 }
 

@@ -24,8 +24,9 @@ class TestTokens {
 
   std::unique_ptr<auth::Authenticator> NewAuthenticator() const;
 
-  // A valid ten-minute access token for `user_id` with `role`.
-  std::string For(auth::Role role, int64_t user_id) const;
+  // A valid ten-minute access token for `user_id` with `role`; `service`
+  // is a SERVICE account's service name (the "svc" claim).
+  std::string For(auth::Role role, int64_t user_id, const std::string& service = "") const;
 
  private:
   auth::Ed25519PrivateKey key_;

@@ -85,18 +85,22 @@ class AuditServiceTest : public testing::PgTest {
     }
   }
 
-  std::unique_ptr<grpc::ClientContext> Context(Role role, int64_t user_id, int seconds = 10) {
+  // A SERVICE caller is the leads service unless `service` says otherwise.
+  std::unique_ptr<grpc::ClientContext> Context(Role role, int64_t user_id, int seconds = 10,
+                                               const std::string& service = "leads") {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-    context->AddMetadata("authorization", "Bearer " + tokens_.For(role, user_id));
+    context->AddMetadata(
+        "authorization",
+        "Bearer " + tokens_.For(role, user_id, role == Role::kService ? service : ""));
     return context;
   }
 
   // Sends each batch over one stream and returns the acks of each.
   grpc::Status Record(const std::vector<std::vector<v1::ActivityEvent>>& batches,
                       std::vector<v1::RecordActivitiesResponse>* responses,
-                      Role role = Role::kService) {
-    auto context = Context(role, 100);
+                      Role role = Role::kService, const std::string& service = "leads") {
+    auto context = Context(role, 100, 10, service);
     auto stream = stub_->RecordActivities(context.get());
     for (const auto& batch : batches) {
       v1::RecordActivitiesRequest request;
@@ -116,9 +120,10 @@ class AuditServiceTest : public testing::PgTest {
     return stream->Finish();
   }
 
-  std::vector<v1::ActivityAck> RecordOk(const std::vector<v1::ActivityEvent>& batch) {
+  std::vector<v1::ActivityAck> RecordOk(const std::vector<v1::ActivityEvent>& batch,
+                                        const std::string& service = "leads") {
     std::vector<v1::RecordActivitiesResponse> responses;
-    grpc::Status status = Record({batch}, &responses);
+    grpc::Status status = Record({batch}, &responses, Role::kService, service);
     EXPECT_TRUE(status.ok()) << status.error_message();
     if (responses.size() != 1) {
       ADD_FAILURE() << "no response";
@@ -274,6 +279,20 @@ TEST_F(AuditServiceTest, ManyStreamsAtOnceKeepTheChainGapFree) {
   EXPECT_EQ(verified.last_seq(), kStreams * kBatches * kPerBatch);
 }
 
+TEST_F(AuditServiceTest, AServiceRecordsOnlyInItsOwnName) {
+  std::vector<v1::RecordActivitiesResponse> responses;
+  // leads submitting an event that claims to come from auth.
+  grpc::Status status =
+      Record({{MakeEvent(1), MakeEvent(2, kAgentId, "user.created", 1, "auth")}}, &responses);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[1].service"));
+  EXPECT_TRUE(responses.empty());
+  // A SERVICE token that names no service.
+  status = Record({{MakeEvent(3)}}, &responses, Role::kService, "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(*activities_->HeadSeq(), 0);  // nothing stored: the events stay with their sender
+}
+
 TEST_F(AuditServiceTest, PermissionsPerRole) {
   RecordOk({MakeEvent(1, kAgentId), MakeEvent(2, kOtherAgentId), MakeEvent(3, kAgentId)});
 
@@ -319,9 +338,9 @@ TEST_F(AuditServiceTest, PermissionsPerRole) {
 
 TEST_F(AuditServiceTest, ListFiltersAndPagesBothWays) {
   RecordOk({MakeEvent(1, kAgentId, "lead.created", 10), MakeEvent(2, kAgentId, "lead.assigned", 10),
-            MakeEvent(3, kOtherAgentId, "lead.assigned", 11),
-            MakeEvent(4, kAgentId, "property.price_changed", 10, "properties"),
-            MakeEvent(5, kAgentId, "lead.assigned", 10)});
+            MakeEvent(3, kOtherAgentId, "lead.assigned", 11)});
+  RecordOk({MakeEvent(4, kAgentId, "property.price_changed", 10, "properties")}, "properties");
+  RecordOk({MakeEvent(5, kAgentId, "lead.assigned", 10)});
   auto list = [this](auto mutate) {
     v1::ListActivitiesRequest request;
     mutate(request);

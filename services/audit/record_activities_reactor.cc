@@ -24,10 +24,14 @@ void RecordActivitiesReactor::Authenticate() {
   absl::StatusOr<auth::Caller> caller = deps_.authenticator->Authenticate(*context_);
   absl::Status allowed =
       caller.ok() ? auth::RequireRole(*caller, {auth::Role::kService}) : caller.status();
+  if (allowed.ok() && caller->service.empty()) {
+    allowed = absl::PermissionDeniedError("the access token names no service; sign in again");
+  }
   if (!allowed.ok()) {
     FinishNow(ToGrpcStatus(allowed));
     return;
   }
+  caller_service_ = caller->service;
   {
     absl::MutexLock lock(&mu_);
     ticket_ = deps_.feed->Subscribe([this](bool) { OnShutdown(); }, /*shutdown_only=*/true);
@@ -91,6 +95,15 @@ void RecordActivitiesReactor::Store() {
     FinishNow(ToGrpcStatus(InvalidArgumentError(
         "events", absl::StrCat("at most ", kMaxEventsPerRequest, " per request"))));
     return;
+  }
+  // Another service's name is not a bad event but a caller without the
+  // right: the stream ends and the events stay with their sender.
+  for (int i = 0; i < request_.events_size(); ++i) {
+    if (request_.events(i).service() != caller_service_) {
+      FinishNow(ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
+          "events[", i, "].service must be the calling account's, \"", caller_service_, "\""))));
+      return;
+    }
   }
   response_.Clear();
   std::vector<Event> valid;

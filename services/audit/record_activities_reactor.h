@@ -4,7 +4,10 @@
 // service. Each request (a batch) is validated, stored in one transaction and
 // answered with one ack per event, strictly in order; the next request is
 // read only after the answer is written, so a slow database slows producers
-// down instead of piling batches up in memory.
+// down instead of piling batches up in memory. A service may only submit
+// events in its own name: the token's service and each event's must match.
+
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -31,6 +34,7 @@ class RecordActivitiesReactor final
   void OnShutdown();
 
   grpc::CallbackServerContext* const context_;
+  std::string caller_service_;  // set by Authenticate: events must name it
   v1::RecordActivitiesRequest request_;
   v1::RecordActivitiesResponse response_;
 

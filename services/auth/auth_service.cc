@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/service_credentials.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
@@ -53,6 +54,12 @@ void AuthServiceImpl::RecordSignIn(absl::string_view outcome, const std::string&
       !recorded.ok()) {
     log::Warning("sign-in activity not recorded").Str("error", recorded.ToString());
   }
+}
+
+AccessToken AuthServiceImpl::IssueAccessToken(const UserRecord& user) const {
+  const Role role = RoleFromName(user.role).value_or(Role::kClient);
+  return deps_.tokens->IssueAccessToken(
+      user.id, role, role == Role::kService ? ServiceAccountName(user.email) : "");
 }
 
 grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* context,
@@ -120,8 +127,7 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
           .IgnoreError();
     }
   }
-  const Role role = RoleFromName(account.role).value_or(Role::kClient);
-  const AccessToken access = deps_.tokens->IssueAccessToken(account.id, role);
+  const AccessToken access = IssueAccessToken(account);
   const std::string refresh = TokenIssuer::NewRefreshToken();
   const absl::Time refresh_expires = absl::Now() + deps_.tokens->options().refresh_ttl;
   if (absl::Status stored = deps_.users->StoreRefreshToken(TokenIssuer::HashRefreshToken(refresh),
@@ -162,8 +168,7 @@ absl::Status AuthServiceImpl::DoRefresh(const RefreshTokenRequest& request,
     }
     return rotation.status();
   }
-  const Role role = RoleFromName(rotation->user.role).value_or(Role::kClient);
-  const AccessToken access = deps_.tokens->IssueAccessToken(rotation->user.id, role);
+  const AccessToken access = IssueAccessToken(rotation->user);
   response->set_access_token(access.token);
   response->set_refresh_token(next);
   response->set_token_type("Bearer");

@@ -647,6 +647,7 @@ TEST_F(AuthServiceTest, ServiceAccountsSignInFromTheirSecretFileAndRead) {
   auto caller = authenticator_->AuthenticateToken(*token);
   ASSERT_TRUE(caller.ok());
   EXPECT_EQ(caller->role, Role::kService);
+  EXPECT_EQ(caller->service, "leads");  // the "svc" claim: which service it is
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<TokenIssuer>> TokenIssuer::FromFiles(
   return std::make_unique<TokenIssuer>(std::move(keys), std::move(options));
 }
 
-AccessToken TokenIssuer::IssueAccessToken(int64_t user_id, Role role) const {
+AccessToken TokenIssuer::IssueAccessToken(int64_t user_id, Role role, std::string service) const {
   const absl::Time now = absl::Now();
   AccessClaims claims;
   claims.issuer = options_.issuer;
@@ -62,6 +62,7 @@ AccessToken TokenIssuer::IssueAccessToken(int64_t user_id, Role role) const {
   claims.issued_at = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
   claims.expires_at = claims.issued_at + options_.access_ttl;
   claims.jwt_id = absl::WebSafeBase64Escape(RandomBytes(16));
+  claims.service = std::move(service);
   return AccessToken{.token = SignAccessToken(claims, keys_.back()),
                      .expires_at = claims.expires_at};
 }

@@ -44,7 +44,8 @@ class TokenIssuer {
   static absl::StatusOr<std::unique_ptr<TokenIssuer>> FromFiles(
       const std::vector<std::string>& paths, TokenOptions options);
 
-  AccessToken IssueAccessToken(int64_t user_id, Role role) const;
+  // `service`: for a SERVICE account, its service's name (the "svc" claim).
+  AccessToken IssueAccessToken(int64_t user_id, Role role, std::string service = "") const;
 
   // A fresh refresh token and the hash to store for it.
   static std::string NewRefreshToken();

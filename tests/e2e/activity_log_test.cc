@@ -307,7 +307,8 @@ TEST_F(ActivityLogTest, OneRelayPerDatabaseDeliversPurgesAndHandsOver) {
   auto dsn = cluster_->CreateServiceDatabase("crm_producer");
   ASSERT_TRUE(dsn.ok()) << dsn.status();
   ASSERT_TRUE(db::ApplyMigrations(*dsn, outbox::Migrations()).ok());
-  // Signed in as auth's account: a SERVICE is a SERVICE to audit.
+  // A second database of "auth" (as another replica's would be), so events
+  // name auth, whose account the relays sign in with.
   auth::ServiceCredentials credentials(auth_->channel(), auth::ServiceAccountEmail("auth"),
                                        "auth-service-account-secret-1");
   auto relay = [&] {
@@ -326,14 +327,14 @@ TEST_F(ActivityLogTest, OneRelayPerDatabaseDeliversPurgesAndHandsOver) {
     ASSERT_TRUE(
         cluster_
             ->Exec(absl::StrCat("INSERT INTO outbox (event_id, service, action, entity_type, "
-                                "entity_id) SELECT gen_random_uuid(), 'producer', "
+                                "entity_id) SELECT gen_random_uuid(), 'auth', "
                                 "'thing.created', 'thing', i FROM generate_series(",
                                 from, ", ", to, ") i"),
                    "crm_producer")
             .ok());
   };
   auto stored = [&] {
-    return Query("crm_audit", "SELECT count(*) FROM activities WHERE service = 'producer'");
+    return Query("crm_audit", "SELECT count(*) FROM activities WHERE action = 'thing.created'");
   };
   auto eventually = [](auto condition) {
     for (int i = 0; i < 300 && !condition(); ++i) {
@@ -358,7 +359,7 @@ TEST_F(ActivityLogTest, OneRelayPerDatabaseDeliversPurgesAndHandsOver) {
   relays[1 - leader]->Stop();
   EXPECT_EQ(Query("crm_audit",
                   "SELECT count(DISTINCT entity_id) FROM activities "
-                  "WHERE service = 'producer'"),
+                  "WHERE action = 'thing.created'"),
             150);
 }
 
