@@ -3,49 +3,53 @@
 // For services whose RPCs land in later issues: every method still checks
 // the caller's token first, so a call without a valid token is refused
 // (UNAUTHENTICATED) and an authenticated one learns the method is not there
-// yet (UNIMPLEMENTED). The reactors below finish at once and delete
-// themselves.
+// yet (UNIMPLEMENTED). The check can refetch auth's keys (a network call), so
+// it runs on a small executor of its own, never on gRPC's threads.
 
+#include "absl/status/status.h"
 #include "common/auth/authenticator.h"
+#include "common/server/blocking_executor.h"
 #include "common/status/grpc_status.h"
 #include "grpcpp/support/server_callback.h"
 
 namespace crm::auth {
 
-inline grpc::Status AuthenticateThenUnimplemented(Authenticator& authenticator,
+// Shared by every placeholder method of the process; never destroyed, so no
+// exit-time ordering against gRPC's threads.
+inline server::BlockingExecutor& PlaceholderExecutor() {
+  static auto* executor = new server::BlockingExecutor(/*threads=*/2, /*max_queued=*/256);
+  return *executor;
+}
+
+inline absl::Status AuthenticateThenUnimplemented(Authenticator& authenticator,
                                                   const grpc::ServerContextBase& context) {
   absl::StatusOr<Caller> caller = authenticator.Authenticate(context);
   if (!caller.ok()) {
-    return ToGrpcStatus(caller.status());
+    return caller.status();
   }
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet");
+  return absl::UnimplementedError("not implemented yet");
 }
 
 inline grpc::ServerUnaryReactor* PlaceholderUnary(Authenticator& authenticator,
                                                   grpc::CallbackServerContext* context) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(AuthenticateThenUnimplemented(authenticator, *context));
-  return reactor;
+  return server::RunBlocking(context, PlaceholderExecutor(), [&authenticator, context] {
+    return AuthenticateThenUnimplemented(authenticator, *context);
+  });
 }
 
-template <typename Response>
-class FinishedWriteReactor final : public grpc::ServerWriteReactor<Response> {
+// A streaming method's placeholder: `Reactor` is grpc::ServerWriteReactor<R>,
+// grpc::ServerReadReactor<R> or grpc::ServerBidiReactor<Q, R>. It finishes
+// once the check has run, and deletes itself.
+template <typename Reactor>
+class PlaceholderStream final : public Reactor {
  public:
-  explicit FinishedWriteReactor(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
-
-template <typename Request>
-class FinishedReadReactor final : public grpc::ServerReadReactor<Request> {
- public:
-  explicit FinishedReadReactor(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
-
-template <typename Request, typename Response>
-class FinishedBidiReactor final : public grpc::ServerBidiReactor<Request, Response> {
- public:
-  explicit FinishedBidiReactor(const grpc::Status& status) { this->Finish(status); }
+  PlaceholderStream(Authenticator& authenticator, const grpc::ServerContextBase& context) {
+    if (!PlaceholderExecutor().TrySubmit([this, &authenticator, &context] {
+          this->Finish(ToGrpcStatus(AuthenticateThenUnimplemented(authenticator, context)));
+        })) {
+      this->Finish(ToGrpcStatus(absl::ResourceExhaustedError("server busy")));
+    }
+  }
   void OnDone() override { delete this; }
 };
 

@@ -19,8 +19,8 @@ grpc::ServerUnaryReactor* NotificationServiceImpl::MarkNotificationsRead(
 grpc::ServerWriteReactor<v1::WatchNotificationsResponse>*
 NotificationServiceImpl::WatchNotifications(grpc::CallbackServerContext* context,
                                             const v1::WatchNotificationsRequest* request) {
-  return new auth::FinishedWriteReactor<v1::WatchNotificationsResponse>(
-      auth::AuthenticateThenUnimplemented(*authenticator_, *context));
+  return new auth::PlaceholderStream<grpc::ServerWriteReactor<v1::WatchNotificationsResponse>>(
+      *authenticator_, *context);
 }
 
 grpc::ServerUnaryReactor* NotificationServiceImpl::CreateNotification(

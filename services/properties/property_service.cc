@@ -36,8 +36,8 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::DeleteProperty(
 
 grpc::ServerReadReactor<v1::ImportPropertiesRequest>* PropertyServiceImpl::ImportProperties(
     grpc::CallbackServerContext* context, v1::ImportPropertiesResponse* response) {
-  return new auth::FinishedReadReactor<v1::ImportPropertiesRequest>(
-      auth::AuthenticateThenUnimplemented(*authenticator_, *context));
+  return new auth::PlaceholderStream<grpc::ServerReadReactor<v1::ImportPropertiesRequest>>(
+      *authenticator_, *context);
 }
 
 }  // namespace crm::properties

@@ -22,6 +22,7 @@
 #include "common/testing/subprocess.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "crm/leads/v1/lead_service.grpc.pb.h"
+#include "crm/notifications/v1/notification_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -249,6 +250,24 @@ TEST_F(SuiteTest, ServicesRequireAValidTokenFromAuth) {
   ASSERT_TRUE(auth_stub->Login(&context, login, &session).ok());
   // A real token gets through to the (not yet implemented) method.
   EXPECT_EQ(call(session.access_token()), grpc::StatusCode::UNIMPLEMENTED);
+
+  // Streaming placeholders check the token the same way.
+  auto notifications = StartService("notifications", {"--auth_address=" + auth->address()});
+  ASSERT_NE(notifications, nullptr);
+  auto watch_stub = crm::notifications::v1::NotificationService::NewStub(notifications->channel());
+  for (const auto& [token, want] :
+       {std::pair{std::string(), grpc::StatusCode::UNAUTHENTICATED},
+        std::pair{session.access_token(), grpc::StatusCode::UNIMPLEMENTED}}) {
+    grpc::ClientContext watch_context;
+    watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!token.empty()) {
+      watch_context.AddMetadata("authorization", "Bearer " + token);
+    }
+    auto reader = watch_stub->WatchNotifications(&watch_context, {});
+    crm::notifications::v1::WatchNotificationsResponse message;
+    EXPECT_FALSE(reader->Read(&message));
+    EXPECT_EQ(reader->Finish().error_code(), want);
+  }
   std::filesystem::remove(password_file);
 }
 
