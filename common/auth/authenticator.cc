@@ -126,7 +126,8 @@ absl::StatusOr<Caller> Authenticator::AuthenticateToken(absl::string_view token)
   }
   return Caller{.user_id = claims->subject,
                 .role = *role,
-                .service = *role == Role::kService ? claims->service : ""};
+                .service = *role == Role::kService ? claims->service : "",
+                .valid_until = claims->expires_at + options_.clock_skew};
 }
 
 }  // namespace crm::auth

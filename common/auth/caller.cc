@@ -34,4 +34,12 @@ absl::Status RequireRole(const Caller& caller, std::initializer_list<Role> allow
   return absl::PermissionDeniedError("permission denied");
 }
 
+absl::Status RequireUnexpired(const Caller& caller, absl::Time now) {
+  if (now < caller.valid_until) {
+    return absl::OkStatus();
+  }
+  return absl::UnauthenticatedError(
+      "access token expired; open a new stream with a fresh token to continue");
+}
+
 }  // namespace crm::auth

@@ -14,6 +14,9 @@ namespace crm::auth {
 
 namespace {
 constexpr absl::string_view kServiceDomain = "@service.crm.local";
+// Longer than the relay's stream lifetime (two minutes), so a stream never
+// outlives the token it opened with.
+constexpr absl::Duration kMinRemaining = absl::Minutes(5);
 }  // namespace
 
 std::string ServiceAccountEmail(absl::string_view name) {
@@ -45,7 +48,7 @@ absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentials::FromFile
 
 absl::StatusOr<std::string> ServiceCredentials::AccessToken() {
   absl::MutexLock lock(&mu_);
-  if (absl::Now() + absl::Minutes(1) < expires_at_) {
+  if (absl::Now() + kMinRemaining < expires_at_) {
     return token_;
   }
   auto stub = crm::auth::v1::AuthService::NewStub(channel_);

@@ -40,7 +40,9 @@ class ServiceCredentials {
       std::shared_ptr<grpc::Channel> auth_channel, const std::string& name,
       const std::string& secret_file);
 
-  // A token valid for at least another minute, signing in again if needed.
+  // A token valid for at least another five minutes, signing in again if
+  // needed: a stream opened with it ends when it expires, and the outbox
+  // relay reopens its stream every two.
   absl::StatusOr<std::string> AccessToken();
 
   // Sets `authorization: Bearer <token>` on an outgoing call.

@@ -1,6 +1,7 @@
 #include "common/testing/test_tokens.h"
 
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -33,12 +34,14 @@ auth::Ed25519PrivateKey GenerateOrDie() {
 
 TestTokens::TestTokens() : key_(GenerateOrDie()) {}
 
-std::unique_ptr<auth::Authenticator> TestTokens::NewAuthenticator() const {
+std::unique_ptr<auth::Authenticator> TestTokens::NewAuthenticator(
+    auth::AuthenticatorOptions options) const {
   return std::make_unique<auth::Authenticator>(std::make_unique<FixedKeySource>(key_.public_key()),
-                                               auth::AuthenticatorOptions{});
+                                               std::move(options));
 }
 
-std::string TestTokens::For(auth::Role role, int64_t user_id, const std::string& service) const {
+std::string TestTokens::For(auth::Role role, int64_t user_id, const std::string& service,
+                            absl::Duration lifetime) const {
   static int counter = 0;
   const absl::Time now = absl::Now();
   return auth::SignAccessToken({.issuer = "crm-auth",
@@ -46,7 +49,7 @@ std::string TestTokens::For(auth::Role role, int64_t user_id, const std::string&
                                 .subject = user_id,
                                 .role = std::string(auth::RoleName(role)),
                                 .issued_at = now,
-                                .expires_at = now + absl::Minutes(10),
+                                .expires_at = now + lifetime,
                                 .jwt_id = absl::StrCat("test-", ++counter),
                                 .service = service},
                                key_);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/caller.h"
 #include "common/auth/ed25519_key.h"
@@ -22,11 +23,14 @@ class TestTokens {
  public:
   TestTokens();
 
-  std::unique_ptr<auth::Authenticator> NewAuthenticator() const;
+  std::unique_ptr<auth::Authenticator> NewAuthenticator(
+      auth::AuthenticatorOptions options = {}) const;
 
-  // A valid ten-minute access token for `user_id` with `role`; `service`
-  // is a SERVICE account's service name (the "svc" claim).
-  std::string For(auth::Role role, int64_t user_id, const std::string& service = "") const;
+  // A valid access token for `user_id` with `role`, expiring after
+  // `lifetime`; `service` is a SERVICE account's service name (the "svc"
+  // claim).
+  std::string For(auth::Role role, int64_t user_id, const std::string& service = "",
+                  absl::Duration lifetime = absl::Minutes(10)) const;
 
  private:
   auth::Ed25519PrivateKey key_;

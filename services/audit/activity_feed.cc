@@ -16,8 +16,25 @@ ActivityFeed::~ActivityFeed() {
   thread_.join();
 }
 
-uint64_t ActivityFeed::Subscribe(Wake wake, bool shutdown_only) {
+uint64_t ActivityFeed::generation() {
   absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+uint64_t ActivityFeed::Subscribe(Wake wake, uint64_t seen_generation) {
+  absl::MutexLock lock(&mu_);
+  if (generation_ != seen_generation) {
+    published_ = true;  // the feed's read may have missed it: wake it now
+  }
+  return Add(std::move(wake), /*shutdown_only=*/false);
+}
+
+uint64_t ActivityFeed::SubscribeToShutdown(Wake wake) {
+  absl::MutexLock lock(&mu_);
+  return Add(std::move(wake), /*shutdown_only=*/true);
+}
+
+uint64_t ActivityFeed::Add(Wake wake, bool shutdown_only) {
   if (shutting_down_) {
     return 0;
   }
@@ -33,6 +50,7 @@ bool ActivityFeed::Unsubscribe(uint64_t ticket) {
 
 void ActivityFeed::Published() {
   absl::MutexLock lock(&mu_);
+  ++generation_;
   published_ = true;
 }
 

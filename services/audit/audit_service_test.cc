@@ -59,7 +59,8 @@ class AuditServiceTest : public testing::PgTest {
     ASSERT_TRUE(db::ApplyMigrations(dsn_, Migrations()).ok());
     pool_ = std::make_unique<db::Pool>(db::PoolOptions{.dsn = dsn_, .size = 4, .statements = {}});
     activities_ = std::make_unique<ActivityRepository>(pool_.get());
-    authenticator_ = tokens_.NewAuthenticator();
+    // No clock skew allowance, so a test's short-lived token expires on time.
+    authenticator_ = tokens_.NewAuthenticator({.clock_skew = absl::ZeroDuration()});
     page_tokens_ = std::make_unique<pagination::PageTokenCodec>("0123456789abcdef0123456789abcdef");
     executor_ = std::make_unique<server::BlockingExecutor>(4, 64);
     feed_ = std::make_unique<ActivityFeed>(absl::Milliseconds(200));
@@ -467,6 +468,50 @@ TEST_F(AuditServiceTest, ShutdownEndsLiveFeedsWithUnavailable) {
   while (reader->Read(&response)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// A stream's token is checked when it opens; an account revoked or demoted
+// since must not keep its streams, so they end once that token expires.
+TEST_F(AuditServiceTest, StreamsEndWithUnauthenticatedOnceTheirTokenExpires) {
+  const absl::Time issued = absl::Now();
+  auto context_with_token = [](const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    context->AddMetadata("authorization", "Bearer " + token);
+    return context;
+  };
+  // exp is in whole seconds: these expire 2 to 3 seconds from now.
+  auto watch_context =
+      context_with_token(tokens_.For(Role::kAdmin, kAdminId, "", absl::Seconds(3)));
+  auto record_context =
+      context_with_token(tokens_.For(Role::kService, 100, "leads", absl::Seconds(3)));
+  auto watch = stub_->WatchActivities(watch_context.get(), v1::WatchActivitiesRequest());
+  auto record = stub_->RecordActivities(record_context.get());
+
+  v1::RecordActivitiesRequest first;
+  *first.add_events() = MakeEvent(1);
+  v1::RecordActivitiesResponse acks;
+  ASSERT_TRUE(record->Write(first));
+  ASSERT_TRUE(record->Read(&acks));
+  EXPECT_EQ(acks.acks(0).status(), v1::ACK_STATUS_STORED);
+  v1::WatchActivitiesResponse seen;
+  ASSERT_TRUE(watch->Read(&seen));
+  EXPECT_EQ(seen.activity().seq(), 1);
+
+  std::this_thread::sleep_until(absl::ToChronoTime(issued + absl::Milliseconds(3500)));
+  v1::RecordActivitiesRequest second;
+  *second.add_events() = MakeEvent(2);
+  if (record->Write(second)) {
+    EXPECT_FALSE(record->Read(&acks));
+  }
+  grpc::Status record_status = record->Finish();
+  EXPECT_EQ(record_status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(record_status.error_message(), HasSubstr("expired"));
+  while (watch->Read(&seen)) {
+    EXPECT_FALSE(seen.has_activity()) << seen.activity().seq();
+  }
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(ListSeqs(Role::kAdmin, kAdminId, {}), ElementsAre(1));  // event 2 was refused
 }
 
 TEST_F(AuditServiceTest, VerifyNamesTheSeqOfARowEditedOrDeletedBySuperuser) {

@@ -31,10 +31,10 @@ void RecordActivitiesReactor::Authenticate() {
     FinishNow(ToGrpcStatus(allowed));
     return;
   }
-  caller_service_ = caller->service;
+  caller_ = *std::move(caller);
   {
     absl::MutexLock lock(&mu_);
-    ticket_ = deps_.feed->Subscribe([this](bool) { OnShutdown(); }, /*shutdown_only=*/true);
+    ticket_ = deps_.feed->SubscribeToShutdown([this](bool) { OnShutdown(); });
     if (ticket_ != 0) {
       reading_ = true;
       StartRead(&request_);
@@ -91,6 +91,10 @@ void RecordActivitiesReactor::OnReadDone(bool ok) {
 }
 
 void RecordActivitiesReactor::Store() {
+  if (absl::Status s = auth::RequireUnexpired(caller_); !s.ok()) {
+    FinishNow(ToGrpcStatus(s));  // the batch stays with its sender, who signs in again
+    return;
+  }
   if (request_.events_size() > kMaxEventsPerRequest) {
     FinishNow(ToGrpcStatus(InvalidArgumentError(
         "events", absl::StrCat("at most ", kMaxEventsPerRequest, " per request"))));
@@ -99,9 +103,9 @@ void RecordActivitiesReactor::Store() {
   // Another service's name is not a bad event but a caller without the
   // right: the stream ends and the events stay with their sender.
   for (int i = 0; i < request_.events_size(); ++i) {
-    if (request_.events(i).service() != caller_service_) {
+    if (request_.events(i).service() != caller_.service) {
       FinishNow(ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
-          "events[", i, "].service must be the calling account's, \"", caller_service_, "\""))));
+          "events[", i, "].service must be the calling account's, \"", caller_.service, "\""))));
       return;
     }
   }

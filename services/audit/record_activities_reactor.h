@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/auth/caller.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "services/audit/audit_service_deps.h"
 #include "services/audit/feed_stream.h"
@@ -34,7 +35,7 @@ class RecordActivitiesReactor final
   void OnShutdown();
 
   grpc::CallbackServerContext* const context_;
-  std::string caller_service_;  // set by Authenticate: events must name it
+  auth::Caller caller_;  // set by Start: events must name its service
   v1::RecordActivitiesRequest request_;
   v1::RecordActivitiesResponse response_;
 

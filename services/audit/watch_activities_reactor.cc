@@ -37,6 +37,7 @@ void WatchActivitiesReactor::Start() {
     FinishNow(ToGrpcStatus(status));
     return;
   }
+  caller_ = *std::move(caller);
   filter_ = *std::move(filter);
   cursor_ = request_.from_seq();
   if (cursor_ == 0) {
@@ -60,6 +61,11 @@ void WatchActivitiesReactor::Fetch() {
     FinishNow(ShuttingDown());  // also ends a long replay
     return;
   }
+  if (absl::Status s = auth::RequireUnexpired(caller_); !s.ok()) {
+    FinishNow(ToGrpcStatus(s));  // the client resumes from its last seq + 1
+    return;
+  }
+  seen_generation_ = deps_.feed->generation();  // before the read: see ActivityFeed
   absl::StatusOr<FeedPage> page = deps_.activities->ReadFeed(cursor_, filter_, kPageSize);
   if (!page.ok()) {
     FinishNow(ToGrpcStatus(page.status()));  // the client resumes from its last seq + 1
@@ -107,7 +113,8 @@ void WatchActivitiesReactor::Wait() {
     if (finished_) {
       return;
     }
-    ticket_ = deps_.feed->Subscribe([this](bool shutting_down) { OnWake(shutting_down); });
+    ticket_ = deps_.feed->Subscribe([this](bool shutting_down) { OnWake(shutting_down); },
+                                    seen_generation_);
     if (ticket_ != 0) {
       return;
     }

@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/auth/caller.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "services/audit/activity.h"
 #include "services/audit/audit_service_deps.h"
@@ -41,9 +42,11 @@ class WatchActivitiesReactor final
   const v1::WatchActivitiesRequest request_;
 
   // Touched only by the one step running at a time (start, fetch, write).
+  auth::Caller caller_;
   ActivityFilter filter_;
   int64_t cursor_ = 0;  // the next seq to consider
   int64_t head_seq_ = 0;
+  uint64_t seen_generation_ = 0;
   bool full_page_ = false;
   std::deque<v1::WatchActivitiesResponse> pending_;
   absl::Time last_write_ = absl::Now();
