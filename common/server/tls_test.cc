@@ -1,15 +1,6 @@
 #include "common/server/tls.h"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-#include <stdlib.h>
-
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +10,7 @@
 #include "common/client/tls_options.h"
 #include "common/log/log.h"
 #include "common/server/runner.h"
+#include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -39,89 +31,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// --- A private PKI made in code: two CAs and certificates they sign. ---
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
-struct Identity {
-  PkeyPtr key;
-  X509Ptr cert;
-};
-
-void AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
-  X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
-  ASSERT_NE(extension, nullptr) << value;
-  X509_add_ext(cert, extension, -1);
-  X509_EXTENSION_free(extension);
-}
-
-// EC P-256 key and certificate for `common_name`, signed by `issuer` (or
-// self-signed when null). A leaf names localhost and 127.0.0.1 and may be
-// used as server and as client, like the certificates tools/crm makes.
-Identity MakeIdentity(const std::string& common_name, const Identity* issuer, bool is_ca) {
-  static long serial = 1;
-  Identity identity;
-  identity.key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  identity.cert.reset(X509_new());
-  X509* cert = identity.cert.get();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
-  X509_set_pubkey(cert, identity.key.get());
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
-                             0);
-  X509* issuer_cert = issuer != nullptr ? issuer->cert.get() : cert;
-  X509_set_issuer_name(cert, X509_get_subject_name(issuer_cert));
-
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer_cert, cert, nullptr, nullptr, 0);
-  AddExtension(cert, &ctx, NID_subject_key_identifier, "hash");
-  AddExtension(cert, &ctx, NID_authority_key_identifier, "keyid:always");
-  if (is_ca) {
-    AddExtension(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-    AddExtension(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
-  } else {
-    AddExtension(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE");
-    AddExtension(cert, &ctx, NID_key_usage, "critical,digitalSignature");
-    AddExtension(cert, &ctx, NID_ext_key_usage, "serverAuth,clientAuth");
-    AddExtension(cert, &ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
-  }
-  EVP_PKEY* signer = issuer != nullptr ? issuer->key.get() : identity.key.get();
-  EXPECT_GT(X509_sign(cert, signer, EVP_sha256()), 0);
-  return identity;
-}
-
-std::string ToPem(X509* cert) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, size);
-  BIO_free(bio);
-  return pem;
-}
-
-std::string ToPem(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, size);
-  BIO_free(bio);
-  return pem;
-}
-
 // Every field spelled out: GCC 12 warns about designated initializers that
 // leave some out.
 ServerTlsOptions ServerTls(std::string cert, std::string key, std::string client_ca) {
@@ -138,43 +47,18 @@ ClientTlsOptions ClientTls(std::string ca, std::string cert = "", std::string ke
 class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char dir_template[] = "/tmp/crm-tls-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir_template), nullptr);
-    dir_ = new std::string(dir_template);
-
-    const Identity ca = MakeIdentity("test CA", nullptr, true);
-    const Identity server = MakeIdentity("server", &ca, false);
-    const Identity client = MakeIdentity("client", &ca, false);
-    const Identity other_ca = MakeIdentity("another CA", nullptr, true);
-    const Identity rogue = MakeIdentity("rogue", &other_ca, false);
-    Write("ca.crt", ToPem(ca.cert.get()));
-    Write("server.crt", ToPem(server.cert.get()));
-    Write("server.key", ToPem(server.key.get()));
-    Write("client.crt", ToPem(client.cert.get()));
-    Write("client.key", ToPem(client.key.get()));
-    Write("other_ca.crt", ToPem(other_ca.cert.get()));
-    Write("rogue.crt", ToPem(rogue.cert.get()));
-    Write("rogue.key", ToPem(rogue.key.get()));
+    absl::StatusOr<std::unique_ptr<testing::TestPki>> pki = testing::TestPki::Create();
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_ = pki->release();
   }
 
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-    dir_ = nullptr;
+    delete pki_;
+    pki_ = nullptr;
   }
 
-  static std::string Path(const std::string& name) { return absl::StrCat(*dir_, "/", name); }
-
-  static void Write(const std::string& name, const std::string& content) {
-    std::ofstream out(Path(name), std::ios::binary);
-    out << content;
-    ASSERT_TRUE(out.good()) << name;
-  }
-
-  static std::string Read(const std::string& name) {
-    std::ifstream in(Path(name), std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  static std::string Path(const std::string& name) { return pki_->Path(name); }
+  static std::string Read(const std::string& name) { return pki_->Read(name); }
 
   static ServerTlsOptions MutualTls() {
     return ServerTls(Path("server.crt"), Path("server.key"), Path("ca.crt"));
@@ -232,11 +116,11 @@ class TlsTest : public ::testing::Test {
     return HealthCheckResponse::ServingStatus_Name(response.status());
   }
 
-  static std::string* dir_;
+  static testing::TestPki* pki_;
   std::unique_ptr<Runner> runner_;
 };
 
-std::string* TlsTest::dir_ = nullptr;
+testing::TestPki* TlsTest::pki_ = nullptr;
 
 // --- Mutual TLS. ---
 

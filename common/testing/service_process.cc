@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,14 +24,16 @@ namespace {
 
 // The harness polls a server that is still starting: keep gRPC's reconnect
 // back-off short, or the first successful call comes seconds late.
-std::shared_ptr<grpc::Channel> CreateTestChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> CreateTestChannel(
+    const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   // Subchannels (and their back-off) are otherwise shared process-wide.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(
+      address, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace
@@ -50,21 +53,24 @@ absl::StatusOr<std::string> CheckHealth(const std::shared_ptr<grpc::Channel>& ch
   return HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
-ServiceProcess::ServiceProcess(pid_t pid, int port, std::string log_path)
+ServiceProcess::ServiceProcess(pid_t pid, int port, std::string log_path,
+                               std::shared_ptr<grpc::ChannelCredentials> credentials)
     : pid_(pid),
       port_(port),
       log_path_(std::move(log_path)),
-      channel_(CreateTestChannel(address())) {}
+      channel_(CreateTestChannel(address(), credentials)) {}
 
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
     const std::string& name, const std::vector<std::string>& args,
-    const std::vector<std::string>& env, absl::Duration timeout) {
-  return StartOnPort(FreePort(), name, args, env, timeout);
+    const std::vector<std::string>& env, absl::Duration timeout,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  return StartOnPort(FreePort(), name, args, env, timeout, std::move(credentials));
 }
 
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::StartOnPort(
     int port, const std::string& name, const std::vector<std::string>& args,
-    const std::vector<std::string>& env, absl::Duration timeout) {
+    const std::vector<std::string>& env, absl::Duration timeout,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   std::vector<std::string> argv = {absl::StrCat(CRM_BIN_DIR, "/crm-", name),
                                    absl::StrCat("--listen=127.0.0.1:", port)};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -74,13 +80,13 @@ absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::StartOnPort(
   if (!pid.ok()) {
     return pid.status();
   }
-  std::unique_ptr<ServiceProcess> process(new ServiceProcess(*pid, port, log_path));
+  std::unique_ptr<ServiceProcess> process(new ServiceProcess(*pid, port, log_path, credentials));
   const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<std::string> health;
   while (absl::Now() < deadline) {
     // A fresh channel per probe: one that failed while the server was still
     // starting would wait out its reconnect back-off.
-    health = CheckHealth(CreateTestChannel(process->address()));
+    health = CheckHealth(CreateTestChannel(process->address(), credentials));
     if (health.ok() && *health == "SERVING") {
       return process;
     }

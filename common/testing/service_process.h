@@ -17,21 +17,25 @@
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace crm::testing {
 
 class ServiceProcess {
  public:
   // Starts the binary with `args` (plus --listen on a free port) and waits
-  // until its overall health is SERVING.
+  // until its overall health is SERVING. `credentials` are for the health
+  // probe and channel() when the service serves TLS (default: plaintext).
   static absl::StatusOr<std::unique_ptr<ServiceProcess>> Start(
       const std::string& name, const std::vector<std::string>& args,
-      const std::vector<std::string>& env = {}, absl::Duration timeout = absl::Seconds(30));
+      const std::vector<std::string>& env = {}, absl::Duration timeout = absl::Seconds(30),
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
   // As Start, on `port`: for services that must know each other's address
   // before either runs, and for restarting one where it was.
   static absl::StatusOr<std::unique_ptr<ServiceProcess>> StartOnPort(
       int port, const std::string& name, const std::vector<std::string>& args,
-      const std::vector<std::string>& env = {}, absl::Duration timeout = absl::Seconds(30));
+      const std::vector<std::string>& env = {}, absl::Duration timeout = absl::Seconds(30),
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
   ServiceProcess(const ServiceProcess&) = delete;
   ServiceProcess& operator=(const ServiceProcess&) = delete;
   ~ServiceProcess();
@@ -47,7 +51,8 @@ class ServiceProcess {
   std::string Log() const;
 
  private:
-  ServiceProcess(pid_t pid, int port, std::string log_path);
+  ServiceProcess(pid_t pid, int port, std::string log_path,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   pid_t pid_;
   const int port_;

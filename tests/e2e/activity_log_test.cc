@@ -1,6 +1,7 @@
 // The activity log end to end: auth records user changes and sign-ins in its
 // outbox, its relay streams them to the real audit binary as auth's service
-// account, and nothing is lost or doubled when either process is killed.
+// account, and nothing is lost or doubled when either process is killed. The
+// same path works with mutual TLS on every port and every call.
 
 #include <signal.h>
 #include <unistd.h>
@@ -27,11 +28,14 @@
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
+#include "common/testing/test_pki.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "crm/auth/v1/user_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 
 namespace crm {
@@ -89,15 +93,49 @@ class ActivityLogTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // From now on, services serve mutual TLS and present a certificate on
+  // every call, as after `tools/crm up --tls`; the test's calls do too.
+  void UseMutualTls() {
+    auto pki = crm::testing::TestPki::Create();
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_ = std::move(*pki);
+    credentials_ = Credentials("client");
+  }
+
+  // Channel credentials trusting the test CA, presenting `identity`'s certificate.
+  std::shared_ptr<grpc::ChannelCredentials> Credentials(const std::string& identity) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pki_->Read("ca.crt");
+    ssl.pem_cert_chain = pki_->Read(identity + ".crt");
+    ssl.pem_private_key = pki_->Read(identity + ".key");
+    return grpc::SslCredentials(ssl);
+  }
+
+  std::vector<std::string> WithTlsFlags(std::vector<std::string> args) {
+    if (pki_ != nullptr) {
+      // One certificate per service, for its port and its calls, like tools/crm's.
+      for (const std::string flag :
+           {"--tls_cert_file=server.crt", "--tls_key_file=server.key",
+            "--tls_client_ca_file=ca.crt", "--tls_ca_file=ca.crt",
+            "--tls_client_cert_file=server.crt", "--tls_client_key_file=server.key"}) {
+        const size_t eq = flag.find('=');
+        args.push_back(flag.substr(0, eq + 1) + pki_->Path(flag.substr(eq + 1)));
+      }
+    }
+    return args;
+  }
+
   void StartAuth() {
     auto auth = ServiceProcess::StartOnPort(
         auth_port_, "auth",
-        {"--dsn=" + dsns_["crm_auth"], "--admin_password_file=" + dir_ + "/admin_password",
-         "--signing_key_files=" + dir_ + "/signing.pem",
-         "--service_accounts_dir=" + dir_ + "/accounts",
-         "--service_account_secret_file=" + dir_ + "/accounts/auth.secret",
-         absl::StrCat("--auth_address=127.0.0.1:", auth_port_),
-         absl::StrCat("--audit_address=127.0.0.1:", audit_port_)});
+        WithTlsFlags({"--dsn=" + dsns_["crm_auth"],
+                      "--admin_password_file=" + dir_ + "/admin_password",
+                      "--signing_key_files=" + dir_ + "/signing.pem",
+                      "--service_accounts_dir=" + dir_ + "/accounts",
+                      "--service_account_secret_file=" + dir_ + "/accounts/auth.secret",
+                      absl::StrCat("--auth_address=127.0.0.1:", auth_port_),
+                      absl::StrCat("--audit_address=127.0.0.1:", audit_port_)}),
+        {}, absl::Seconds(30), credentials_);
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = std::move(*auth);
     users_ = auth::v1::UserService::NewStub(auth_->channel());
@@ -106,7 +144,9 @@ class ActivityLogTest : public ::testing::Test {
   void StartAudit() {
     auto audit = ServiceProcess::StartOnPort(
         audit_port_, "audit",
-        {"--dsn=" + dsns_["crm_audit"], absl::StrCat("--auth_address=127.0.0.1:", auth_port_)});
+        WithTlsFlags(
+            {"--dsn=" + dsns_["crm_audit"], absl::StrCat("--auth_address=127.0.0.1:", auth_port_)}),
+        {}, absl::Seconds(30), credentials_);
     ASSERT_TRUE(audit.ok()) << audit.status();
     audit_ = std::move(*audit);
     audit_stub_ = audit::v1::AuditService::NewStub(audit_->channel());
@@ -190,6 +230,8 @@ class ActivityLogTest : public ::testing::Test {
   }
 
   std::unique_ptr<PgCluster> cluster_;
+  std::unique_ptr<crm::testing::TestPki> pki_;             // set by UseMutualTls
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // null: plaintext
   std::map<std::string, std::string> dsns_;
   std::string dir_;
   int auth_port_ = 0;
@@ -237,6 +279,38 @@ TEST_F(ActivityLogTest, SignInAndUserCreationAppearInTheLogPromptly) {
   request.mutable_filter()->set_user_id(1);
   ASSERT_TRUE(audit_stub_->ListActivities(Context(token).get(), request, &response).ok());
   EXPECT_GE(response.activities_size(), 1);
+}
+
+// Auth signing in to itself, audit fetching auth's keys, the relay's stream
+// and the clients' calls all cross mutual TLS; a plaintext client or one with
+// a certificate from another CA is refused.
+TEST_F(ActivityLogTest, TheActivityPathWorksOverMutualTls) {
+  UseMutualTls();
+  StartAuth();
+  StartAudit();
+  for (const auto& refused : {grpc::InsecureChannelCredentials(), Credentials("rogue")}) {
+    for (const ServiceProcess* process : {auth_.get(), audit_.get()}) {
+      EXPECT_FALSE(crm::testing::CheckHealth(grpc::CreateChannel(process->address(), refused)).ok())
+          << process->address();
+    }
+  }
+  const std::string token = AdminToken();
+  ASSERT_FALSE(token.empty());
+  const int64_t id = CreateUser(token, 1);
+  ASSERT_NE(id, 0);
+  ASSERT_TRUE(OutboxDrains());  // the relay streamed it
+
+  audit::v1::ListActivitiesRequest request;  // audit checks the token with auth's keys
+  request.mutable_filter()->set_entity_type("user");
+  request.mutable_filter()->set_entity_id(id);
+  audit::v1::ListActivitiesResponse response;
+  grpc::Status status = audit_stub_->ListActivities(Context(token).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.activities_size(), 1);
+  EXPECT_EQ(response.activities(0).action(), "user.created");
+  ExpectExactlyOnceInOrder();
+  EXPECT_EQ(auth_->Stop(SIGTERM), 0);
+  EXPECT_EQ(audit_->Stop(SIGTERM), 0);
 }
 
 TEST_F(ActivityLogTest, AuditStoppedOrKilledWhileAuthKeepsWritingLosesNothing) {
