@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/files/read_file.h"
+#include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 
@@ -14,9 +15,7 @@ namespace crm::auth {
 
 namespace {
 constexpr absl::string_view kServiceDomain = "@service.crm.local";
-// Longer than the relay's stream lifetime (two minutes), so a stream never
-// outlives the token it opened with.
-constexpr absl::Duration kMinRemaining = absl::Minutes(5);
+constexpr auto kCallTimeout = std::chrono::seconds(5);
 }  // namespace
 
 std::string ServiceAccountEmail(absl::string_view name) {
@@ -31,8 +30,12 @@ std::string ServiceAccountName(absl::string_view email) {
 }
 
 ServiceCredentials::ServiceCredentials(std::shared_ptr<grpc::Channel> auth_channel,
-                                       std::string email, std::string secret)
-    : channel_(std::move(auth_channel)), email_(std::move(email)), secret_(std::move(secret)) {}
+                                       std::string email, std::string secret,
+                                       absl::Duration min_remaining)
+    : channel_(std::move(auth_channel)),
+      email_(std::move(email)),
+      secret_(std::move(secret)),
+      min_remaining_(min_remaining) {}
 
 absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentials::FromFile(
     std::shared_ptr<grpc::Channel> auth_channel, const std::string& name,
@@ -48,25 +51,57 @@ absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentials::FromFile
 
 absl::StatusOr<std::string> ServiceCredentials::AccessToken() {
   absl::MutexLock lock(&mu_);
-  if (absl::Now() + kMinRemaining < expires_at_) {
+  if (absl::Now() + min_remaining_ < expires_at_) {
     return token_;
   }
+  if (!refresh_token_.empty()) {
+    absl::Status refreshed = Refresh();
+    if (refreshed.ok()) {
+      return token_;
+    }
+    refresh_token_.clear();
+    log::Info("service account token refresh failed; signing in again")
+        .Str("account", email_)
+        .Str("error", refreshed.ToString());
+  }
+  if (absl::Status signed_in = SignIn(); !signed_in.ok()) {
+    return absl::Status(signed_in.code(),
+                        absl::StrCat("service account sign-in failed: ", signed_in.message()));
+  }
+  return token_;
+}
+
+absl::Status ServiceCredentials::Refresh() {
   auto stub = crm::auth::v1::AuthService::NewStub(channel_);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  crm::auth::v1::RefreshTokenRequest request;
+  request.set_refresh_token(refresh_token_);
+  crm::auth::v1::RefreshTokenResponse response;
+  if (grpc::Status status = stub->RefreshToken(&context, request, &response); !status.ok()) {
+    return FromGrpcStatus(status);
+  }
+  token_ = response.access_token();
+  refresh_token_ = response.refresh_token();
+  expires_at_ = absl::FromUnixSeconds(response.access_token_expires_at().seconds());
+  return absl::OkStatus();
+}
+
+absl::Status ServiceCredentials::SignIn() {
+  auto stub = crm::auth::v1::AuthService::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   crm::auth::v1::LoginRequest request;
   request.set_email(email_);
   request.set_password(secret_);
   crm::auth::v1::LoginResponse response;
-  const grpc::Status status = stub->Login(&context, request, &response);
-  if (!status.ok()) {
-    absl::Status error = FromGrpcStatus(status);
-    return absl::Status(error.code(),
-                        absl::StrCat("service account sign-in failed: ", error.message()));
+  if (grpc::Status status = stub->Login(&context, request, &response); !status.ok()) {
+    return FromGrpcStatus(status);
   }
   token_ = response.access_token();
+  refresh_token_ = response.refresh_token();
   expires_at_ = absl::FromUnixSeconds(response.access_token_expires_at().seconds());
-  return token_;
+  return absl::OkStatus();
 }
 
 absl::Status ServiceCredentials::Attach(grpc::ClientContext& context) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -662,6 +663,54 @@ TEST_F(AuthServiceTest, ServiceAccountsSignInFromTheirSecretFileAndRead) {
       ServiceCredentials(channel, "leads@service.crm.local", "leads-service-secret-0123456789")
           .AccessToken();
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// Renewal uses the refresh token, so a service's every token does not cost a
+// password check and a sign-in activity; after a revocation it signs in again.
+TEST_F(AuthServiceTest, ServiceCredentialsRenewWithTheRefreshTokenAndFallBackToSignIn) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/accounts-", db_name_);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/leads.secret") << "leads-service-secret-0123456789";
+  ASSERT_TRUE(EnsureServiceAccounts(*users_, *hasher_, dir).ok());
+  auto query = [this](const std::string& sql) {
+    int64_t value = -1;
+    EXPECT_TRUE(pool_
+                    ->Read([&](pqxx::nontransaction& tx) {
+                      value = tx.exec1(sql)[0].as<int64_t>();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return value;
+  };
+  const int64_t leads_id = query("SELECT id FROM users WHERE email = 'leads@service.crm.local'");
+  const std::string sign_ins = absl::StrCat(
+      "SELECT count(*) FROM outbox WHERE action = 'auth.sign_in_succeeded' AND entity_id = ",
+      leads_id);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runner_->port()),
+                                     grpc::InsecureChannelCredentials());
+  // Every token is "about to expire", so each call renews.
+  ServiceCredentials credentials(channel, "leads@service.crm.local",
+                                 "leads-service-secret-0123456789", absl::Hours(1));
+  std::set<std::string> tokens;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::string> token = credentials.AccessToken();
+    ASSERT_TRUE(token.ok()) << token.status();
+    tokens.insert(*token);
+    auto caller = authenticator_->AuthenticateToken(*token);
+    ASSERT_TRUE(caller.ok());
+    EXPECT_EQ(caller->service, "leads");  // refreshed tokens keep the svc claim
+  }
+  EXPECT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(query(sign_ins), 1);  // then two refreshes
+
+  // Deactivating the account revokes its refresh tokens: the next renewal
+  // falls back to signing in, which a deactivated account cannot.
+  DeactivateUserRequest deactivate;
+  deactivate.set_id(leads_id);
+  DeactivateUserResponse deactivated;
+  ASSERT_TRUE(
+      users_stub_->DeactivateUser(Context(AdminToken()).get(), deactivate, &deactivated).ok());
+  EXPECT_EQ(credentials.AccessToken().status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(AuthServiceTest, ChangesAndSignInsBecomeOutboxActivities) {
