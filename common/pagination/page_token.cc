@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/files/read_file.h"
@@ -143,6 +144,26 @@ absl::StatusOr<std::vector<std::string>> PageTokenCodec::Decode(
     return BadToken();
   }
   return keys;
+}
+
+std::string PageTokenCodec::EncodeId(absl::string_view query_fingerprint, int64_t id) const {
+  return Encode(query_fingerprint, {absl::StrCat(id)});
+}
+
+absl::StatusOr<std::optional<int64_t>> PageTokenCodec::DecodeId(
+    absl::string_view token, absl::string_view query_fingerprint) const {
+  absl::StatusOr<std::vector<std::string>> keys = Decode(token, query_fingerprint);
+  if (!keys.ok()) {
+    return keys.status();
+  }
+  if (keys->empty()) {
+    return std::nullopt;
+  }
+  int64_t id = 0;
+  if (keys->size() != 1 || !absl::SimpleAtoi((*keys)[0], &id)) {
+    return BadToken();
+  }
+  return id;
 }
 
 }  // namespace crm::pagination

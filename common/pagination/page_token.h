@@ -15,6 +15,7 @@
 //   response.set_next_page_token(codec.Encode(fp, {absl::StrCat(last_id)}));
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ class PageTokenCodec {
   // An empty token decodes to no keys (the first page). A token that was not
   // made by this codec for this same query is INVALID_ARGUMENT on `page_token`.
   absl::StatusOr<std::vector<std::string>> Decode(absl::string_view token,
+                                                  absl::string_view query_fingerprint) const;
+
+  // The common case of one integer key (the last row's id): Encode of it,
+  // and Decode expecting exactly that, nullopt for the first page.
+  std::string EncodeId(absl::string_view query_fingerprint, int64_t id) const;
+  absl::StatusOr<std::optional<int64_t>> DecodeId(absl::string_view token,
                                                   absl::string_view query_fingerprint) const;
 
  private:

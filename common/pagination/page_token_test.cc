@@ -1,5 +1,6 @@
 #include "common/pagination/page_token.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,22 @@ TEST(PageTokenTest, RoundTripsKeys) {
   auto keys = Codec().Decode(token, "leads|status=NEW");
   ASSERT_TRUE(keys.ok()) << keys.status();
   EXPECT_THAT(*keys, ElementsAre("2026-11-25T00:00:00Z", "42", ""));
+}
+
+TEST(PageTokenTest, IdTokensRoundTripAndRefuseOtherKeys) {
+  auto id = Codec().DecodeId(Codec().EncodeId("users", 9007199254740993), "users");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, 9007199254740993);
+  auto first = Codec().DecodeId("", "users");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, std::nullopt);
+  for (const std::vector<std::string>& keys :
+       {std::vector<std::string>{"x"}, std::vector<std::string>{"1", "2"}}) {
+    EXPECT_EQ(Codec().DecodeId(Codec().Encode("users", keys), "users").status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(Codec().DecodeId(Codec().EncodeId("users", 1), "leads").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PageTokenTest, EmptyTokenIsFirstPage) {

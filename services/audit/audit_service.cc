@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth/caller.h"
+#include "common/auth/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "services/audit/activity_hash.h"
 #include "services/audit/activity_proto.h"
@@ -32,20 +32,17 @@ grpc::ServerWriteReactor<v1::WatchActivitiesResponse>* AuditServiceImpl::WatchAc
 grpc::ServerUnaryReactor* AuditServiceImpl::ListActivities(grpc::CallbackServerContext* context,
                                                            const v1::ListActivitiesRequest* request,
                                                            v1::ListActivitiesResponse* response) {
-  return server::RunBlocking(context, *deps_.executor, [this, context, request, response] {
-    return DoListActivities(*context, *request, response);
-  });
+  return auth::RunAuthenticated(context, *deps_.executor, *deps_.authenticator,
+                                [=, this](const auth::Caller& caller) {
+                                  return DoListActivities(caller, *request, response);
+                                });
 }
 
-absl::Status AuditServiceImpl::DoListActivities(const grpc::CallbackServerContext& context,
+absl::Status AuditServiceImpl::DoListActivities(const auth::Caller& caller,
                                                 const v1::ListActivitiesRequest& request,
                                                 v1::ListActivitiesResponse* response) {
-  absl::StatusOr<auth::Caller> caller = deps_.authenticator->Authenticate(context);
-  if (!caller.ok()) {
-    return caller.status();
-  }
-  if (absl::Status s = auth::RequireRole(
-          *caller, {auth::Role::kAdmin, auth::Role::kService, auth::Role::kAgent});
+  if (absl::Status s =
+          auth::RequireRole(caller, {auth::Role::kAdmin, auth::Role::kService, auth::Role::kAgent});
       !s.ok()) {
     return s;
   }
@@ -53,13 +50,13 @@ absl::Status AuditServiceImpl::DoListActivities(const grpc::CallbackServerContex
   if (!filter.ok()) {
     return filter.status();
   }
-  if (caller->Is(auth::Role::kAgent)) {
+  if (caller.Is(auth::Role::kAgent)) {
     // An agent sees what it did itself; asking for someone else's is refused
     // rather than silently answered with nothing.
-    if (filter->user_id != 0 && !caller->IsSelf(filter->user_id)) {
+    if (filter->user_id != 0 && !caller.IsSelf(filter->user_id)) {
       return absl::PermissionDeniedError("agents may only list their own activities");
     }
-    filter->user_id = caller->user_id;
+    filter->user_id = caller.user_id;
   }
   absl::StatusOr<int> page_size = pagination::NormalizePageSize(request.page_size());
   if (!page_size.ok()) {
@@ -68,22 +65,14 @@ absl::Status AuditServiceImpl::DoListActivities(const grpc::CallbackServerContex
   const bool oldest_first = request.order() == v1::ACTIVITY_ORDER_OLDEST_FIRST;
   const std::string fingerprint =
       absl::StrCat("activities|", FilterFingerprint(*filter), "|oldest_first=", oldest_first);
-  absl::StatusOr<std::vector<std::string>> keys =
-      deps_.page_tokens->Decode(request.page_token(), fingerprint);
-  if (!keys.ok()) {
-    return keys.status();
-  }
-  std::optional<int64_t> after;
-  if (!keys->empty()) {
-    int64_t seq = 0;
-    if (keys->size() != 1 || !absl::SimpleAtoi((*keys)[0], &seq)) {
-      return InvalidArgumentError("page_token", "is not valid for this request");
-    }
-    after = seq;
+  absl::StatusOr<std::optional<int64_t>> after =
+      deps_.page_tokens->DecodeId(request.page_token(), fingerprint);
+  if (!after.ok()) {
+    return after.status();
   }
   // One row more than asked says whether another page exists.
   absl::StatusOr<std::vector<StoredActivity>> rows =
-      deps_.activities->List(*filter, !oldest_first, after, *page_size + 1);
+      deps_.activities->List(*filter, !oldest_first, *after, *page_size + 1);
   if (!rows.ok()) {
     return rows.status();
   }
@@ -95,8 +84,7 @@ absl::Status AuditServiceImpl::DoListActivities(const grpc::CallbackServerContex
     ActivityToProto(row, response->add_activities());
   }
   if (more) {
-    response->set_next_page_token(
-        deps_.page_tokens->Encode(fingerprint, {absl::StrCat(rows->back().seq)}));
+    response->set_next_page_token(deps_.page_tokens->EncodeId(fingerprint, rows->back().seq));
   }
   return absl::OkStatus();
 }
@@ -104,19 +92,17 @@ absl::Status AuditServiceImpl::DoListActivities(const grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AuditServiceImpl::VerifyActivities(
     grpc::CallbackServerContext* context, const v1::VerifyActivitiesRequest* request,
     v1::VerifyActivitiesResponse* response) {
-  return server::RunBlocking(context, *deps_.executor, [this, context, request, response] {
-    return DoVerifyActivities(*context, *request, response);
-  });
+  return auth::RunAuthenticated(context, *deps_.executor, *deps_.authenticator,
+                                [=, this](const auth::Caller& caller) {
+                                  return DoVerifyActivities(caller, *context, *request, response);
+                                });
 }
 
-absl::Status AuditServiceImpl::DoVerifyActivities(const grpc::CallbackServerContext& context,
+absl::Status AuditServiceImpl::DoVerifyActivities(const auth::Caller& caller,
+                                                  const grpc::CallbackServerContext& context,
                                                   const v1::VerifyActivitiesRequest& request,
                                                   v1::VerifyActivitiesResponse* response) {
-  absl::StatusOr<auth::Caller> caller = deps_.authenticator->Authenticate(context);
-  if (!caller.ok()) {
-    return caller.status();
-  }
-  if (absl::Status s = auth::RequireRole(*caller, {auth::Role::kAdmin}); !s.ok()) {
+  if (absl::Status s = auth::RequireRole(caller, {auth::Role::kAdmin}); !s.ok()) {
     return s;
   }
   if (request.from_seq() < 0) {

@@ -10,6 +10,7 @@
 //   WatchActivities   ADMIN and SERVICE
 //   VerifyActivities  ADMIN
 
+#include "common/auth/caller.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "services/audit/audit_service_deps.h"
 
@@ -31,10 +32,11 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
                                              v1::VerifyActivitiesResponse* response) override;
 
  private:
-  absl::Status DoListActivities(const grpc::CallbackServerContext& context,
+  absl::Status DoListActivities(const auth::Caller& caller,
                                 const v1::ListActivitiesRequest& request,
                                 v1::ListActivitiesResponse* response);
-  absl::Status DoVerifyActivities(const grpc::CallbackServerContext& context,
+  absl::Status DoVerifyActivities(const auth::Caller& caller,
+                                  const grpc::CallbackServerContext& context,
                                   const v1::VerifyActivitiesRequest& request,
                                   v1::VerifyActivitiesResponse* response);
 

@@ -3,9 +3,9 @@
 #include <set>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/auth/run_authenticated.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
@@ -46,23 +46,12 @@ View ViewOf(const Caller& caller, const UserRecord& user) {
 
 }  // namespace
 
-template <typename Handler>
-grpc::ServerUnaryReactor* UserServiceImpl::Authenticated(grpc::CallbackServerContext* context,
-                                                         Handler handler) {
-  return server::RunBlocking(context, *deps_.executor, [this, context, handler]() -> absl::Status {
-    absl::StatusOr<Caller> caller = deps_.authenticator->Authenticate(*context);
-    if (!caller.ok()) {
-      return caller.status();
-    }
-    return handler(*caller);
-  });
-}
-
 grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
                                                       const CreateUserRequest* request,
                                                       CreateUserResponse* response) {
-  return Authenticated(
-      context, [=, this](const Caller& caller) { return DoCreate(caller, *request, response); });
+  return RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller) { return DoCreate(caller, *request, response); });
 }
 
 absl::Status UserServiceImpl::DoCreate(const Caller& caller, const CreateUserRequest& request,
@@ -113,8 +102,9 @@ absl::Status UserServiceImpl::DoCreate(const Caller& caller, const CreateUserReq
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
                                                    const GetUserRequest* request,
                                                    GetUserResponse* response) {
-  return Authenticated(
-      context, [=, this](const Caller& caller) { return DoGet(caller, *request, response); });
+  return RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller) { return DoGet(caller, *request, response); });
 }
 
 absl::Status UserServiceImpl::DoGet(const Caller& caller, const GetUserRequest& request,
@@ -135,8 +125,9 @@ absl::Status UserServiceImpl::DoGet(const Caller& caller, const GetUserRequest& 
 grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,
                                                      const ListUsersRequest* request,
                                                      ListUsersResponse* response) {
-  return Authenticated(
-      context, [=, this](const Caller& caller) { return DoList(caller, *request, response); });
+  return RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller) { return DoList(caller, *request, response); });
 }
 
 absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersRequest& request,
@@ -174,14 +165,12 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
       absl::StrCat("users|role=", query.role.value_or("*"),
                    "|active=", query.active.has_value() ? (*query.active ? "1" : "0") : "*",
                    "|view=", directory ? "directory" : "full", "|size=", *page_size);
-  absl::StatusOr<std::vector<std::string>> keys =
-      deps_.page_tokens->Decode(request.page_token(), fingerprint);
-  if (!keys.ok()) {
-    return keys.status();
+  absl::StatusOr<std::optional<int64_t>> after =
+      deps_.page_tokens->DecodeId(request.page_token(), fingerprint);
+  if (!after.ok()) {
+    return after.status();
   }
-  if (!keys->empty() && (keys->size() != 1 || !absl::SimpleAtoi((*keys)[0], &query.after_id))) {
-    return InvalidArgumentError("page_token", "is not a token returned for this query");
-  }
+  query.after_id = after->value_or(0);
   absl::StatusOr<std::vector<UserRecord>> users = deps_.users->List(query);
   if (!users.ok()) {
     return users.status();
@@ -194,8 +183,7 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
     ToProto(user, !directory, response->add_users());
   }
   if (more) {
-    response->set_next_page_token(
-        deps_.page_tokens->Encode(fingerprint, {absl::StrCat(users->back().id)}));
+    response->set_next_page_token(deps_.page_tokens->EncodeId(fingerprint, users->back().id));
   }
   return absl::OkStatus();
 }
@@ -203,8 +191,9 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
 grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
                                                       const UpdateUserRequest* request,
                                                       UpdateUserResponse* response) {
-  return Authenticated(
-      context, [=, this](const Caller& caller) { return DoUpdate(caller, *request, response); });
+  return RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller) { return DoUpdate(caller, *request, response); });
 }
 
 absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserRequest& request,
@@ -267,9 +256,9 @@ absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserReq
 grpc::ServerUnaryReactor* UserServiceImpl::ChangePassword(grpc::CallbackServerContext* context,
                                                           const ChangePasswordRequest* request,
                                                           ChangePasswordResponse* response) {
-  return Authenticated(context, [=, this](const Caller& caller) {
-    return DoChangePassword(caller, *request, response);
-  });
+  return RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller) { return DoChangePassword(caller, *request, response); });
 }
 
 absl::Status UserServiceImpl::DoChangePassword(const Caller& caller,
@@ -320,9 +309,9 @@ absl::Status UserServiceImpl::DoChangePassword(const Caller& caller,
 grpc::ServerUnaryReactor* UserServiceImpl::DeactivateUser(grpc::CallbackServerContext* context,
                                                           const DeactivateUserRequest* request,
                                                           DeactivateUserResponse* response) {
-  return Authenticated(context, [=, this](const Caller& caller) {
-    return DoDeactivate(caller, *request, response);
-  });
+  return RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller) { return DoDeactivate(caller, *request, response); });
 }
 
 absl::Status UserServiceImpl::DoDeactivate(const Caller& caller,

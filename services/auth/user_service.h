@@ -49,10 +49,6 @@ class UserServiceImpl final : public crm::auth::v1::UserService::CallbackService
       crm::auth::v1::DeactivateUserResponse* response) override;
 
  private:
-  // Runs `handler(caller)` off the gRPC thread once the token is verified.
-  template <typename Handler>
-  grpc::ServerUnaryReactor* Authenticated(grpc::CallbackServerContext* context, Handler handler);
-
   absl::Status DoCreate(const Caller& caller, const crm::auth::v1::CreateUserRequest& request,
                         crm::auth::v1::CreateUserResponse* response);
   absl::Status DoGet(const Caller& caller, const crm::auth::v1::GetUserRequest& request,
