@@ -8,14 +8,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/db/errors.h"
 #include "common/db/pool.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace crm::outbox {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 // One relay per database: the holder of this session lock delivers.
 constexpr int64_t kRelayLockKey = 0x63726d5f72656c;  // "crm_rel"
@@ -27,9 +29,7 @@ constexpr char kSelectUndelivered[] =
 
 void ToEvent(const pqxx::row& row, audit::v1::ActivityEvent* event) {
   event->set_event_id(row[1].as<std::string>());
-  const auto micros = row[2].as<int64_t>();
-  event->mutable_occurred_at()->set_seconds(micros / 1000000);
-  event->mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  *event->mutable_occurred_at() = TimeUtil::MicrosecondsToTimestamp(row[2].as<int64_t>());
   event->set_service(row[3].as<std::string>());
   event->set_user_id(row[4].as<int64_t>());
   event->set_action(row[5].as<std::string>());

@@ -7,10 +7,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/status/grpc_status.h"
+#include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 
 namespace crm::audit {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 constexpr size_t kMaxNameLength = 64;
 // Activities happen between the epoch and the end of PostgreSQL's 4-digit years.
@@ -100,12 +103,7 @@ absl::StatusOr<int64_t> TimestampMicros(const google::protobuf::Timestamp& ts,
     return InvalidArgumentError(field, "must be between 1970-01-01 and 9999-12-31");
   }
   // PostgreSQL keeps microseconds; the hash covers what is stored.
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
-
-void SetTimestamp(int64_t micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return TimeUtil::TimestampToMicroseconds(ts);
 }
 
 }  // namespace
@@ -173,14 +171,14 @@ void ActivityToProto(const StoredActivity& activity, v1::Activity* proto) {
   proto->set_event_id(e.event_id);
   proto->set_user_id(e.user_id);
   proto->set_action(e.action);
-  SetTimestamp(e.occurred_at_micros, proto->mutable_timestamp());
+  *proto->mutable_timestamp() = TimeUtil::MicrosecondsToTimestamp(e.occurred_at_micros);
   proto->set_service(e.service);
   proto->set_entity_type(e.entity_type);
   proto->set_entity_id(e.entity_id);
   proto->set_details_json(e.details_json);
   proto->set_hash(activity.hash);
   proto->set_prev_hash(activity.prev_hash);
-  SetTimestamp(activity.record_time_micros, proto->mutable_record_time());
+  *proto->mutable_record_time() = TimeUtil::MicrosecondsToTimestamp(activity.record_time_micros);
 }
 
 absl::StatusOr<ActivityFilter> FilterFromProto(const v1::ActivityFilter& proto,

@@ -87,7 +87,7 @@ class Where {
   std::vector<std::string> params_;
 };
 
-absl::StatusOr<std::vector<StoredActivity>> Rows(const pqxx::result& result) {
+std::vector<StoredActivity> Rows(const pqxx::result& result) {
   std::vector<StoredActivity> rows;
   rows.reserve(result.size());
   for (const pqxx::row& row : result) {
@@ -180,7 +180,7 @@ absl::StatusOr<std::vector<StoredActivity>> ActivityRepository::List(
   const std::string sql =
       absl::StrCat("SELECT ", kColumns, " FROM activities", where.sql(), " ORDER BY id ",
                    newest_first ? "DESC" : "ASC", " LIMIT ", limit);
-  absl::StatusOr<std::vector<StoredActivity>> rows;
+  std::vector<StoredActivity> rows;
   absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
     rows = Rows(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));
     return absl::OkStatus();
