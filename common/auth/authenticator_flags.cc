@@ -1,5 +1,7 @@
 #include "common/auth/authenticator_flags.h"
 
+#include <algorithm>
+
 #include "absl/flags/flag.h"
 #include "common/client/channel.h"
 
@@ -7,6 +9,8 @@ ABSL_FLAG(std::string, auth_address, "127.0.0.1:50051",
           "host:port of the auth service (token verification keys)");
 ABSL_FLAG(std::string, token_issuer, "crm-auth", "the `iss` every access token must carry");
 ABSL_FLAG(std::string, token_audience, "crm", "the `aud` every access token must carry");
+ABSL_FLAG(int32_t, token_cache_size, 10000,
+          "verified access tokens remembered until they expire (0: verify every call)");
 
 namespace crm::auth {
 
@@ -14,6 +18,7 @@ AuthenticatorOptions AuthenticatorOptionsFromFlags() {
   AuthenticatorOptions options;
   options.issuer = absl::GetFlag(FLAGS_token_issuer);
   options.audience = absl::GetFlag(FLAGS_token_audience);
+  options.token_cache_size = std::max(0, absl::GetFlag(FLAGS_token_cache_size));
   return options;
 }
 

@@ -11,7 +11,7 @@
 
 namespace crm::auth {
 
-// --token_issuer, --token_audience.
+// --token_issuer, --token_audience, --token_cache_size.
 AuthenticatorOptions AuthenticatorOptionsFromFlags();
 
 // --auth_address: host:port of the auth service (default 127.0.0.1:50051).

@@ -110,12 +110,17 @@ bool Ed25519PublicKey::Verify(absl::string_view message, absl::string_view signa
   if (signature.size() != kSignatureBytes) {
     return false;
   }
-  MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  // One context per thread, reset after each use: verification runs on the
+  // request path, and a fresh context would be an allocation per call.
+  thread_local MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   // Ed25519 hashes internally: the digest must be NULL.
   const bool ok = ctx != nullptr &&
                   EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) == 1 &&
                   EVP_DigestVerify(ctx.get(), Bytes(signature), signature.size(), Bytes(message),
                                    message.size()) == 1;
+  if (ctx != nullptr) {
+    EVP_MD_CTX_reset(ctx.get());
+  }
   if (!ok) {
     ERR_clear_error();
   }

@@ -40,35 +40,6 @@ bool DecodeSegment(absl::string_view segment, std::string* out) {
          absl::WebSafeBase64Escape(*out) == segment;
 }
 
-struct Parts {
-  absl::string_view signing_input;  // header_b64 "." payload_b64
-  json header;
-  std::string payload;  // JSON text, untrusted until the signature is checked
-  std::string signature;
-};
-
-absl::StatusOr<Parts> Split(absl::string_view token) {
-  if (token.size() > kMaxTokenBytes) {
-    return Refused("token too large");
-  }
-  const std::vector<absl::string_view> segments = absl::StrSplit(token, '.');
-  if (segments.size() != 3 || segments[0].empty() || segments[1].empty()) {
-    return Refused("token malformed");
-  }
-  Parts parts;
-  parts.signing_input = token.substr(0, segments[0].size() + 1 + segments[1].size());
-  std::string header;
-  if (!DecodeSegment(segments[0], &header) || !DecodeSegment(segments[1], &parts.payload) ||
-      !DecodeSegment(segments[2], &parts.signature)) {
-    return Refused("token malformed");
-  }
-  parts.header = json::parse(header, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (parts.header.is_discarded() || !parts.header.is_object()) {
-    return Refused("token header malformed");
-  }
-  return parts;
-}
-
 // Types are checked before every get<>, which would throw on a mismatch.
 bool StringField(const json& object, const char* name, std::string* out) {
   const auto it = object.find(name);
@@ -128,106 +99,6 @@ bool AudienceMatches(const json& payload, const std::string& audience) {
   return false;
 }
 
-absl::StatusOr<std::string> KidOf(const json& header) {
-  std::string kid;
-  if (!StringField(header, "kid", &kid) || kid.empty()) {
-    return Refused("token has no key id");
-  }
-  return kid;
-}
-
-absl::StatusOr<AccessClaims> Verify(
-    absl::string_view token,
-    absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
-    const VerifyOptions& options) {
-  absl::StatusOr<Parts> parts = Split(token);
-  if (!parts.ok()) {
-    return parts.status();
-  }
-  // The header only selects the key; the algorithm is ours, not the token's.
-  std::string alg, typ;
-  if (!StringField(parts->header, "alg", &alg) || alg != kAlgorithm) {
-    return Refused("unsupported token algorithm");
-  }
-  if (!StringField(parts->header, "typ", &typ) || typ != kAccessTokenType) {
-    return Refused("not an access token");
-  }
-  // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
-  if (parts->header.contains("crit")) {
-    return Refused("unsupported token header");
-  }
-  absl::StatusOr<std::string> kid = KidOf(parts->header);
-  if (!kid.ok()) {
-    return kid.status();
-  }
-  const Ed25519PublicKey* key = key_for_kid(*kid);
-  if (key == nullptr) {
-    return Refused("unknown signing key");
-  }
-  if (!key->Verify(parts->signing_input, parts->signature)) {
-    return Refused("token signature invalid");
-  }
-
-  // Only now is the payload trusted enough to read.
-  const json payload = json::parse(parts->payload, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (payload.is_discarded() || !payload.is_object()) {
-    return Refused("token claims malformed");
-  }
-  AccessClaims claims;
-  // An empty configured issuer or audience matches nothing (fails closed).
-  if (!StringField(payload, "iss", &claims.issuer) || claims.issuer.empty() ||
-      claims.issuer != options.issuer) {
-    return Refused("token issuer mismatch");
-  }
-  if (!AudienceMatches(payload, options.audience)) {
-    return Refused("token audience mismatch");
-  }
-  claims.audience = options.audience;
-  std::string subject;
-  if (!StringField(payload, "sub", &subject) || !ParseSubject(subject, &claims.subject)) {
-    return Refused("token subject malformed");
-  }
-  if (!StringField(payload, "role", &claims.role) || claims.role.empty()) {
-    return Refused("token role missing");
-  }
-  if (!StringField(payload, "jti", &claims.jwt_id) || claims.jwt_id.empty()) {
-    return Refused("token id missing");
-  }
-  if (payload.contains("svc") &&
-      (!StringField(payload, "svc", &claims.service) || claims.service.empty())) {
-    return Refused("token service malformed");
-  }
-
-  int64_t iat = 0;
-  int64_t exp = 0;
-  if (!IntField(payload, "iat", &iat) || !IntField(payload, "exp", &exp) || exp <= iat) {
-    return Refused("token times malformed");
-  }
-  claims.issued_at = absl::FromUnixSeconds(iat);
-  claims.expires_at = absl::FromUnixSeconds(exp);
-  if (claims.expires_at <= options.now - options.clock_skew) {
-    return Refused("token expired");
-  }
-  if (claims.issued_at > options.now + options.clock_skew) {
-    return Refused("token issued in the future");
-  }
-  if (payload.contains("nbf")) {
-    int64_t nbf = 0;
-    if (!IntField(payload, "nbf", &nbf)) {
-      return Refused("token times malformed");
-    }
-    if (absl::FromUnixSeconds(nbf) > options.now + options.clock_skew) {
-      return Refused("token not yet valid");
-    }
-  }
-  // Bounds the damage of a leaked signing key or a buggy issuer: no token
-  // outlives max_lifetime, whatever it claims.
-  if (claims.expires_at - claims.issued_at > options.max_lifetime) {
-    return Refused("token lifetime too long");
-  }
-  return claims;
-}
-
 }  // namespace
 
 std::string SignAccessToken(const AccessClaims& claims, const Ed25519PrivateKey& key) {
@@ -253,28 +124,131 @@ std::string SignAccessToken(const AccessClaims& claims, const Ed25519PrivateKey&
   return absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(key.Sign(signing_input)));
 }
 
-absl::StatusOr<AccessClaims> VerifyAccessToken(
-    absl::string_view token,
-    absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
-    const VerifyOptions& options) {
-  // Every get<> is type-checked first; this is a backstop, not the plan.
+absl::StatusOr<UnverifiedAccessToken> UnverifiedAccessToken::Parse(absl::string_view token) {
+  if (token.size() > kMaxTokenBytes) {
+    return Refused("token too large");
+  }
+  const std::vector<absl::string_view> segments = absl::StrSplit(token, '.');
+  if (segments.size() != 3 || segments[0].empty() || segments[1].empty()) {
+    return Refused("token malformed");
+  }
+  UnverifiedAccessToken parsed;
+  std::string header_text;
+  if (!DecodeSegment(segments[0], &header_text) || !DecodeSegment(segments[1], &parsed.payload_) ||
+      !DecodeSegment(segments[2], &parsed.signature_)) {
+    return Refused("token malformed");
+  }
+  // Every get<> is type-checked first; the catch is a backstop, not the plan.
   try {
-    return Verify(token, key_for_kid, options);
+    const json header = json::parse(header_text, /*cb=*/nullptr, /*allow_exceptions=*/false);
+    if (header.is_discarded() || !header.is_object()) {
+      return Refused("token header malformed");
+    }
+    // The header only selects the key; the algorithm is ours, not the token's.
+    std::string alg, typ;
+    if (!StringField(header, "alg", &alg) || alg != kAlgorithm) {
+      return Refused("unsupported token algorithm");
+    }
+    if (!StringField(header, "typ", &typ) || typ != kAccessTokenType) {
+      return Refused("not an access token");
+    }
+    // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
+    if (header.contains("crit")) {
+      return Refused("unsupported token header");
+    }
+    if (!StringField(header, "kid", &parsed.kid_) || parsed.kid_.empty()) {
+      return Refused("token has no key id");
+    }
+  } catch (const json::exception&) {
+    return Refused("token malformed");
+  }
+  parsed.signing_input_ = std::string(token.substr(0, segments[0].size() + 1 + segments[1].size()));
+  return parsed;
+}
+
+absl::StatusOr<AccessClaims> VerifyAccessToken(const UnverifiedAccessToken& token,
+                                               const Ed25519PublicKey& key,
+                                               const VerifyOptions& options) {
+  if (!key.Verify(token.signing_input_, token.signature_)) {
+    return Refused("token signature invalid");
+  }
+  try {
+    // Only now is the payload trusted enough to read.
+    const json payload = json::parse(token.payload_, /*cb=*/nullptr, /*allow_exceptions=*/false);
+    if (payload.is_discarded() || !payload.is_object()) {
+      return Refused("token claims malformed");
+    }
+    AccessClaims claims;
+    // An empty configured issuer or audience matches nothing (fails closed).
+    if (!StringField(payload, "iss", &claims.issuer) || claims.issuer.empty() ||
+        claims.issuer != options.issuer) {
+      return Refused("token issuer mismatch");
+    }
+    if (!AudienceMatches(payload, options.audience)) {
+      return Refused("token audience mismatch");
+    }
+    claims.audience = options.audience;
+    std::string subject;
+    if (!StringField(payload, "sub", &subject) || !ParseSubject(subject, &claims.subject)) {
+      return Refused("token subject malformed");
+    }
+    if (!StringField(payload, "role", &claims.role) || claims.role.empty()) {
+      return Refused("token role missing");
+    }
+    if (!StringField(payload, "jti", &claims.jwt_id) || claims.jwt_id.empty()) {
+      return Refused("token id missing");
+    }
+    if (payload.contains("svc") &&
+        (!StringField(payload, "svc", &claims.service) || claims.service.empty())) {
+      return Refused("token service malformed");
+    }
+
+    int64_t iat = 0;
+    int64_t exp = 0;
+    if (!IntField(payload, "iat", &iat) || !IntField(payload, "exp", &exp) || exp <= iat) {
+      return Refused("token times malformed");
+    }
+    claims.issued_at = absl::FromUnixSeconds(iat);
+    claims.expires_at = absl::FromUnixSeconds(exp);
+    if (claims.expires_at <= options.now - options.clock_skew) {
+      return Refused("token expired");
+    }
+    if (claims.issued_at > options.now + options.clock_skew) {
+      return Refused("token issued in the future");
+    }
+    if (payload.contains("nbf")) {
+      int64_t nbf = 0;
+      if (!IntField(payload, "nbf", &nbf)) {
+        return Refused("token times malformed");
+      }
+      if (absl::FromUnixSeconds(nbf) > options.now + options.clock_skew) {
+        return Refused("token not yet valid");
+      }
+    }
+    // Bounds the damage of a leaked signing key or a buggy issuer: no token
+    // outlives max_lifetime, whatever it claims.
+    if (claims.expires_at - claims.issued_at > options.max_lifetime) {
+      return Refused("token lifetime too long");
+    }
+    return claims;
   } catch (const json::exception&) {
     return Refused("token malformed");
   }
 }
 
-absl::StatusOr<std::string> PeekKid(absl::string_view token) {
-  try {
-    absl::StatusOr<Parts> parts = Split(token);
-    if (!parts.ok()) {
-      return parts.status();
-    }
-    return KidOf(parts->header);
-  } catch (const json::exception&) {
-    return Refused("token malformed");
+absl::StatusOr<AccessClaims> VerifyAccessToken(
+    absl::string_view token,
+    absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
+    const VerifyOptions& options) {
+  absl::StatusOr<UnverifiedAccessToken> parsed = UnverifiedAccessToken::Parse(token);
+  if (!parsed.ok()) {
+    return parsed.status();
   }
+  const Ed25519PublicKey* key = key_for_kid(parsed->kid());
+  if (key == nullptr) {
+    return Refused("unknown signing key");
+  }
+  return VerifyAccessToken(*parsed, *key, options);
 }
 
 }  // namespace crm::auth

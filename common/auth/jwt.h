@@ -54,18 +54,43 @@ struct VerifyOptions {
   absl::Duration max_lifetime = absl::Minutes(15);
 };
 
-// The verified claims, or UNAUTHENTICATED with a short reason meant for the
-// server log ("token expired", "token signature invalid", ...). The reason
-// never echoes token content; callers should still not pass it to clients.
-// `key_for_kid` returns nullptr for an unknown key id. Never throws.
+// An access token split, decoded and its header checked (alg EdDSA, typ
+// at+jwt, a kid, no crit), but its signature NOT verified yet: parsed once
+// per call, so the key can be chosen (and fetched) by its kid and the token
+// verified without decoding it again. Refusals are UNAUTHENTICATED with a
+// short reason for the server log. Never throws.
+class UnverifiedAccessToken {
+ public:
+  static absl::StatusOr<UnverifiedAccessToken> Parse(absl::string_view token);
+
+  // The signing key's id, as the (unverified) header names it.
+  const std::string& kid() const { return kid_; }
+
+ private:
+  friend absl::StatusOr<AccessClaims> VerifyAccessToken(const UnverifiedAccessToken& token,
+                                                        const Ed25519PublicKey& key,
+                                                        const VerifyOptions& options);
+  UnverifiedAccessToken() = default;
+
+  std::string kid_;
+  std::string signing_input_;  // header_b64 "." payload_b64
+  std::string payload_;        // JSON text, untrusted until the signature is checked
+  std::string signature_;
+};
+
+// The verified claims of a parsed token, with `key` (the key its kid names),
+// or UNAUTHENTICATED with a short reason meant for the server log ("token
+// expired", "token signature invalid", ...). The reason never echoes token
+// content; callers should still not pass it to clients. Never throws.
+absl::StatusOr<AccessClaims> VerifyAccessToken(const UnverifiedAccessToken& token,
+                                               const Ed25519PublicKey& key,
+                                               const VerifyOptions& options);
+
+// Parse, then verify with the key `key_for_kid` returns (nullptr for an
+// unknown key id).
 absl::StatusOr<AccessClaims> VerifyAccessToken(
     absl::string_view token,
     absl::FunctionRef<const Ed25519PublicKey*(absl::string_view kid)> key_for_kid,
     const VerifyOptions& options);
-
-// The `kid` of a token's header, UNVERIFIED: only for deciding whether to
-// refresh the key set before VerifyAccessToken. UNAUTHENTICATED if the token
-// is malformed or names no key.
-absl::StatusOr<std::string> PeekKid(absl::string_view token);
 
 }  // namespace crm::auth

@@ -449,11 +449,11 @@ TEST_F(JwtTest, GarbageIsRefusedWithoutCrashing) {
     absl::StatusOr<AccessClaims> claims;
     ASSERT_NO_THROW(claims = Verify(token)) << token.substr(0, 80);
     EXPECT_EQ(claims.status().code(), absl::StatusCode::kUnauthenticated) << token.substr(0, 80);
-    absl::StatusOr<std::string> kid;
-    ASSERT_NO_THROW(kid = PeekKid(token));
-    if (kid.ok()) {
+    absl::StatusOr<UnverifiedAccessToken> parsed;
+    ASSERT_NO_THROW(parsed = UnverifiedAccessToken::Parse(token));
+    if (parsed.ok()) {
       // Only tokens whose header is fine may yield a kid.
-      EXPECT_EQ(*kid, public_key_.Kid()) << token.substr(0, 80);
+      EXPECT_EQ(parsed->kid(), public_key_.Kid()) << token.substr(0, 80);
     }
   }
   EXPECT_EQ(Refusal("a.b"), "token malformed");
@@ -476,20 +476,29 @@ TEST_F(JwtTest, RefusalsNeverEchoTheToken) {
   EXPECT_FALSE(absl::StrContains(claims.status().message(), public_key_.Kid()));
 }
 
-TEST_F(JwtTest, PeekKid) {
-  EXPECT_EQ(*PeekKid(SignAccessToken(Claims(), key_)), public_key_.Kid());
-  // Unverified: a key we do not know and a broken signature still peek.
+TEST_F(JwtTest, ParseReadsTheKidBeforeVerification) {
+  const auto kid = [](const std::string& token) {
+    return UnverifiedAccessToken::Parse(token)->kid();
+  };
+  EXPECT_EQ(kid(SignAccessToken(Claims(), key_)), public_key_.Kid());
+  // Unverified: a key we do not know and a broken signature still parse.
   const Ed25519PrivateKey other = *Ed25519PrivateKey::Generate();
-  EXPECT_EQ(*PeekKid(SignAccessToken(Claims(), other)), other.public_key().Kid());
-  EXPECT_EQ(*PeekKid(absl::StrCat(B64(Header()), ".", B64(Payload()), ".")), public_key_.Kid());
+  EXPECT_EQ(kid(SignAccessToken(Claims(), other)), other.public_key().Kid());
+  EXPECT_EQ(kid(absl::StrCat(B64(Header()), ".", B64(Payload()), ".")), public_key_.Kid());
+  // The header is checked at parse time, so a token no key could verify never
+  // triggers a key fetch.
+  EXPECT_FALSE(UnverifiedAccessToken::Parse(
+                   absl::StrCat(B64(R"({"alg":"none","typ":"at+jwt","kid":"k"})"), ".e30.AA"))
+                   .ok());
 
   for (const std::string& token :
        {std::string(), std::string("garbage"), std::string("a.b.c.d"), std::string(20000, 'a'),
         absl::StrCat(B64("[]"), ".e30.AA"), absl::StrCat(B64(R"({"alg":"EdDSA"})"), ".e30.AA"),
         absl::StrCat(B64(R"({"kid":""})"), ".e30.AA"),
         absl::StrCat(B64(R"({"kid":["a"]})"), ".e30.AA")}) {
-    absl::StatusOr<std::string> kid = PeekKid(token);
-    EXPECT_EQ(kid.status().code(), absl::StatusCode::kUnauthenticated) << token.substr(0, 80);
+    EXPECT_EQ(UnverifiedAccessToken::Parse(token).status().code(),
+              absl::StatusCode::kUnauthenticated)
+        << token.substr(0, 80);
   }
 }
 

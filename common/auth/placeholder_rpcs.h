@@ -6,6 +6,8 @@
 // yet (UNIMPLEMENTED). The check can refetch auth's keys (a network call), so
 // it runs on a small executor of its own, never on gRPC's threads.
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "common/auth/authenticator.h"
 #include "common/server/blocking_executor.h"
@@ -32,6 +34,12 @@ inline absl::Status AuthenticateThenUnimplemented(Authenticator& authenticator,
 
 inline grpc::ServerUnaryReactor* PlaceholderUnary(Authenticator& authenticator,
                                                   grpc::CallbackServerContext* context) {
+  if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(*context)) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(caller->ok() ? absl::UnimplementedError("not implemented yet")
+                                              : caller->status()));
+    return reactor;
+  }
   return server::RunBlocking(context, PlaceholderExecutor(), [&authenticator, context] {
     return AuthenticateThenUnimplemented(authenticator, *context);
   });
@@ -44,6 +52,11 @@ template <typename Reactor>
 class PlaceholderStream final : public Reactor {
  public:
   PlaceholderStream(Authenticator& authenticator, const grpc::ServerContextBase& context) {
+    if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(context)) {
+      this->Finish(ToGrpcStatus(caller->ok() ? absl::UnimplementedError("not implemented yet")
+                                             : caller->status()));
+      return;
+    }
     if (!PlaceholderExecutor().TrySubmit([this, &authenticator, &context] {
           this->Finish(ToGrpcStatus(AuthenticateThenUnimplemented(authenticator, context)));
         })) {

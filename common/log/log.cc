@@ -1,7 +1,15 @@
 #include "common/log/log.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
-#include <cstdio>
+#include <cerrno>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -13,10 +21,104 @@
 namespace crm::log {
 namespace {
 
+// Past this much unwritten output (stderr blocked: a full pipe, a stopped
+// terminal) lines are dropped and counted rather than held in memory or
+// allowed to stall request threads.
+constexpr size_t kMaxPendingBytes = 8 << 20;
+
+void WriteAll(absl::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;  // nowhere left to report it
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Lines are appended to a buffer under a lock held only for the copy; a
+// writer thread of its own issues the write(2) calls, so no request thread
+// waits for stderr, and lines arriving together leave in one write.
+class Writer {
+ public:
+  Writer() {
+    std::thread([this] { Run(); }).detach();
+    std::atexit([] { Instance().Flush(); });
+  }
+
+  static Writer& Instance() {
+    static Writer* writer = new Writer();  // never destroyed: threads may log during exit
+    return *writer;
+  }
+
+  void Append(absl::string_view line) {
+    absl::MutexLock lock(&mu_);
+    if (pending_.size() + line.size() > kMaxPendingBytes) {
+      ++dropped_;
+      return;
+    }
+    pending_.append(line.data(), line.size());
+  }
+
+  // Writes everything appended so far before returning.
+  void Flush() {
+    absl::MutexLock write_lock(&write_mu_);
+    WriteOnce();
+  }
+
+ private:
+  bool HasPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !pending_.empty(); }
+
+  // Takes what is pending and writes it; write_mu_ keeps the order between the
+  // writer thread and Flush().
+  void WriteOnce() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    int64_t dropped = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      out_.swap(pending_);
+      dropped = dropped_;
+      dropped_ = 0;
+    }
+    if (dropped > 0) {
+      absl::StrAppend(
+          &out_, "{\"level\":\"warning\",\"msg\":\"log lines dropped\",\"count\":", dropped, "}\n");
+    }
+    WriteAll(out_);
+    out_.clear();
+  }
+
+  void Run() {
+    // Signals are for the thread that waits for them (the runner's sigwait),
+    // never for this one, whichever thread happened to start it.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &Writer::HasPending));
+      }
+      absl::MutexLock write_lock(&write_mu_);
+      WriteOnce();
+    }
+  }
+
+  absl::Mutex mu_;
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+  int64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::string out_ ABSL_GUARDED_BY(write_mu_);
+};
+
 struct State {
-  absl::Mutex mu;
-  std::string service ABSL_GUARDED_BY(mu);
-  std::string* capture ABSL_GUARDED_BY(mu) = nullptr;
+  // `,"service":"auth"`, set once at start-up; read on every line without a lock.
+  std::atomic<const std::string*> service_field{new std::string()};
+  absl::Mutex capture_mu;
+  std::string* capture ABSL_GUARDED_BY(capture_mu) = nullptr;
+  std::atomic<bool> capturing{false};
   std::atomic<int> min_level{static_cast<int>(Level::kInfo)};
 };
 
@@ -39,21 +141,45 @@ absl::string_view LevelName(Level level) {
   return "info";
 }
 
+// RFC 3339 UTC with milliseconds. The seconds part is formatted once per
+// second per thread; formatting it for every line was a visible cost.
+void AppendTime(std::string& out, absl::Time now) {
+  thread_local int64_t cached_second = -1;
+  thread_local char cached[32];
+  const int64_t millis = absl::ToUnixMillis(now);
+  const int64_t second = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
+  if (second != cached_second) {
+    const std::string text =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+    absl::SNPrintF(cached, sizeof(cached), "%s", text);
+    cached_second = second;
+  }
+  out.append(cached);
+  absl::StrAppendFormat(&out, ".%03dZ", static_cast<int>(millis - second * 1000));
+}
+
 }  // namespace
 
 void SetServiceName(absl::string_view service) {
-  State& state = GetState();
-  absl::MutexLock lock(&state.mu);
-  state.service = std::string(service);
+  std::string field;
+  if (!service.empty()) {
+    field = ",\"service\":";
+    AppendJsonString(field, service);
+  }
+  // The previous value is leaked on purpose: a line being written may hold it.
+  GetState().service_field.store(new std::string(std::move(field)));
 }
 
 void SetMinLevel(Level level) { GetState().min_level = static_cast<int>(level); }
 
 void CaptureForTesting(std::string* sink) {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  absl::MutexLock lock(&state.capture_mu);
   state.capture = sink;
+  state.capturing = sink != nullptr;
 }
+
+void Flush() { Writer::Instance().Flush(); }
 
 void AppendJsonString(std::string& out, absl::string_view value) {
   out.push_back('"');
@@ -86,13 +212,14 @@ void AppendJsonString(std::string& out, absl::string_view value) {
 }
 
 Line::Line(Level level, absl::string_view message)
-    : enabled_(static_cast<int>(level) >= GetState().min_level.load()) {
+    : enabled_(static_cast<int>(level) >= GetState().min_level.load(std::memory_order_relaxed)),
+      flush_(level >= Level::kWarning) {
   if (!enabled_) {
     return;
   }
   buffer_.reserve(256);
   buffer_.append("{\"time\":\"");
-  buffer_.append(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()));
+  AppendTime(buffer_, absl::Now());
   buffer_.append("\",\"level\":\"");
   buffer_.append(LevelName(level).data(), LevelName(level).size());
   buffer_.append("\",\"msg\":");
@@ -104,18 +231,21 @@ Line::~Line() {
     return;
   }
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
-  if (!state.service.empty()) {
-    buffer_.append(",\"service\":");
-    AppendJsonString(buffer_, state.service);
-  }
+  buffer_.append(*state.service_field.load());
   buffer_.append("}\n");
-  if (state.capture != nullptr) {
-    state.capture->append(buffer_);
-    return;
+  if (state.capturing.load()) {
+    absl::MutexLock lock(&state.capture_mu);
+    if (state.capture != nullptr) {
+      state.capture->append(buffer_);
+      return;
+    }
   }
-  std::fwrite(buffer_.data(), 1, buffer_.size(), stderr);
-  std::fflush(stderr);
+  Writer& writer = Writer::Instance();
+  writer.Append(buffer_);
+  // Warnings and errors may be the last words before a crash: out at once.
+  if (flush_) {
+    writer.Flush();
+  }
 }
 
 Line& Line::Str(absl::string_view key, absl::string_view value) {

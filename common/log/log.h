@@ -1,8 +1,9 @@
 #pragma once
 
 // Structured logging: every line is one JSON object on stderr, so log
-// collectors can parse it without rules. Fields are added with a builder and
-// the line is written when the temporary goes out of scope:
+// collectors can parse it without rules. Logging never blocks on stderr:
+// lines are buffered and written by a thread of their own (see Flush). Fields are added with a
+// builder and the line is written when the temporary goes out of scope:
 //
 //   crm::log::Info("migration applied").Int("version", 3).Str("name", name);
 //
@@ -37,6 +38,7 @@ class Line {
 
  private:
   bool enabled_;
+  bool flush_;
   std::string buffer_;
 };
 
@@ -47,6 +49,11 @@ inline Line Error(absl::string_view message) { return Line(Level::kError, messag
 
 // Appends `value` to `out` as a JSON string literal, quotes included.
 void AppendJsonString(std::string& out, absl::string_view value);
+
+// Writes every line logged so far before returning. Lines are written by a
+// thread of the log's own (request threads never wait for stderr); warnings
+// and errors are flushed as they are logged, and everything at exit.
+void Flush();
 
 // For tests: lines go to this string instead of stderr while set (nullptr resets).
 void CaptureForTesting(std::string* sink);

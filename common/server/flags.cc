@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/client/channel.h"
 #include "common/log/log.h"
 
@@ -121,6 +122,12 @@ int WaitForTerminationSignal(absl::Duration timeout) {
 
 ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
   BlockTerminationSignals();
+#ifdef NDEBUG
+  // Debian builds Abseil without NDEBUG, so absl::Mutex would run its
+  // deadlock detection (a lock-order graph updated on every acquisition) in
+  // production too; only debug builds want that price.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   log::SetServiceName(info.name);
   absl::SetProgramUsageMessage(absl::StrCat("The CRM ", info.name,
                                             " service. Every flag --foo may also be set as ",
