@@ -25,6 +25,8 @@ namespace {
 // terminal) lines are dropped and counted rather than held in memory or
 // allowed to stall request threads.
 constexpr size_t kMaxPendingBytes = 8 << 20;
+// How long the writer lets lines gather before writing them.
+constexpr absl::Duration kGatherTime = absl::Milliseconds(2);
 
 void WriteAll(absl::string_view text) {
   while (!text.empty()) {
@@ -101,6 +103,9 @@ class Writer {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(this, &Writer::HasPending));
       }
+      // Let a burst gather: under load one write(2) then carries the lines of
+      // many calls, and loggers rarely find this thread waiting to be woken.
+      absl::SleepFor(kGatherTime);
       absl::MutexLock write_lock(&write_mu_);
       WriteOnce();
     }
