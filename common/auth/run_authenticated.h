@@ -50,4 +50,48 @@ grpc::ServerUnaryReactor* RunAuthenticated(grpc::CallbackServerContext* context,
                              });
 }
 
+// Ends a unary call from wherever an asynchronous handler's answer arrives.
+struct UnaryFinisher {
+  grpc::ServerUnaryReactor* reactor;
+  void operator()(const absl::Status& status) const { reactor->Finish(ToGrpcStatus(status)); }
+};
+
+// The shape of an authenticated unary RPC whose handler never blocks: it
+// starts asynchronous work (a db::PipelinedReader read) and finishes the call
+// from that work's callback. `start(const Caller&, UnaryFinisher finish)`
+// runs on gRPC's thread when the token can be checked without blocking, on
+// the executor otherwise; `finish` must be called exactly once.
+//
+//   return RunAuthenticatedAsync(context, executor_, authenticator_,
+//                                [=](const Caller& caller, UnaryFinisher finish) {
+//     repository_->GetAsync(id, [=](absl::StatusOr<Row> row) { finish(Respond(row)); });
+//   });
+template <typename Start>
+grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* context,
+                                                server::BlockingExecutor& executor,
+                                                Authenticator& authenticator, Start start) {
+  const UnaryFinisher finish{context->DefaultReactor()};
+  if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(*context)) {
+    if (caller->ok()) {
+      start(**caller, finish);
+    } else {
+      finish(caller->status());
+    }
+    return finish.reactor;
+  }
+  const bool queued =
+      executor.TrySubmit([context, &authenticator, start = std::move(start), finish]() mutable {
+        absl::StatusOr<Caller> checked = authenticator.Authenticate(*context);
+        if (!checked.ok()) {
+          finish(checked.status());
+          return;
+        }
+        start(*checked, finish);
+      });
+  if (!queued) {
+    finish(WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100)));
+  }
+  return finish.reactor;
+}
+
 }  // namespace crm::auth

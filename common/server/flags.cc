@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -22,6 +23,9 @@ ABSL_FLAG(std::string, dsn, "",
           "libpq connection string of the service's own database; default "
           "host=127.0.0.1 port=25432 dbname=crm_<service> user=crm_<service>");
 ABSL_FLAG(int32_t, db_pool_size, 8, "database connections in the pool");
+ABSL_FLAG(int32_t, db_read_connections, 2,
+          "connections of the pipelined reader that serves a service's hottest reads "
+          "(0: those reads use the pool too)");
 ABSL_FLAG(int32_t, db_startup_timeout_seconds, 30,
           "how long to wait for the database at start-up before exiting non-zero");
 ABSL_FLAG(int32_t, db_health_interval_ms, 1000,
@@ -148,6 +152,7 @@ ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
         absl::StrCat("host=127.0.0.1 port=25432 dbname=crm_", info.name, " user=crm_", info.name);
   }
   flags.db_pool_size = Positive(absl::GetFlag(FLAGS_db_pool_size), "db_pool_size", info.name);
+  flags.db_read_connections = std::max(0, absl::GetFlag(FLAGS_db_read_connections));
   flags.db_startup_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_startup_timeout_seconds));
   flags.db_health_interval = absl::Milliseconds(
       Positive(absl::GetFlag(FLAGS_db_health_interval_ms), "db_health_interval_ms", info.name));

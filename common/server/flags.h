@@ -26,6 +26,7 @@ struct ServiceFlags {
   std::string listen;  // host:port
   std::string dsn;     // libpq connection string for this service's database
   int db_pool_size;
+  int db_read_connections;  // db::PipelinedReader's; 0 disables it
   absl::Duration db_startup_timeout;
   absl::Duration db_health_interval;
   absl::Duration drain;

@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/authenticator_flags.h"
+#include "common/db/pipelined_reader.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
 #include "common/outbox/relay_flags.h"
@@ -66,7 +67,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   crm::auth::PasswordHasher hasher({.max_concurrent = absl::GetFlag(FLAGS_hash_concurrency)});
-  crm::auth::UserRepository users(pool->get());
+  // GetUser, the hottest read, is pipelined: no thread per query.
+  std::unique_ptr<crm::db::PipelinedReader> reader;
+  if (flags.db_read_connections > 0) {
+    reader = std::make_unique<crm::db::PipelinedReader>(
+        crm::db::PipelinedReaderOptions{.dsn = flags.dsn,
+                                        .connections = flags.db_read_connections,
+                                        .statements = crm::auth::UserRepository::Statements()});
+  }
+  crm::auth::UserRepository users(pool->get(), reader.get());
   for (absl::Status status :
        {crm::auth::EnsureBootstrapAdmin(users, hasher, absl::GetFlag(FLAGS_admin_email),
                                         absl::GetFlag(FLAGS_admin_password_file)),

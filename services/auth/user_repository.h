@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/db/pipelined_reader.h"
 #include "common/db/pool.h"
 
 namespace crm::auth {
@@ -69,7 +71,10 @@ struct ThrottleKey {
 
 class UserRepository {
  public:
-  explicit UserRepository(db::Pool* pool) : pool_(pool) {}
+  // `reader` (optional) serves GetAsync; without one, only the blocking
+  // calls are available.
+  explicit UserRepository(db::Pool* pool, db::PipelinedReader* reader = nullptr)
+      : pool_(pool), reader_(reader) {}
 
   // The statements this repository prepares on every pooled connection.
   static std::vector<db::PreparedStatement> Statements();
@@ -81,6 +86,10 @@ class UserRepository {
   absl::StatusOr<UserRecord> Create(const NewUser& user, int64_t caller_id,
                                     const std::string& request_id);
   absl::StatusOr<UserRecord> Get(int64_t id);
+  // Get without blocking: `done` runs on the reader's thread (it must not
+  // block either). Only when HasAsyncReads().
+  bool HasAsyncReads() const { return reader_ != nullptr; }
+  void GetAsync(int64_t id, absl::AnyInvocable<void(absl::StatusOr<UserRecord>) &&> done);
   absl::StatusOr<std::optional<UserRecord>> FindByEmail(const std::string& email);
   absl::StatusOr<std::vector<UserRecord>> List(const ListUsersQuery& query);
 
@@ -122,6 +131,7 @@ class UserRepository {
 
  private:
   db::Pool* const pool_;
+  db::PipelinedReader* const reader_;
 };
 
 }  // namespace crm::auth

@@ -53,6 +53,9 @@ class UserServiceImpl final : public crm::auth::v1::UserService::CallbackService
                         crm::auth::v1::CreateUserResponse* response);
   absl::Status DoGet(const Caller& caller, const crm::auth::v1::GetUserRequest& request,
                      crm::auth::v1::GetUserResponse* response);
+  static int64_t GetId(const Caller& caller, const crm::auth::v1::GetUserRequest& request);
+  static absl::Status RespondGet(const Caller& caller, const absl::StatusOr<UserRecord>& user,
+                                 crm::auth::v1::GetUserResponse* response);
   absl::Status DoList(const Caller& caller, const crm::auth::v1::ListUsersRequest& request,
                       crm::auth::v1::ListUsersResponse* response);
   absl::Status DoUpdate(const Caller& caller, const crm::auth::v1::UpdateUserRequest& request,

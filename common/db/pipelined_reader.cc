@@ -1,0 +1,375 @@
+#include "common/db/pipelined_reader.h"
+
+#include <libpq-fe.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/db/errors.h"
+#include "common/log/log.h"
+#include "common/status/grpc_status.h"
+
+namespace crm::db {
+namespace {
+
+// A connection that cannot be opened is tried again after this long, so a
+// database that is down costs one connect attempt per interval, not per read.
+constexpr absl::Duration kReconnectDelay = absl::Milliseconds(500);
+constexpr absl::string_view kStopped = "reader stopped";
+
+absl::Status Unavailable() {
+  return WithRetryDelay(absl::UnavailableError("database unavailable"), absl::Seconds(1));
+}
+
+// A failed result as a client-safe status; the server's message is logged.
+absl::Status StatusFromResult(const PGresult* result) {
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const std::string sqlstate = state != nullptr ? state : "";
+  log::Warning("database read failed")
+      .Str("sqlstate", sqlstate)
+      .Str("detail", PQresultErrorMessage(result));
+  const absl::StatusCode code =
+      sqlstate.empty() ? absl::StatusCode::kInternal : CodeForSqlState(sqlstate);
+  if (code == absl::StatusCode::kUnavailable) {
+    return Unavailable();
+  }
+  return absl::Status(code, code == absl::StatusCode::kDeadlineExceeded
+                                ? "database statement timed out"
+                                : "database error");
+}
+
+}  // namespace
+
+Rows::Rows(PGresult* result) : result_(result) {}
+
+void Rows::Free::operator()(PGresult* result) const { PQclear(result); }
+
+int Rows::size() const { return PQntuples(result_.get()); }
+
+int Rows::columns() const { return PQnfields(result_.get()); }
+
+bool Rows::IsNull(int row, int column) const {
+  return PQgetisnull(result_.get(), row, column) == 1;
+}
+
+absl::string_view Rows::Get(int row, int column) const {
+  return absl::string_view(PQgetvalue(result_.get(), row, column),
+                           static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+PipelinedReader::PipelinedReader(PipelinedReaderOptions options)
+    : options_(std::move(options)),
+      dsn_(WithConnectTimeout(options_.dsn, options_.connect_timeout)),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      connections_(std::max(1, options_.connections)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+PipelinedReader::~PipelinedReader() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+  thread_.join();
+  close(wake_fd_);
+}
+
+void PipelinedReader::Read(std::string statement, std::vector<std::optional<std::string>> params,
+                           Callback done) {
+  bool wake = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_ && static_cast<int>(queued_.size()) < options_.max_queued) {
+      queued_.push_back(Query{.statement = std::move(statement),
+                              .params = std::move(params),
+                              .done = std::move(done),
+                              .resent = false});
+      // One wake-up per batch: the thread takes everything queued when it runs.
+      wake = !wake_pending_;
+      wake_pending_ = true;
+      done = nullptr;
+    }
+  }
+  if (done != nullptr) {
+    std::move(done)(
+        WithRetryDelay(absl::ResourceExhaustedError("database busy"), absl::Milliseconds(100)));
+    return;
+  }
+  if (wake) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+bool PipelinedReader::Open(Connection& c) {
+  PGconn* conn = PQconnectdb(dsn_.c_str());
+  const auto fail = [&](absl::string_view what, const char* detail) {
+    log::Warning("database connection failed").Str("what", what).Str("detail", detail);
+    PQfinish(conn);
+    c.retry_at = absl::Now() + kReconnectDelay;
+    return false;
+  };
+  if (PQstatus(conn) != CONNECTION_OK) {
+    return fail("connect", PQerrorMessage(conn));
+  }
+  // Server notices (and the FATAL of a terminated backend) would go to
+  // stderr as raw text; failures reach the log through the results instead.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  const std::string setup = absl::StrCat("SET statement_timeout = ",
+                                         absl::ToInt64Milliseconds(options_.statement_timeout));
+  PGresult* result = PQexec(conn, setup.c_str());
+  const bool set = PQresultStatus(result) == PGRES_COMMAND_OK;
+  PQclear(result);
+  if (!set) {
+    return fail("set statement_timeout", PQerrorMessage(conn));
+  }
+  for (const PreparedStatement& statement : options_.statements) {
+    result = PQprepare(conn, statement.name.c_str(), statement.sql.c_str(), 0, nullptr);
+    const bool prepared = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    if (!prepared) {
+      return fail(statement.name, PQerrorMessage(conn));
+    }
+  }
+  if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
+    return fail("pipeline mode", PQerrorMessage(conn));
+  }
+  c.conn = conn;
+  c.needs_flush = false;
+  return true;
+}
+
+void PipelinedReader::Close(Connection& c, absl::string_view why) {
+  if (c.conn != nullptr && why != kStopped) {
+    log::Warning("database connection lost")
+        .Str("what", why)
+        .Str("detail", PQerrorMessage(c.conn))
+        .Int("reads_failed", static_cast<int64_t>(c.in_flight.size()));
+  }
+  if (c.conn != nullptr) {
+    PQfinish(c.conn);
+    c.conn = nullptr;
+  }
+  if (c.head_result != nullptr) {
+    PQclear(c.head_result);
+    c.head_result = nullptr;
+  }
+  c.head_failure.reset();
+  c.head_aborted = false;
+  // Sent but unanswered: whether it ran is unknown, so it is not resent.
+  for (Query& query : c.in_flight) {
+    std::move(query.done)(Unavailable());
+  }
+  c.in_flight.clear();
+  c.needs_flush = false;
+}
+
+void PipelinedReader::Send(Connection& c, std::deque<Query>& queries) {
+  std::vector<const char*> values;
+  while (!queries.empty()) {
+    Query& query = queries.front();
+    values.clear();
+    for (const std::optional<std::string>& param : query.params) {
+      values.push_back(param.has_value() ? param->c_str() : nullptr);
+    }
+    if (PQsendQueryPrepared(c.conn, query.statement.c_str(), static_cast<int>(values.size()),
+                            values.data(), nullptr, nullptr, /*resultFormat=*/0) != 1) {
+      Close(c, "send");
+      return;  // the rest stay queued for another connection
+    }
+    c.in_flight.push_back(std::move(query));
+    queries.pop_front();
+  }
+  // One Sync for the batch: it ends the pipeline segment and flushes.
+  if (PQpipelineSync(c.conn) != 1) {
+    Close(c, "sync");
+    return;
+  }
+  c.needs_flush = true;
+  Flush(c);
+}
+
+void PipelinedReader::Flush(Connection& c) {
+  const int flushed = PQflush(c.conn);
+  if (flushed < 0) {
+    Close(c, "flush");
+    return;
+  }
+  c.needs_flush = flushed == 1;
+}
+
+void PipelinedReader::Receive(Connection& c, std::deque<Query>& resend) {
+  if (PQconsumeInput(c.conn) != 1) {
+    Close(c, "receive");
+    return;
+  }
+  // Each query's results end with a NULL; each Sync adds a PIPELINE_SYNC
+  // result, which carries nothing for a caller.
+  // What has come of the head query so far lives in `c`: its results may
+  // span several reads.
+  PGresult*& rows = c.head_result;
+  std::optional<absl::Status>& failure = c.head_failure;
+  bool& aborted = c.head_aborted;
+  int empty = 0;
+  while (!c.in_flight.empty() && PQisBusy(c.conn) == 0) {
+    PGresult* result = PQgetResult(c.conn);
+    if (result == nullptr) {
+      if (rows == nullptr && !failure.has_value() && !aborted) {
+        // A NULL between a Sync and the next query's first result is
+        // harmless; a second one in a row means nothing more has arrived.
+        if (++empty >= 2) {
+          break;
+        }
+        continue;
+      }
+      empty = 0;
+      Query query = std::move(c.in_flight.front());
+      c.in_flight.pop_front();
+      if (rows != nullptr && (aborted || failure.has_value())) {
+        PQclear(rows);
+        rows = nullptr;
+      }
+      if (aborted && !query.resent) {
+        // An earlier query of the same segment failed; this one never ran.
+        query.resent = true;
+        resend.push_back(std::move(query));
+      } else if (aborted) {
+        std::move(query.done)(absl::AbortedError("database read aborted; retry"));
+      } else if (failure.has_value()) {
+        std::move(query.done)(*std::move(failure));
+      } else {
+        std::move(query.done)(Rows(rows));
+      }
+      rows = nullptr;
+      failure.reset();
+      aborted = false;
+      continue;
+    }
+    empty = 0;
+    switch (PQresultStatus(result)) {
+      case PGRES_PIPELINE_SYNC:
+        PQclear(result);
+        break;
+      case PGRES_TUPLES_OK:
+      case PGRES_COMMAND_OK:
+        if (rows == nullptr) {
+          rows = result;
+        } else {
+          PQclear(result);
+        }
+        break;
+      case PGRES_PIPELINE_ABORTED:
+        aborted = true;
+        PQclear(result);
+        break;
+      default:
+        failure = StatusFromResult(result);
+        PQclear(result);
+        break;
+    }
+  }
+  // Drain a trailing Sync result so the connection is idle again.
+  while (c.in_flight.empty() && PQisBusy(c.conn) == 0) {
+    PGresult* result = PQgetResult(c.conn);
+    if (result == nullptr) {
+      break;
+    }
+    PQclear(result);
+  }
+  if (PQstatus(c.conn) != CONNECTION_OK) {
+    Close(c, "status");
+  }
+}
+
+void PipelinedReader::Run() {
+  std::vector<pollfd> fds;
+  std::deque<Query> batch;
+  while (true) {
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+      wake_pending_ = false;
+      while (!queued_.empty()) {
+        batch.push_back(std::move(queued_.front()));
+        queued_.pop_front();
+      }
+    }
+    if (stopping) {
+      break;
+    }
+    // The least busy open connection (opening one if none is) takes the batch.
+    if (!batch.empty()) {
+      Connection* target = nullptr;
+      for (Connection& c : connections_) {
+        if (c.conn == nullptr && absl::Now() >= c.retry_at) {
+          Open(c);
+        }
+        if (c.conn != nullptr &&
+            (target == nullptr || c.in_flight.size() < target->in_flight.size())) {
+          target = &c;
+        }
+      }
+      if (target != nullptr) {
+        Send(*target, batch);
+      } else {
+        for (Query& query : batch) {
+          std::move(query.done)(Unavailable());
+        }
+        batch.clear();
+      }
+    }
+    fds.clear();
+    fds.push_back(pollfd{.fd = wake_fd_, .events = POLLIN, .revents = 0});
+    for (Connection& c : connections_) {
+      if (c.conn != nullptr) {
+        const short events = static_cast<short>(POLLIN | (c.needs_flush ? POLLOUT : 0));
+        fds.push_back(pollfd{.fd = PQsocket(c.conn), .events = events, .revents = 0});
+      }
+    }
+    // Queries left by a connection that failed mid-send go out at once.
+    const int timeout_ms = batch.empty() ? -1 : 0;
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+      log::Error("poll failed in the database reader").Str("error", strerror(errno));
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof(count));
+    }
+    size_t index = 1;
+    for (Connection& c : connections_) {
+      if (c.conn == nullptr) {
+        continue;
+      }
+      const short revents = fds[index++].revents;
+      if ((revents & POLLOUT) != 0 && c.needs_flush) {
+        Flush(c);
+      }
+      if (c.conn != nullptr && (revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+        Receive(c, batch);
+      }
+    }
+  }
+  // Stopping: nothing waits for an answer that will not come.
+  for (Connection& c : connections_) {
+    Close(c, kStopped);
+  }
+  for (Query& query : batch) {
+    std::move(query.done)(Unavailable());
+  }
+  absl::MutexLock lock(&mu_);
+  for (Query& query : queued_) {
+    std::move(query.done)(Unavailable());
+  }
+  queued_.clear();
+}
+
+}  // namespace crm::db

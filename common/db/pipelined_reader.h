@@ -1,0 +1,133 @@
+#pragma once
+
+// Single-statement reads without a thread per query: one thread of the
+// reader's own keeps a few libpq connections in pipeline mode, sends the
+// queries of concurrent callers back to back (one write and one Sync for all
+// those waiting), and hands each result to its caller's callback as it
+// arrives. Under load many queries share one round trip, so a read costs
+// less than on a connection of its own (Pool::Read), where every query pays
+// its own send, wake-up and receive on both sides.
+//
+//   PipelinedReader reader({.dsn = dsn, .statements = {{"users_get", kSql}}});
+//   reader.Read("users_get", {std::to_string(id)}, [](absl::StatusOr<Rows> rows) {
+//     // on the reader's thread: decode, answer, never block
+//   });
+//
+// For reads only (statements that change nothing): a query that was sent but
+// whose answer was lost with its connection fails UNAVAILABLE, and one that
+// an earlier error in the same pipeline aborted is sent again. Errors are the
+// same client-safe statuses as the pool's (errors.h), the detail logged.
+
+#include <poll.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/db/pool.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace crm::db {
+
+// The rows of one result, in text format. Cheap to move; frees the result.
+class Rows {
+ public:
+  explicit Rows(pg_result* result);
+  Rows(Rows&&) = default;
+  Rows& operator=(Rows&&) = default;
+
+  int size() const;
+  int columns() const;
+  bool IsNull(int row, int column) const;
+  // The text of a field ("" for NULL); valid while this Rows lives.
+  absl::string_view Get(int row, int column) const;
+
+ private:
+  struct Free {
+    void operator()(pg_result* result) const;
+  };
+  std::unique_ptr<pg_result, Free> result_;
+};
+
+struct PipelinedReaderOptions {
+  std::string dsn;
+  int connections = 2;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration statement_timeout = absl::Seconds(30);
+  // Reads waiting to be sent at once; past this, RESOURCE_EXHAUSTED.
+  int max_queued = 4096;
+  std::vector<PreparedStatement> statements;
+};
+
+class PipelinedReader {
+ public:
+  // Runs on the reader's thread: must not block (answer the RPC and return).
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<Rows>) &&>;
+
+  explicit PipelinedReader(PipelinedReaderOptions options);
+  PipelinedReader(const PipelinedReader&) = delete;
+  PipelinedReader& operator=(const PipelinedReader&) = delete;
+  // Answers every read not yet answered (UNAVAILABLE) and stops the thread.
+  ~PipelinedReader();
+
+  // Runs the prepared `statement` with text `params` (nullopt is NULL).
+  // `done` is called exactly once, on the reader's thread (or, when the
+  // queue is full or the reader is stopping, at once on the caller's).
+  void Read(std::string statement, std::vector<std::optional<std::string>> params, Callback done);
+
+ private:
+  struct Query {
+    std::string statement;
+    std::vector<std::optional<std::string>> params;
+    Callback done;
+    bool resent = false;
+  };
+  struct Connection {
+    pg_conn* conn = nullptr;
+    std::deque<Query> in_flight;  // sent, in the order their results come
+    // The head query's answer while its results are still arriving.
+    pg_result* head_result = nullptr;
+    std::optional<absl::Status> head_failure;
+    bool head_aborted = false;
+    bool needs_flush = false;
+    absl::Time retry_at = absl::InfinitePast();
+  };
+
+  void Run();
+  // Opens `c`, prepares the statements and enters pipeline mode; false (and
+  // a retry time) when the database cannot be reached.
+  bool Open(Connection& c);
+  // Fails what `c` has in flight (UNAVAILABLE) and closes it.
+  void Close(Connection& c, absl::string_view why);
+  // Sends `queries` on `c`, followed by one Sync.
+  void Send(Connection& c, std::deque<Query>& queries);
+  // Reads what arrived on `c` and completes the queries it answers.
+  void Receive(Connection& c, std::deque<Query>& resend);
+  void Flush(Connection& c);
+
+  const PipelinedReaderOptions options_;
+  const std::string dsn_;
+  int wake_fd_ = -1;  // eventfd: new queries or stop
+
+  absl::Mutex mu_;
+  std::deque<Query> queued_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::vector<Connection> connections_;  // the reader's thread only
+  std::thread thread_;
+};
+
+}  // namespace crm::db

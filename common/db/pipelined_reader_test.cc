@@ -1,0 +1,218 @@
+#include "common/db/pipelined_reader.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "common/testing/pg_fixture.h"
+#include "gtest/gtest.h"
+
+namespace crm::db {
+namespace {
+
+class PipelinedReaderTest : public crm::testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    ASSERT_TRUE(cluster_
+                    ->Exec("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT, n INT);"
+                           "INSERT INTO items SELECT g, 'item ' || g, g * 10 "
+                           "FROM generate_series(1, 1000) g;"
+                           "INSERT INTO items VALUES (0, NULL, NULL);"
+                           "ALTER TABLE items OWNER TO " +
+                               db_name_,
+                           db_name_)
+                    .ok());
+  }
+
+  PipelinedReaderOptions Options(int connections = 2) {
+    return PipelinedReaderOptions{
+        .dsn = dsn_,
+        .connections = connections,
+        .statements = {{"item", "SELECT id, name, n FROM items WHERE id = $1"},
+                       {"ratio", "SELECT 100 / n FROM items WHERE id = $1"},
+                       {"sleep", "SELECT pg_sleep($1::float8)"}}};
+  }
+
+  // Reads and waits for the answer.
+  static absl::StatusOr<Rows> ReadNow(PipelinedReader& reader, const std::string& statement,
+                                      std::vector<std::optional<std::string>> params) {
+    absl::Notification done;
+    absl::StatusOr<Rows> out = absl::UnknownError("not answered");
+    reader.Read(statement, std::move(params), [&](absl::StatusOr<Rows> rows) {
+      out = std::move(rows);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return out;
+  }
+
+  void TerminateBackends() {
+    ASSERT_TRUE(cluster_
+                    ->Exec(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                        "WHERE datname = '",
+                                        db_name_, "' AND pid <> pg_backend_pid()"))
+                    .ok());
+  }
+};
+
+TEST_F(PipelinedReaderTest, ReadsRowsAndNulls) {
+  PipelinedReader reader(Options());
+  absl::StatusOr<Rows> rows = ReadNow(reader, "item", {"7"});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1);
+  ASSERT_EQ(rows->columns(), 3);
+  EXPECT_EQ(rows->Get(0, 0), "7");
+  EXPECT_EQ(rows->Get(0, 1), "item 7");
+  EXPECT_EQ(rows->Get(0, 2), "70");
+  EXPECT_FALSE(rows->IsNull(0, 1));
+
+  rows = ReadNow(reader, "item", {"0"});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_TRUE(rows->IsNull(0, 1));
+  EXPECT_EQ(rows->Get(0, 1), "");
+
+  rows = ReadNow(reader, "item", {"5000"});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->size(), 0);
+
+  rows = ReadNow(reader, "item", {std::nullopt});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->size(), 0);
+}
+
+TEST_F(PipelinedReaderTest, ManyConcurrentReadsEachGetTheirOwnAnswerOnce) {
+  PipelinedReader reader(Options());
+  constexpr int kThreads = 8;
+  constexpr int kReads = 500;
+  std::atomic<int> wrong{0};
+  std::atomic<int> answered{0};
+  absl::BlockingCounter all(kThreads * kReads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kReads; ++i) {
+        const int id = 1 + (t * kReads + i) % 1000;
+        reader.Read("item", {absl::StrCat(id)}, [&, id](absl::StatusOr<Rows> rows) {
+          if (!rows.ok() || rows->size() != 1 || rows->Get(0, 0) != absl::StrCat(id)) {
+            ++wrong;
+          }
+          ++answered;
+          all.DecrementCount();
+        });
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  all.Wait();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(answered.load(), kThreads * kReads);
+}
+
+TEST_F(PipelinedReaderTest, AFailedQueryFailsAloneAndItsNeighboursAreAnswered) {
+  PipelinedReader reader(Options(/*connections=*/1));
+  // Queued together, so they share a pipeline segment with the failure:
+  // the queries after it are aborted by PostgreSQL and sent again.
+  constexpr int kReads = 50;
+  std::vector<absl::StatusOr<Rows>> results;
+  ASSERT_TRUE(cluster_->Exec("INSERT INTO items VALUES (-5, 'zero', 0)", db_name_).ok());
+  for (int i = 0; i < kReads; ++i) {
+    results.emplace_back(absl::UnknownError("not answered"));
+  }
+  absl::BlockingCounter again(kReads);
+  for (int i = 0; i < kReads; ++i) {
+    const std::string id = i == 10 ? "-5" : absl::StrCat(i + 1);
+    reader.Read("ratio", {id}, [&, i](absl::StatusOr<Rows> rows) {
+      results[i] = std::move(rows);
+      again.DecrementCount();
+    });
+  }
+  again.Wait();
+  for (int i = 0; i < kReads; ++i) {
+    if (i == 10) {
+      // division_by_zero (22012): a client-safe INVALID_ARGUMENT, no SQL in it.
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(results[i].status().message(), "database error");
+    } else {
+      ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+      EXPECT_EQ(results[i]->Get(0, 0), absl::StrCat(100 / ((i + 1) * 10)));
+    }
+  }
+}
+
+TEST_F(PipelinedReaderTest, AnUnknownStatementIsAnError) {
+  PipelinedReader reader(Options());
+  absl::StatusOr<Rows> rows = ReadNow(reader, "no_such_statement", {});
+  EXPECT_FALSE(rows.ok());
+  EXPECT_EQ(ReadNow(reader, "item", {"3"})->Get(0, 0), "3");
+}
+
+TEST_F(PipelinedReaderTest, RecoversWhenItsConnectionsAreKilled) {
+  PipelinedReader reader(Options());
+  ASSERT_TRUE(ReadNow(reader, "item", {"1"}).ok());
+  TerminateBackends();
+  // The first read may meet the dead connection (UNAVAILABLE); soon after,
+  // reads are answered on fresh ones.
+  absl::StatusOr<Rows> rows = absl::UnknownError("not tried");
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  int failures = 0;
+  while (absl::Now() < give_up) {
+    rows = ReadNow(reader, "item", {"2"});
+    if (rows.ok()) {
+      break;
+    }
+    EXPECT_EQ(rows.status().code(), absl::StatusCode::kUnavailable) << rows.status();
+    ++failures;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Get(0, 0), "2");
+  EXPECT_LE(failures, 4);
+}
+
+TEST_F(PipelinedReaderTest, DatabaseDownIsUnavailableThenRecovers) {
+  PipelinedReader reader(Options());
+  ASSERT_TRUE(ReadNow(reader, "item", {"1"}).ok());
+  ASSERT_TRUE(cluster_->Stop().ok());
+  absl::StatusOr<Rows> rows = ReadNow(reader, "item", {"1"});
+  EXPECT_EQ(rows.status().code(), absl::StatusCode::kUnavailable) << rows.status();
+  rows = ReadNow(reader, "item", {"1"});
+  EXPECT_EQ(rows.status().code(), absl::StatusCode::kUnavailable) << rows.status();
+  ASSERT_TRUE(cluster_->Start().ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < give_up && !rows.ok()) {
+    absl::SleepFor(absl::Milliseconds(100));
+    rows = ReadNow(reader, "item", {"4"});
+  }
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Get(0, 0), "4");
+}
+
+TEST_F(PipelinedReaderTest, StoppingAnswersEveryPendingRead) {
+  std::atomic<int> answered{0};
+  {
+    PipelinedReader reader(Options());
+    for (int i = 0; i < 20; ++i) {
+      reader.Read("sleep", {"0.05"}, [&](absl::StatusOr<Rows>) { ++answered; });
+    }
+  }
+  EXPECT_EQ(answered.load(), 20);
+}
+
+TEST_F(PipelinedReaderTest, AFullQueueIsResourceExhaustedAtOnce) {
+  PipelinedReaderOptions options = Options(/*connections=*/1);
+  options.max_queued = 0;
+  PipelinedReader reader(std::move(options));
+  absl::StatusOr<Rows> rows = ReadNow(reader, "item", {"1"});
+  EXPECT_EQ(rows.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace crm::db
