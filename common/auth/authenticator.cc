@@ -18,6 +18,8 @@ namespace {
 
 constexpr absl::string_view kBearer = "bearer ";
 constexpr size_t kMaxAuthorizationBytes = 8192;
+// Periodic fetches never run back to back, whatever the options say.
+constexpr absl::Duration kMinFetchGap = absl::Milliseconds(10);
 
 absl::Status Unauthenticated() {
   return absl::UnauthenticatedError("missing or invalid access token");
@@ -86,7 +88,7 @@ void Authenticator::FetchLoop() {
     if (!keys.ok()) {
       // Keep trusting the keys we have: auth being down must not take every
       // other service down with it. Retry soon, and say so once.
-      next_periodic_fetch_ = absl::Now() + options_.min_refetch_interval;
+      next_periodic_fetch_ = absl::Now() + std::max(options_.min_refetch_interval, kMinFetchGap);
       if (!fetch_failing_) {
         log::Warning("could not fetch token verification keys")
             .Str("error", keys.status().ToString());
@@ -98,7 +100,7 @@ void Authenticator::FetchLoop() {
       log::Info("token verification keys fetched again").Int("keys", keys->size());
     }
     fetch_failing_ = false;
-    next_periodic_fetch_ = absl::Now() + options_.key_ttl;
+    next_periodic_fetch_ = absl::Now() + std::max(options_.key_ttl, kMinFetchGap);
     std::map<std::string, Ed25519PublicKey, std::less<>> fresh;
     for (Ed25519PublicKey& key : *keys) {
       std::string kid = key.Kid();

@@ -13,6 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/auth/jwt.h"
 #include "common/auth/service_credentials.h"
@@ -70,36 +71,53 @@ using ::testing::Not;
 constexpr char kAdminEmail[] = "admin@crm.local";
 constexpr char kAdminPassword[] = "admin-password-1";
 
-// A key source whose keys a test can change, for rotation.
+// A key source whose keys a test can change, for rotation. The
+// Authenticator fetches on a thread of its own, hence the lock.
 class SwappableKeySource final : public KeySource {
  public:
-  explicit SwappableKeySource(std::shared_ptr<const TokenIssuer>* issuer) : issuer_(issuer) {}
+  explicit SwappableKeySource(std::shared_ptr<const TokenIssuer> issuer)
+      : issuer_(std::move(issuer)) {}
   absl::StatusOr<std::vector<Ed25519PublicKey>> FetchKeys() override {
-    return (*issuer_)->PublicKeys();
+    absl::MutexLock lock(&mu_);
+    return issuer_->PublicKeys();
+  }
+  void Set(std::shared_ptr<const TokenIssuer> issuer) {
+    absl::MutexLock lock(&mu_);
+    issuer_ = std::move(issuer);
   }
 
  private:
-  std::shared_ptr<const TokenIssuer>* issuer_;
+  absl::Mutex mu_;
+  std::shared_ptr<const TokenIssuer> issuer_ ABSL_GUARDED_BY(mu_);
 };
 
 class AuthServiceTest : public crm::testing::PgTest {
  protected:
+  virtual bool UsePipelinedReader() const { return true; }
+
   void SetUp() override {
     PgTest::SetUp();
     ASSERT_TRUE(db::ApplyMigrations(dsn_, outbox::WithOutbox(Migrations())).ok());
     pool_ = std::make_unique<db::Pool>(
         db::PoolOptions{.dsn = dsn_, .size = 4, .statements = UserRepository::Statements()});
-    users_ = std::make_unique<UserRepository>(pool_.get());
+    // GetUser runs on the pipelined reader, as in the binary; a subclass
+    // tests the pool's path.
+    if (UsePipelinedReader()) {
+      reader_ = std::make_unique<db::PipelinedReader>(db::PipelinedReaderOptions{
+          .dsn = dsn_, .connections = 2, .statements = UserRepository::Statements()});
+    }
+    users_ = std::make_unique<UserRepository>(pool_.get(), reader_.get());
     // Cheaper parameters keep the suite fast; the production ones are tested
     // in password_hasher_test.
     hasher_ = std::make_unique<PasswordHasher>(
         PasswordHasherOptions{.memory_kib = 1024, .iterations = 1, .max_concurrent = 4});
     issuer_ =
         std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key1_}, TokenOptions{});
+    auto keys = std::make_unique<SwappableKeySource>(issuer_);
+    keys_ = keys.get();
     authenticator_ = std::make_unique<Authenticator>(
-        std::make_unique<SwappableKeySource>(&issuer_),
-        AuthenticatorOptions{.min_refetch_interval = absl::ZeroDuration(),
-                             .key_ttl = absl::ZeroDuration()});
+        std::move(keys), AuthenticatorOptions{.min_refetch_interval = absl::ZeroDuration(),
+                                              .key_ttl = absl::Milliseconds(10)});
     page_tokens_ = std::make_unique<pagination::PageTokenCodec>("0123456789abcdef0123456789abcdef");
     executor_ = std::make_unique<server::BlockingExecutor>(4, 64);
 
@@ -175,6 +193,20 @@ class AuthServiceTest : public crm::testing::PgTest {
 
   std::string AdminToken() { return TokenFor(kAdminEmail, kAdminPassword); }
 
+  // Auth starts signing with `issuer`'s keys and publishing them; returns
+  // once the authenticator has refreshed its keys since.
+  void Rotate(std::shared_ptr<const TokenIssuer> issuer) {
+    issuer_ = std::move(issuer);
+    keys_->Set(issuer_);
+    RebuildAuthService();
+    const int64_t fetched = authenticator_->stats().key_fetches;
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    // Two completions: the second surely started after the swap.
+    while (authenticator_->stats().key_fetches < fetched + 2 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+
   // Creates a user as admin; returns its id.
   int64_t Create(const std::string& name, const std::string& email, crm::auth::v1::Role role,
                  const std::string& password = "password-123") {
@@ -225,7 +257,9 @@ class AuthServiceTest : public crm::testing::PgTest {
 
   Ed25519PrivateKey key1_ = *Ed25519PrivateKey::Generate();
   std::shared_ptr<const TokenIssuer> issuer_;
+  SwappableKeySource* keys_ = nullptr;  // owned by authenticator_
   std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<db::PipelinedReader> reader_;
   std::unique_ptr<UserRepository> users_;
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<Authenticator> authenticator_;
@@ -367,9 +401,8 @@ TEST_F(AuthServiceTest, ForgedAndMisusedTokensAreRejected) {
 TEST_F(AuthServiceTest, KeyRotationKeepsOldTokensUntilTheOldKeyIsDropped) {
   const std::string old_token = AdminToken();
   Ed25519PrivateKey key2 = *Ed25519PrivateKey::Generate();
-  issuer_ = std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key1_, key2},
-                                                TokenOptions{});
-  RebuildAuthService();
+  Rotate(std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key1_, key2},
+                                             TokenOptions{}));
   const std::string new_token = AdminToken();
   EXPECT_NE(new_token.substr(0, new_token.find('.')), old_token.substr(0, old_token.find('.')));
   EXPECT_EQ(GetUserCode(old_token), grpc::StatusCode::OK);
@@ -382,10 +415,9 @@ TEST_F(AuthServiceTest, KeyRotationKeepsOldTokensUntilTheOldKeyIsDropped) {
   EXPECT_TRUE(keys.keys(0).active());
   EXPECT_EQ(keys.keys(0).public_key().size(), 32u);
 
-  issuer_ =
-      std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key2}, TokenOptions{});
-  RebuildAuthService();
-  // Key 1 is no longer published: its tokens stop working, key 2's do not.
+  Rotate(std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key2}, TokenOptions{}));
+  // Key 1 is no longer published: after the next refresh its tokens stop
+  // working (cached or not), key 2's do not.
   EXPECT_EQ(GetUserCode(old_token), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(GetUserCode(new_token), grpc::StatusCode::OK);
 }
@@ -460,6 +492,52 @@ TEST_F(AuthServiceTest, LogoutPasswordChangeAndDeactivationRevokeRefreshTokens) 
   EXPECT_FALSE(refresh_works(c.refresh_token()));
   EXPECT_EQ(Login("agent@crm.local", "new-password-456", &c).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// GetUser without the pipelined reader (--db_read_connections=0) answers
+// what it answers with it.
+class AuthServiceOnThePoolTest : public AuthServiceTest {
+ protected:
+  bool UsePipelinedReader() const override { return false; }
+};
+
+TEST_F(AuthServiceOnThePoolTest, GetUserAppliesTheSameViews) {
+  const int64_t agent = Create("Agent A", "a@crm.local", ROLE_AGENT);
+  const int64_t other_agent = Create("Agent B", "b@crm.local", ROLE_AGENT);
+  const int64_t client = Create("Client", "client@crm.local", ROLE_CLIENT);
+  const std::string agent_token = TokenFor("a@crm.local", "password-123");
+  GetUserResponse got;
+  ASSERT_TRUE(GetUser(AdminToken(), client, &got).ok());
+  EXPECT_EQ(got.user().email(), "client@crm.local");
+  EXPECT_GT(got.user().version(), 0);
+  EXPECT_EQ(GetUserCode(agent_token, agent), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUserCode(agent_token, client), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetUserCode(agent_token, 999999), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(GetUser(agent_token, other_agent, &got).ok());
+  EXPECT_EQ(got.user().name(), "Agent B");
+  EXPECT_EQ(got.user().version(), 0);  // directory view only
+  EXPECT_EQ(GetUserCode("not-a-token", agent), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AuthServiceTest, GetUserOnThePipelinedReaderSurvivesLostConnections) {
+  const std::string admin = AdminToken();
+  ASSERT_EQ(GetUserCode(admin), grpc::StatusCode::OK);
+  ASSERT_TRUE(cluster_
+                  ->Exec(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = '",
+                                      db_name_, "' AND pid <> pg_backend_pid()"))
+                  .ok());
+  // A call meeting a dead connection fails UNAVAILABLE, never hangs or
+  // leaks SQL; the next ones are served on fresh connections.
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  for (int i = 0; i < 10 && code != grpc::StatusCode::OK; ++i) {
+    code = GetUserCode(admin);
+    if (code != grpc::StatusCode::OK) {
+      EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  EXPECT_EQ(code, grpc::StatusCode::OK);
 }
 
 TEST_F(AuthServiceTest, PermissionTablePerRole) {
