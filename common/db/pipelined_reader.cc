@@ -67,6 +67,9 @@ PipelinedReader::PipelinedReader(PipelinedReaderOptions options)
       dsn_(WithConnectTimeout(options_.dsn, options_.connect_timeout)),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       connections_(std::max(1, options_.connections)) {
+  if (wake_fd_ < 0) {
+    log::Error("eventfd failed; the database reader polls instead").Str("error", strerror(errno));
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -78,7 +81,9 @@ PipelinedReader::~PipelinedReader() {
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
   thread_.join();
-  close(wake_fd_);
+  if (wake_fd_ >= 0) {
+    close(wake_fd_);
+  }
 }
 
 void PipelinedReader::Read(std::string statement, std::vector<std::optional<std::string>> params,
@@ -336,7 +341,9 @@ void PipelinedReader::Run() {
       }
     }
     // Queries left by a connection that failed mid-send go out at once.
-    const int timeout_ms = batch.empty() ? -1 : 0;
+    // Without an eventfd (the process is out of descriptors) new reads are
+    // noticed by polling every millisecond instead.
+    const int timeout_ms = !batch.empty() ? 0 : (wake_fd_ < 0 ? 1 : -1);
     if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
       log::Error("poll failed in the database reader").Str("error", strerror(errno));
     }
