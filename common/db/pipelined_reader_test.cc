@@ -52,13 +52,7 @@ class PipelinedReaderTest : public crm::testing::PgTest {
     return out;
   }
 
-  void TerminateBackends() {
-    ASSERT_TRUE(cluster_
-                    ->Exec(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                        "WHERE datname = '",
-                                        db_name_, "' AND pid <> pg_backend_pid()"))
-                    .ok());
-  }
+  void TerminateBackends() { ASSERT_TRUE(cluster_->TerminateConnections(db_name_).ok()); }
 };
 
 TEST_F(PipelinedReaderTest, ReadsRowsAndNulls) {

@@ -45,13 +45,7 @@ class PoolTest : public crm::testing::PgTest {
     return n;
   }
 
-  void TerminateBackends() {
-    ASSERT_TRUE(cluster_
-                    ->Exec(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                        "WHERE datname = '",
-                                        db_name_, "'"))
-                    .ok());
-  }
+  void TerminateBackends() { ASSERT_TRUE(cluster_->TerminateConnections(db_name_).ok()); }
 };
 
 TEST_F(PoolTest, CommitsWhenCallbackSucceeds) {

@@ -162,6 +162,20 @@ absl::Status PgCluster::Exec(const std::string& sql, const std::string& dbname) 
   }
 }
 
+absl::Status PgCluster::TerminateConnections(const std::string& dbname) {
+  try {
+    pqxx::connection conn(Dsn("postgres"));
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        dbname);
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("terminate failed: ", e.what()));
+  }
+}
+
 absl::StatusOr<std::string> PgCluster::CreateServiceDatabase(const std::string& name) {
   if (absl::Status s = Exec(absl::StrCat("CREATE ROLE ", name, " LOGIN")); !s.ok()) {
     return s;

@@ -36,6 +36,11 @@ class PgCluster {
   // Runs SQL as the superuser.
   absl::Status Exec(const std::string& sql, const std::string& dbname = "postgres");
 
+  // Ends every session connected to `dbname` (except the one running this),
+  // as an administrator's pg_terminate_backend would: the clients' next
+  // statements fail on a dead connection.
+  absl::Status TerminateConnections(const std::string& dbname);
+
   // Stops the server (fast shutdown) and starts it again on the same port
   // and data, for tests of connection loss.
   absl::Status Stop();

@@ -522,11 +522,7 @@ TEST_F(AuthServiceOnThePoolTest, GetUserAppliesTheSameViews) {
 TEST_F(AuthServiceTest, GetUserOnThePipelinedReaderSurvivesLostConnections) {
   const std::string admin = AdminToken();
   ASSERT_EQ(GetUserCode(admin), grpc::StatusCode::OK);
-  ASSERT_TRUE(cluster_
-                  ->Exec(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                      "WHERE datname = '",
-                                      db_name_, "' AND pid <> pg_backend_pid()"))
-                  .ok());
+  ASSERT_TRUE(cluster_->TerminateConnections(db_name_).ok());
   // A call meeting a dead connection fails UNAVAILABLE, never hangs or
   // leaks SQL; the next ones are served on fresh connections.
   grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
