@@ -3,8 +3,9 @@
 // For services whose RPCs land in later issues: every method still checks
 // the caller's token first, so a call without a valid token is refused
 // (UNAUTHENTICATED) and an authenticated one learns the method is not there
-// yet (UNIMPLEMENTED). The check can refetch auth's keys (a network call), so
-// it runs on a small executor of its own, never on gRPC's threads.
+// yet (UNIMPLEMENTED). The answer comes from gRPC's thread when the check
+// cannot block; a token naming a key not fetched yet (which needs a network
+// call to auth) is checked on a small executor of its own.
 
 #include <optional>
 
