@@ -56,7 +56,7 @@ void AuthServiceImpl::RecordSignIn(absl::string_view outcome, const std::string&
   }
 }
 
-AccessToken AuthServiceImpl::IssueAccessToken(const UserRecord& user) const {
+absl::StatusOr<AccessToken> AuthServiceImpl::IssueAccessToken(const UserRecord& user) const {
   const Role role = RoleFromName(user.role).value_or(Role::kClient);
   return deps_.tokens->IssueAccessToken(
       user.id, role, role == Role::kService ? ServiceAccountName(user.email) : "");
@@ -127,19 +127,25 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
           .IgnoreError();
     }
   }
-  const AccessToken access = IssueAccessToken(account);
-  const std::string refresh = TokenIssuer::NewRefreshToken();
+  const absl::StatusOr<AccessToken> access = IssueAccessToken(account);
+  const absl::StatusOr<std::string> refresh = TokenIssuer::NewRefreshToken();
+  const absl::StatusOr<std::string> family = NewUuid();
+  for (const absl::Status& issued : {access.status(), refresh.status(), family.status()}) {
+    if (!issued.ok()) {
+      return issued;
+    }
+  }
   const absl::Time refresh_expires = absl::Now() + deps_.tokens->options().refresh_ttl;
-  if (absl::Status stored = deps_.users->StoreRefreshToken(TokenIssuer::HashRefreshToken(refresh),
-                                                           account.id, NewUuid(), refresh_expires);
+  if (absl::Status stored = deps_.users->StoreRefreshToken(TokenIssuer::HashRefreshToken(*refresh),
+                                                           account.id, *family, refresh_expires);
       !stored.ok()) {
     return stored;
   }
   RecordSignIn("succeeded", *email, peer, account.id);
-  response->set_access_token(access.token);
-  response->set_refresh_token(refresh);
+  response->set_access_token(access->token);
+  response->set_refresh_token(*refresh);
   response->set_token_type("Bearer");
-  ToTimestamp(access.expires_at, response->mutable_access_token_expires_at());
+  ToTimestamp(access->expires_at, response->mutable_access_token_expires_at());
   ToTimestamp(refresh_expires, response->mutable_refresh_token_expires_at());
   ToProto(account, /*full=*/true, response->mutable_user());
   return absl::OkStatus();
@@ -157,22 +163,28 @@ absl::Status AuthServiceImpl::DoRefresh(const RefreshTokenRequest& request,
   if (request.refresh_token().empty() || request.refresh_token().size() > 256) {
     return absl::UnauthenticatedError("invalid refresh token");
   }
-  const std::string next = TokenIssuer::NewRefreshToken();
+  const absl::StatusOr<std::string> next = TokenIssuer::NewRefreshToken();
+  if (!next.ok()) {
+    return next.status();  // before the old token is retired
+  }
   const absl::Time next_expires = absl::Now() + deps_.tokens->options().refresh_ttl;
   absl::StatusOr<RefreshTokenRotation> rotation =
       deps_.users->RotateRefreshToken(TokenIssuer::HashRefreshToken(request.refresh_token()),
-                                      TokenIssuer::HashRefreshToken(next), next_expires);
+                                      TokenIssuer::HashRefreshToken(*next), next_expires);
   if (!rotation.ok()) {
     if (rotation.status().code() == absl::StatusCode::kUnauthenticated) {
       log::Info("refresh refused");
     }
     return rotation.status();
   }
-  const AccessToken access = IssueAccessToken(rotation->user);
-  response->set_access_token(access.token);
-  response->set_refresh_token(next);
+  const absl::StatusOr<AccessToken> access = IssueAccessToken(rotation->user);
+  if (!access.ok()) {
+    return access.status();
+  }
+  response->set_access_token(access->token);
+  response->set_refresh_token(*next);
   response->set_token_type("Bearer");
-  ToTimestamp(access.expires_at, response->mutable_access_token_expires_at());
+  ToTimestamp(access->expires_at, response->mutable_access_token_expires_at());
   ToTimestamp(next_expires, response->mutable_refresh_token_expires_at());
   ToProto(rotation->user, /*full=*/true, response->mutable_user());
   return absl::OkStatus();

@@ -42,7 +42,7 @@ class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService
 
  private:
   // An access token for `user`; a SERVICE account's names its service.
-  AccessToken IssueAccessToken(const UserRecord& user) const;
+  absl::StatusOr<AccessToken> IssueAccessToken(const UserRecord& user) const;
   // Logs the attempt and records it (with its failure counts) through the
   // repository; a recording failure is logged, never returned.
   void RecordSignIn(absl::string_view outcome, const std::string& email, const std::string& peer,

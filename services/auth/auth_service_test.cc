@@ -447,6 +447,48 @@ TEST_F(AuthServiceTest, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_TRUE(auth_->RefreshToken(Context().get(), next, &replay).ok());
 }
 
+TEST_F(AuthServiceTest, LogoutWithADeadRefreshTokenSignsNobodyOut) {
+  Create("Agent", "agent@crm.local", ROLE_AGENT);
+  const auto refresh = [&](const std::string& token, RefreshTokenResponse* response) {
+    RefreshTokenRequest request;
+    request.set_refresh_token(token);
+    return auth_->RefreshToken(Context().get(), request, response);
+  };
+  const auto logout = [&](const std::string& token) {
+    LogoutRequest request;
+    request.set_refresh_token(token);
+    LogoutResponse response;
+    return auth_->Logout(Context().get(), request, &response).error_code();
+  };
+  // A rotated token, an expired one and a revoked one...
+  LoginResponse rotated;
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &rotated).ok());
+  RefreshTokenResponse rotation;
+  ASSERT_TRUE(refresh(rotated.refresh_token(), &rotation).ok());
+  LoginResponse expired;
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &expired).ok());
+  ASSERT_TRUE(cluster_
+                  ->Exec("UPDATE refresh_tokens SET expires_at = now() - interval '1 second' "
+                         "WHERE id = (SELECT max(id) FROM refresh_tokens)",
+                         db_name_)
+                  .ok());
+  // ...then the session that must survive them.
+  LoginResponse live;
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &live).ok());
+  EXPECT_EQ(logout(rotated.refresh_token()), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(logout(expired.refresh_token()), grpc::StatusCode::UNAUTHENTICATED);
+  RefreshTokenResponse still;
+  ASSERT_TRUE(refresh(live.refresh_token(), &still).ok());
+  // A real sign-out revokes; the revoked token then signs nobody out either.
+  LoginResponse other;
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &other).ok());
+  ASSERT_EQ(logout(still.refresh_token()), grpc::StatusCode::OK);
+  ASSERT_TRUE(Login("agent@crm.local", "password-123", &other).ok());
+  EXPECT_EQ(logout(still.refresh_token()), grpc::StatusCode::UNAUTHENTICATED);
+  RefreshTokenResponse after;
+  EXPECT_TRUE(refresh(other.refresh_token(), &after).ok());
+}
+
 TEST_F(AuthServiceTest, LogoutPasswordChangeAndDeactivationRevokeRefreshTokens) {
   const int64_t agent = Create("Agent", "agent@crm.local", ROLE_AGENT);
   const auto refresh_works = [&](const std::string& token) {

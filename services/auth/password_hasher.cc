@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_validation.h"
 
@@ -23,8 +24,13 @@ PasswordHasher::PasswordHasher(PasswordHasherOptions options)
       parameters_prefix_(absl::StrCat("$argon2id$v=19$m=", options.memory_kib,
                                       ",t=", options.iterations, ",p=", options.parallelism, "$")) {
   // A hash of a random password for VerifyDummy: same parameters, same cost.
+  // Only its cost matters (its answer is never used), so a failing generator
+  // is logged, not fatal.
   std::string random(32, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(random.data()), static_cast<int>(random.size()));
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(random.data()),
+                 static_cast<int>(random.size())) != 1) {
+    log::Error("the random number generator failed; the dummy hash is not random");
+  }
   absl::StatusOr<std::string> dummy = Hash(absl::StrCat("dummy-", random));
   if (dummy.ok()) {
     dummy_hash_ = *dummy;

@@ -14,9 +14,13 @@
 namespace crm::auth {
 namespace {
 
-std::string RandomBytes(size_t n) {
+// A failing generator is an error, never a predictable token.
+absl::StatusOr<std::string> RandomBytes(size_t n) {
   std::string bytes(n, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+    log::Error("the random number generator failed");
+    return absl::InternalError("cannot issue a token now");
+  }
   return bytes;
 }
 
@@ -51,7 +55,8 @@ absl::StatusOr<std::unique_ptr<TokenIssuer>> TokenIssuer::FromFiles(
   return std::make_unique<TokenIssuer>(std::move(keys), std::move(options));
 }
 
-AccessToken TokenIssuer::IssueAccessToken(int64_t user_id, Role role, std::string service) const {
+absl::StatusOr<AccessToken> TokenIssuer::IssueAccessToken(int64_t user_id, Role role,
+                                                          std::string service) const {
   const absl::Time now = absl::Now();
   AccessClaims claims;
   claims.issuer = options_.issuer;
@@ -61,13 +66,23 @@ AccessToken TokenIssuer::IssueAccessToken(int64_t user_id, Role role, std::strin
   // Whole seconds, as JWT NumericDates carry them.
   claims.issued_at = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
   claims.expires_at = claims.issued_at + options_.access_ttl;
-  claims.jwt_id = absl::WebSafeBase64Escape(RandomBytes(16));
+  absl::StatusOr<std::string> jti = RandomBytes(16);
+  if (!jti.ok()) {
+    return jti.status();
+  }
+  claims.jwt_id = absl::WebSafeBase64Escape(*jti);
   claims.service = std::move(service);
   return AccessToken{.token = SignAccessToken(claims, keys_.back()),
                      .expires_at = claims.expires_at};
 }
 
-std::string TokenIssuer::NewRefreshToken() { return absl::WebSafeBase64Escape(RandomBytes(32)); }
+absl::StatusOr<std::string> TokenIssuer::NewRefreshToken() {
+  absl::StatusOr<std::string> bytes = RandomBytes(32);
+  if (!bytes.ok()) {
+    return bytes.status();
+  }
+  return absl::WebSafeBase64Escape(*bytes);
+}
 
 std::string TokenIssuer::HashRefreshToken(absl::string_view token) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -83,8 +98,12 @@ std::vector<Ed25519PublicKey> TokenIssuer::PublicKeys() const {
   return keys;
 }
 
-std::string NewUuid() {
-  std::string b = RandomBytes(16);
+absl::StatusOr<std::string> NewUuid() {
+  absl::StatusOr<std::string> random = RandomBytes(16);
+  if (!random.ok()) {
+    return random.status();
+  }
+  std::string& b = *random;
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
   const std::string hex = absl::BytesToHexString(b);

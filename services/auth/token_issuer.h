@@ -45,10 +45,13 @@ class TokenIssuer {
       const std::vector<std::string>& paths, TokenOptions options);
 
   // `service`: for a SERVICE account, its service's name (the "svc" claim).
-  AccessToken IssueAccessToken(int64_t user_id, Role role, std::string service = "") const;
+  // INTERNAL if the random number generator fails (no predictable jti).
+  absl::StatusOr<AccessToken> IssueAccessToken(int64_t user_id, Role role,
+                                               std::string service = "") const;
 
-  // A fresh refresh token and the hash to store for it.
-  static std::string NewRefreshToken();
+  // A fresh refresh token (256 random bits), or INTERNAL if the random
+  // number generator fails; and the hash to store for it.
+  static absl::StatusOr<std::string> NewRefreshToken();
   static std::string HashRefreshToken(absl::string_view token);
 
   std::vector<Ed25519PublicKey> PublicKeys() const;
@@ -73,6 +76,6 @@ class LocalKeySource final : public KeySource {
 };
 
 // A random RFC 4122 version 4 UUID, for refresh token families.
-std::string NewUuid();
+absl::StatusOr<std::string> NewUuid();
 
 }  // namespace crm::auth

@@ -138,7 +138,11 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
       {"refresh_revoke_user",
        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL "
        "AND retired_at IS NULL AND expires_at > now()"},
-      {"refresh_user", "SELECT user_id FROM refresh_tokens WHERE token_hash = $1"},
+      // Only a live token names its owner: a revoked, rotated or expired one
+      // must not sign the user out of every other session.
+      {"refresh_user",
+       "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NULL "
+       "AND retired_at IS NULL AND expires_at > now()"},
       {"throttle_lock_remaining",
        "SELECT COALESCE(max(extract(epoch FROM locked_until - now())), 0)::float8 "
        "FROM login_throttle WHERE key IN ($1, $2) AND locked_until > now()"},

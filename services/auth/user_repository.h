@@ -120,6 +120,7 @@ class UserRepository {
   absl::StatusOr<RefreshTokenRotation> RotateRefreshToken(const std::string& old_hash,
                                                           const std::string& new_hash,
                                                           absl::Time new_expires_at);
+  // The owner of a live refresh token (not revoked, rotated or expired).
   absl::StatusOr<std::optional<int64_t>> UserOfRefreshToken(const std::string& token_hash);
   absl::StatusOr<int> RevokeRefreshTokens(int64_t user_id);
 
