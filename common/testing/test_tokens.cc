@@ -1,5 +1,6 @@
 #include "common/testing/test_tokens.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <utility>
 #include <vector>
@@ -42,7 +43,8 @@ std::unique_ptr<auth::Authenticator> TestTokens::NewAuthenticator(
 
 std::string TestTokens::For(auth::Role role, int64_t user_id, const std::string& service,
                             absl::Duration lifetime) const {
-  static int counter = 0;
+  // Tests sign tokens from several threads at once.
+  static std::atomic<int> counter{0};
   const absl::Time now = absl::Now();
   return auth::SignAccessToken({.issuer = "crm-auth",
                                 .audience = "crm",

@@ -485,7 +485,11 @@ TEST_F(AuditServiceTest, StreamsEndWithUnauthenticatedOnceTheirTokenExpires) {
       context_with_token(tokens_.For(Role::kAdmin, kAdminId, "", absl::Seconds(3)));
   auto record_context =
       context_with_token(tokens_.For(Role::kService, 100, "leads", absl::Seconds(3)));
-  auto watch = stub_->WatchActivities(watch_context.get(), v1::WatchActivitiesRequest());
+  // From seq 1, not from the head: the watch may start before or after the
+  // first event is stored, and must see it either way.
+  v1::WatchActivitiesRequest from_first;
+  from_first.set_from_seq(1);
+  auto watch = stub_->WatchActivities(watch_context.get(), from_first);
   auto record = stub_->RecordActivities(record_context.get());
 
   v1::RecordActivitiesRequest first;

@@ -578,6 +578,21 @@ TEST_F(AuthServiceTest, GetUserOnThePipelinedReaderSurvivesLostConnections) {
   EXPECT_EQ(code, grpc::StatusCode::OK);
 }
 
+TEST_F(AuthServiceTest, TimestampsKeepEveryMicrosecond) {
+  // 1796114030.110813 has no exact float8: read through seconds as a double,
+  // it came back as …110812902 ns.
+  ASSERT_TRUE(cluster_
+                  ->Exec("UPDATE users SET created_at = '2026-12-01 08:33:50.110813+00', "
+                         "updated_at = '2026-12-01 08:33:50.999999+00' WHERE id = 1",
+                         db_name_)
+                  .ok());
+  GetUserResponse got;
+  ASSERT_TRUE(GetUser(AdminToken(), 1, &got).ok());
+  EXPECT_EQ(got.user().create_time().seconds(), 1796114030);
+  EXPECT_EQ(got.user().create_time().nanos(), 110813000);
+  EXPECT_EQ(got.user().update_time().nanos(), 999999000);
+}
+
 TEST_F(AuthServiceTest, PermissionTablePerRole) {
   const int64_t agent = Create("Agent A", "a@crm.local", ROLE_AGENT);
   const int64_t other_agent = Create("Agent B", "b@crm.local", ROLE_AGENT);

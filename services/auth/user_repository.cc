@@ -14,18 +14,12 @@ namespace crm::auth {
 namespace {
 
 constexpr char kUserColumns[] =
-    "id, name, email, role, active, version, extract(epoch FROM created_at)::float8, "
-    "extract(epoch FROM updated_at)::float8, password_hash";
+    "id, name, email, role, active, version, (extract(epoch FROM created_at) * 1000000)::int8, "
+    "(extract(epoch FROM updated_at) * 1000000)::int8, password_hash";
 
 // The text of column `i` of a row, from libpqxx or from the pipelined reader:
 // one decoding for both, and none through iostreams.
 using Field = absl::FunctionRef<absl::string_view(int)>;
-
-absl::Time EpochTime(absl::string_view text) {
-  double seconds = 0;
-  return absl::SimpleAtod(text, &seconds) ? absl::UnixEpoch() + absl::Seconds(seconds)
-                                          : absl::UnixEpoch();
-}
 
 int64_t Int64(absl::string_view text) {
   int64_t value = 0;
@@ -40,8 +34,10 @@ UserRecord ParseUser(Field field) {
   user.role = std::string(field(3));
   user.active = field(4) == "t";
   user.version = Int64(field(5));
-  user.created_at = EpochTime(field(6));
-  user.updated_at = EpochTime(field(7));
+  // Microseconds since the epoch, as PostgreSQL keeps them: exact, where a
+  // float8 of seconds loses the last digit.
+  user.created_at = absl::FromUnixMicros(Int64(field(6)));
+  user.updated_at = absl::FromUnixMicros(Int64(field(7)));
   user.password_hash = std::string(field(8));
   return user;
 }

@@ -37,8 +37,9 @@ using json = nlohmann::json;
 constexpr char kAdminPassword[] = "load-admin-pass";
 // The statement auth's GetUser runs (UserRepository's "users_get").
 constexpr char kUsersGet[] =
-    "SELECT id, name, email, role, active, version, extract(epoch FROM created_at)::float8, "
-    "extract(epoch FROM updated_at)::float8, password_hash FROM users WHERE id = $1";
+    "SELECT id, name, email, role, active, version, (extract(epoch FROM created_at) * "
+    "1000000)::int8, (extract(epoch FROM updated_at) * 1000000)::int8, password_hash FROM users "
+    "WHERE id = $1";
 
 class LoadToolTest : public ::testing::Test {
  protected:
