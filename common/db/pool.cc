@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/errors.h"
+#include "common/deadline/call_scope.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 
@@ -34,11 +35,35 @@ absl::string_view IsolationSql(Isolation isolation) {
   return "";
 }
 
-void Backoff(int attempt) {
+// Sleeps before another attempt; false (without sleeping) when the call's
+// deadline would pass first.
+bool Backoff(int attempt) {
   thread_local std::minstd_rand rng(std::random_device{}());
   const int base_ms = 5 << std::min(attempt, 5);
   std::uniform_int_distribution<int> jitter(base_ms / 2, base_ms);
-  absl::SleepFor(absl::Milliseconds(jitter(rng)));
+  const absl::Duration pause = absl::Milliseconds(jitter(rng));
+  if (absl::Now() + pause >= CurrentDeadline()) {
+    return false;
+  }
+  absl::SleepFor(pause);
+  return true;
+}
+
+absl::Status DeadlineExceeded() {
+  return absl::DeadlineExceededError("the call's deadline passed before the database answered");
+}
+
+// What is left of the call's deadline for one statement, rounded up to a
+// step so calls with the same deadline usually find the session already set.
+int64_t StatementTimeoutMs(absl::Duration pool_timeout) {
+  const int64_t most = absl::ToInt64Milliseconds(pool_timeout);
+  const absl::Time deadline = CurrentDeadline();
+  if (deadline == absl::InfiniteFuture()) {
+    return most;
+  }
+  const int64_t left = std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - absl::Now()) + 1);
+  const int64_t step = left < 1000 ? 50 : (left < 10000 ? 250 : 1000);
+  return std::min(most, (left + step - 1) / step * step);
 }
 
 bool IsOpen(const pqxx::connection& conn) {
@@ -83,15 +108,24 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect(bool count) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
+absl::StatusOr<Pool::Conn> Pool::Acquire() {
+  absl::Duration wait = options_.acquire_timeout;
+  const absl::Duration left = CurrentDeadline() - absl::Now();
+  const bool deadline_first = left < wait;
+  if (deadline_first) {
+    wait = std::max(left, absl::ZeroDuration());
+  }
   mu_.Lock();
-  if (!mu_.AwaitWithTimeout(absl::Condition(this, &Pool::CanAcquire), options_.acquire_timeout)) {
+  if (!mu_.AwaitWithTimeout(absl::Condition(this, &Pool::CanAcquire), wait)) {
     mu_.Unlock();
+    if (deadline_first) {
+      return DeadlineExceeded();
+    }
     return WithRetryDelay(absl::UnavailableError("database busy: no free connection"),
                           absl::Milliseconds(200));
   }
   if (!idle_.empty()) {
-    std::unique_ptr<pqxx::connection> conn = std::move(idle_.back());
+    Conn conn = std::move(idle_.back());
     idle_.pop_back();
     mu_.Unlock();
     return conn;
@@ -102,12 +136,14 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
   if (!conn.ok()) {
     absl::MutexLock lock(&mu_);
     --open_;
+    return conn.status();
   }
-  return conn;
+  return Conn{.conn = *std::move(conn),
+              .statement_timeout_ms = absl::ToInt64Milliseconds(options_.statement_timeout)};
 }
 
-void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
-  if (!IsOpen(*conn)) {
+void Pool::Release(Conn conn) {
+  if (!IsOpen(*conn.conn)) {
     Discard(std::move(conn));
     return;
   }
@@ -115,31 +151,45 @@ void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
   idle_.push_back(std::move(conn));
 }
 
-void Pool::Discard(std::unique_ptr<pqxx::connection> conn) {
+void Pool::Discard(Conn conn) {
   healthy_ = false;
-  std::vector<std::unique_ptr<pqxx::connection>> stale;
+  std::vector<Conn> stale;
   {
     absl::MutexLock lock(&mu_);
     stale.swap(idle_);
     open_ -= static_cast<int>(stale.size()) + 1;
   }
   // Destructors may block on the socket; run them without the lock.
-  conn.reset();
+  conn.conn.reset();
   stale.clear();
+}
+
+void Pool::FitStatementTimeout(Conn& conn) {
+  const int64_t wanted = StatementTimeoutMs(options_.statement_timeout);
+  if (wanted == conn.statement_timeout_ms) {
+    return;
+  }
+  pqxx::nontransaction set(*conn.conn);
+  set.exec(absl::StrCat("SET statement_timeout = ", wanted));
+  conn.statement_timeout_ms = wanted;
 }
 
 absl::Status Pool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn, Isolation isolation) {
   bool retried_stale = false;
   for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+    if (absl::Status alive = CheckCallAlive(); !alive.ok()) {
+      return alive;
+    }
+    absl::StatusOr<Conn> conn = Acquire();
     if (!conn.ok()) {
       return conn.status();
     }
     bool began = false;
     try {
+      FitStatementTimeout(*conn);
       absl::Status result;
       {
-        pqxx::work tx(**conn);  // sends BEGIN
+        pqxx::work tx(*conn->conn);  // sends BEGIN
         began = true;
         if (absl::string_view sql = IsolationSql(isolation); !sql.empty()) {
           tx.exec(std::string(sql));
@@ -163,7 +213,9 @@ absl::Status Pool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn, Iso
     } catch (const std::exception& e) {
       Release(*std::move(conn));
       if (IsRetryableSqlState(SqlState(e)) && attempt < options_.max_transaction_attempts) {
-        Backoff(attempt);
+        if (!Backoff(attempt)) {
+          return DeadlineExceeded();
+        }
         continue;
       }
       return StatusFromException(e);
@@ -173,14 +225,18 @@ absl::Status Pool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn, Iso
 
 absl::Status Pool::Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn) {
   for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+    if (absl::Status alive = CheckCallAlive(); !alive.ok()) {
+      return alive;
+    }
+    absl::StatusOr<Conn> conn = Acquire();
     if (!conn.ok()) {
       return conn.status();
     }
     try {
+      FitStatementTimeout(*conn);
       absl::Status result;
       {
-        pqxx::nontransaction tx(**conn);
+        pqxx::nontransaction tx(*conn->conn);
         result = fn(tx);
       }
       Release(*std::move(conn));

@@ -15,6 +15,13 @@
 // Callbacks may run more than once (retries after serialization failures,
 // deadlocks, or a stale connection), so they must assign their outputs, not
 // append to them. Calls block: run them off gRPC's threads.
+//
+// Calls honour the current call's deadline and cancellation (CallScope, set
+// by RunBlocking): the wait for a connection and the retries stop at the
+// deadline, each statement's timeout is cut to what is left of it (rounded
+// up a little, so that calls with the same deadline rarely need a new SET),
+// and a call whose client has gone is not started again. The answer is then
+// DEADLINE_EXCEEDED or CANCELLED.
 
 #include <atomic>
 #include <memory>
@@ -90,19 +97,28 @@ class Pool {
   PoolStats stats() const;
 
  private:
+  // A pooled connection and the statement_timeout its session has now.
+  struct Conn {
+    std::unique_ptr<pqxx::connection> conn;
+    int64_t statement_timeout_ms = 0;
+  };
+
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(bool count);
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
-  void Release(std::unique_ptr<pqxx::connection> conn);
+  absl::StatusOr<Conn> Acquire();
+  void Release(Conn conn);
   // Closes `conn` and every idle connection: when one connection breaks, the
   // server has usually gone away and the others are stale too.
-  void Discard(std::unique_ptr<pqxx::connection> conn);
+  void Discard(Conn conn);
+  // Sets the session's statement_timeout to what the call's deadline leaves
+  // (at most the pool's); throws like any statement.
+  void FitStatementTimeout(Conn& conn);
   bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const PoolOptions options_;
   const std::string dsn_;
 
   mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<Conn> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t connects_ ABSL_GUARDED_BY(mu_) = 0;
 

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/deadline/call_scope.h"
 #include "common/testing/pg_fixture.h"
 #include "gtest/gtest.h"
 
@@ -162,6 +164,87 @@ TEST_F(PoolTest, ExhaustedPoolAnswersUnavailableAfterTimeout) {
   absl::Status status = pool.Read([](pqxx::nontransaction&) { return absl::OkStatus(); });
   holder.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+// A statement outlasting the call's deadline is stopped by PostgreSQL at
+// about the deadline (not at the pool's 30 s), answered DEADLINE_EXCEEDED.
+TEST_F(PoolTest, AStatementStopsAtTheCallsDeadline) {
+  Pool pool(Options(1));
+  const absl::Time start = absl::Now();
+  absl::Status status;
+  {
+    CallScope scope(start + absl::Milliseconds(300));
+    status = pool.Read([](pqxx::nontransaction& tx) {
+      tx.exec("SELECT pg_sleep(5)");
+      return absl::OkStatus();
+    });
+  }
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_LT(took, absl::Seconds(2));
+  // The session's timeout is the pool's again for the next call.
+  EXPECT_TRUE(pool.Read([](pqxx::nontransaction& tx) {
+                    tx.exec("SELECT pg_sleep(0.5)");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  {
+    CallScope scope(absl::Now() + absl::Milliseconds(300));
+    status = pool.Transact([](pqxx::work& tx) {
+      tx.exec("SELECT pg_sleep(5)");
+      return absl::OkStatus();
+    });
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+}
+
+TEST_F(PoolTest, TheWaitForAConnectionEndsAtTheCallsDeadline) {
+  PoolOptions options = Options(1);
+  options.acquire_timeout = absl::Seconds(10);
+  Pool pool(options);
+  absl::Notification holding;
+  std::thread holder([&] {
+    EXPECT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
+                      holding.Notify();
+                      tx.exec("SELECT pg_sleep(1)");
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  });
+  holding.WaitForNotification();
+  const absl::Time start = absl::Now();
+  absl::Status status;
+  {
+    CallScope scope(start + absl::Milliseconds(100));
+    status = pool.Read([](pqxx::nontransaction&) { return absl::OkStatus(); });
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(900));
+  holder.join();
+}
+
+TEST_F(PoolTest, ACancelledOrExpiredCallDoesNotStart) {
+  Pool pool(Options());
+  bool ran = false;
+  {
+    CallScope scope(absl::InfiniteFuture(), [] { return true; });
+    EXPECT_EQ(pool.Read([&](pqxx::nontransaction&) {
+                    ran = true;
+                    return absl::OkStatus();
+                  })
+                  .code(),
+              absl::StatusCode::kCancelled);
+  }
+  {
+    CallScope scope(absl::Now() - absl::Seconds(1));
+    EXPECT_EQ(pool.Transact([&](pqxx::work&) {
+                    ran = true;
+                    return absl::OkStatus();
+                  })
+                  .code(),
+              absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_FALSE(ran);
 }
 
 TEST_F(PoolTest, SurvivesKilledConnections) {

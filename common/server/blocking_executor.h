@@ -18,6 +18,8 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/deadline/call_scope.h"
 #include "common/status/grpc_status.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -46,8 +48,13 @@ class BlockingExecutor {
   std::vector<std::thread> threads_;
 };
 
+// The call's deadline as absl::Time (InfiniteFuture when the client set none).
+absl::Time DeadlineOf(const grpc::ServerContextBase& context);
+
 // Runs `fn` (returning absl::Status) on `executor` and finishes the unary RPC
-// with the mapped status. A call already cancelled by its client is not run.
+// with the mapped status. A call already cancelled by its client is not run,
+// and while `fn` runs the call's deadline and cancellation are its CallScope,
+// which the database pool honours.
 template <typename Fn>
 grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* context,
                                       BlockingExecutor& executor, Fn fn) {
@@ -57,7 +64,12 @@ grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* context,
       reactor->Finish(grpc::Status::CANCELLED);
       return;
     }
-    reactor->Finish(ToGrpcStatus(fn()));
+    absl::Status status;
+    {
+      CallScope scope(DeadlineOf(*context), [context] { return context->IsCancelled(); });
+      status = fn();
+    }
+    reactor->Finish(ToGrpcStatus(status));
   });
   if (!queued) {
     reactor->Finish(ToGrpcStatus(

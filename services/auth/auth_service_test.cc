@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -591,6 +593,38 @@ TEST_F(AuthServiceTest, TimestampsKeepEveryMicrosecond) {
   EXPECT_EQ(got.user().create_time().seconds(), 1796114030);
   EXPECT_EQ(got.user().create_time().nanos(), 110813000);
   EXPECT_EQ(got.user().update_time().nanos(), 999999000);
+}
+
+// A call whose client gave up stops its SQL at about its deadline instead
+// of holding a connection for the pool's 30 s statement timeout.
+TEST_F(AuthServiceTest, SqlStopsAtTheCallsDeadline) {
+  const std::string admin = AdminToken();
+  pqxx::connection locker(cluster_->Dsn(db_name_));
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+  auto context = Context(admin);
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(400));
+  ListUsersRequest request;
+  ListUsersResponse response;
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(users_stub_->ListUsers(context.get(), request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Once the deadline (plus the rounding of the statement timeout) is past,
+  // no statement of the service still waits for the lock.
+  const auto waiting = [&] {
+    pqxx::connection probe(cluster_->Dsn("postgres"));
+    pqxx::nontransaction tx(probe);
+    return tx
+        .exec_params1(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+            "AND wait_event_type = 'Lock'",
+            db_name_)[0]
+        .as<int>();
+  };
+  std::this_thread::sleep_until(absl::ToChronoTime(start + absl::Milliseconds(1200)));
+  EXPECT_EQ(waiting(), 0);
+  lock.abort();
+  EXPECT_EQ(GetUserCode(admin), grpc::StatusCode::OK);
 }
 
 TEST_F(AuthServiceTest, PermissionTablePerRole) {
