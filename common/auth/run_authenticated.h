@@ -73,6 +73,7 @@ grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* con
   const UnaryFinisher finish{context->DefaultReactor()};
   if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(*context)) {
     if (caller->ok()) {
+      CallScope scope(server::DeadlineOf(*context));
       start(**caller, finish);
     } else {
       finish(caller->status());
@@ -86,6 +87,7 @@ grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* con
           finish(checked.status());
           return;
         }
+        CallScope scope(server::DeadlineOf(*context));
         start(*checked, finish);
       });
   if (!queued) {

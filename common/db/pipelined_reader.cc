@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/errors.h"
+#include "common/deadline/call_scope.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 
@@ -95,7 +96,8 @@ void PipelinedReader::Read(std::string statement, std::vector<std::optional<std:
       queued_.push_back(Query{.statement = std::move(statement),
                               .params = std::move(params),
                               .done = std::move(done),
-                              .resent = false});
+                              .resent = false,
+                              .deadline = CurrentDeadline()});
       // One wake-up per batch: the thread takes everything queued when it runs.
       wake = !wake_pending_;
       wake_pending_ = true;
@@ -306,6 +308,16 @@ void PipelinedReader::Run() {
       while (!queued_.empty()) {
         batch.push_back(std::move(queued_.front()));
         queued_.pop_front();
+      }
+    }
+    // Reads whose callers have given up are not sent.
+    const absl::Time now = absl::Now();
+    for (auto it = batch.begin(); it != batch.end();) {
+      if (now >= it->deadline) {
+        std::move(it->done)(absl::DeadlineExceededError("the call's deadline passed"));
+        it = batch.erase(it);
+      } else {
+        ++it;
       }
     }
     if (stopping) {

@@ -84,7 +84,9 @@ class PipelinedReader {
 
   // Runs the prepared `statement` with text `params` (nullopt is NULL).
   // `done` is called exactly once, on the reader's thread (or, when the
-  // queue is full or the reader is stopping, at once on the caller's).
+  // queue is full or the reader is stopping, at once on the caller's). A
+  // read whose call's deadline (CallScope) passes before it is sent is
+  // answered DEADLINE_EXCEEDED without being sent.
   void Read(std::string statement, std::vector<std::optional<std::string>> params, Callback done);
 
  private:
@@ -93,6 +95,9 @@ class PipelinedReader {
     std::vector<std::optional<std::string>> params;
     Callback done;
     bool resent = false;
+    // The calling thread's CallScope deadline: a read still queued when it
+    // passes is answered DEADLINE_EXCEEDED, never sent.
+    absl::Time deadline = absl::InfiniteFuture();
   };
   struct Connection {
     pg_conn* conn = nullptr;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
+#include "common/deadline/call_scope.h"
 #include "common/testing/pg_fixture.h"
 #include "gtest/gtest.h"
 
@@ -198,6 +199,21 @@ TEST_F(PipelinedReaderTest, StoppingAnswersEveryPendingRead) {
     }
   }
   EXPECT_EQ(answered.load(), 20);
+}
+
+TEST_F(PipelinedReaderTest, AReadWhoseCallHasExpiredIsNotSent) {
+  PipelinedReader reader(Options());
+  absl::StatusOr<Rows> rows = absl::UnknownError("not answered");
+  {
+    CallScope scope(absl::Now() - absl::Milliseconds(1));
+    rows = ReadNow(reader, "item", {"1"});
+  }
+  EXPECT_EQ(rows.status().code(), absl::StatusCode::kDeadlineExceeded);
+  {
+    CallScope scope(absl::Now() + absl::Seconds(5));
+    rows = ReadNow(reader, "item", {"1"});
+  }
+  EXPECT_TRUE(rows.ok()) << rows.status();
 }
 
 TEST_F(PipelinedReaderTest, AFullQueueIsResourceExhaustedAtOnce) {
