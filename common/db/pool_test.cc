@@ -145,22 +145,26 @@ TEST_F(PoolTest, NeverOpensMoreThanItsSize) {
   for (std::thread& thread : threads) {
     thread.join();
   }
+  // Fewer may have been needed if the calls happened not to overlap; never more.
   EXPECT_LE(pool.stats().open, 2);
-  EXPECT_EQ(pool.stats().connects, 2);
+  EXPECT_GE(pool.stats().connects, 1);
+  EXPECT_LE(pool.stats().connects, 2);
 }
 
 TEST_F(PoolTest, ExhaustedPoolAnswersUnavailableAfterTimeout) {
   PoolOptions options = Options(1);
   options.acquire_timeout = absl::Milliseconds(100);
   Pool pool(options);
+  absl::Notification holding;
   std::thread holder([&] {
-    EXPECT_TRUE(pool.Read([](pqxx::nontransaction& tx) {
+    EXPECT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
+                      holding.Notify();
                       tx.exec("SELECT pg_sleep(1)");
                       return absl::OkStatus();
                     })
                     .ok());
   });
-  absl::SleepFor(absl::Milliseconds(200));
+  holding.WaitForNotification();  // the only connection is taken
   absl::Status status = pool.Read([](pqxx::nontransaction&) { return absl::OkStatus(); });
   holder.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);

@@ -176,8 +176,24 @@ TEST_F(RunnerTest, PortInUseFailsToStart) {
 
 TEST_F(RunnerTest, StopIsIdempotent) {
   StartRunner();
+  ASSERT_EQ(Status(), HealthCheckResponse::SERVING);
+  std::string logs;
+  log::CaptureForTesting(&logs);
   runner_->Stop();
   runner_->Stop();
+  runner_.reset();  // the destructor stops too
+  log::CaptureForTesting(nullptr);
+  // One shutdown, logged once, and the port no longer answers.
+  size_t stopped = 0;
+  for (size_t at = logs.find("\"msg\":\"stopped\""); at != std::string::npos;
+       at = logs.find("\"msg\":\"stopped\"", at + 1)) {
+    ++stopped;
+  }
+  EXPECT_EQ(stopped, 1u);
+  HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  EXPECT_FALSE(stub_->Check(&context, HealthCheckRequest(), &response).ok());
 }
 
 }  // namespace

@@ -356,21 +356,32 @@ TEST_F(SuiteTest, SigtermWhileWaitingForDatabaseExitsPromptly) {
                              "--dsn=host=127.0.0.1 port=1 dbname=crm_audit user=crm_audit",
                              "--db_startup_timeout_seconds=60"});
   ASSERT_TRUE(audit.started());
-  absl::SleepFor(absl::Milliseconds(700));
+  // SIGTERM only once the process is waiting (its signals are blocked by
+  // then); sent earlier it would kill a process that has not set them up.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < give_up &&
+         audit.Log().find("waiting for the database") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_THAT(audit.Log(), HasSubstr("waiting for the database"));
   const absl::Time start = absl::Now();
   EXPECT_EQ(audit.Stop(SIGTERM, absl::Seconds(10)), 0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   EXPECT_THAT(audit.Log(), HasSubstr("waiting for the database"));
 }
 
-// Runs last in the suite (gtest keeps declaration order): it restarts the
-// shared cluster.
 TEST_F(SuiteTest, DatabaseOutageFlipsHealthAndRecovers) {
-  auto leads = StartService("leads");
-  ASSERT_NE(leads, nullptr);
-  ASSERT_TRUE(cluster_->Stop().ok());
+  // A cluster of its own: stopping the suite's would disturb the other tests.
+  auto own = PgCluster::Create();
+  ASSERT_TRUE(own.ok()) << own.status();
+  auto dsn = (*own)->CreateServiceDatabase("crm_leads");
+  ASSERT_TRUE(dsn.ok()) << dsn.status();
+  auto started = ServiceProcess::Start("leads", {"--dsn=" + *dsn, "--db_health_interval_ms=100"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<ServiceProcess> leads = *std::move(started);
+  ASSERT_TRUE((*own)->Stop().ok());
   EXPECT_TRUE(EventuallyHealth(*leads, "NOT_SERVING"));
-  ASSERT_TRUE(cluster_->Start().ok());
+  ASSERT_TRUE((*own)->Start().ok());
   EXPECT_TRUE(EventuallyHealth(*leads, "SERVING"));
   EXPECT_THAT(leads->Log(), HasSubstr("\"msg\":\"dependency down\""));
   EXPECT_THAT(leads->Log(), HasSubstr("\"msg\":\"dependency up\""));
