@@ -440,7 +440,7 @@ TEST_F(AuditServiceTest, WatchFromZeroSendsOnlyNewAndHonoursTheFilter) {
   request.mutable_filter()->set_user_id(kOtherAgentId);
   auto context = Context(Role::kAdmin, kAdminId, 30);
   auto reader = stub_->WatchActivities(context.get(), request);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the watch has started
+  reader->WaitForInitialMetadata();  // the watch has started: its head is read
   RecordOk({MakeEvent(4, kAgentId), MakeEvent(5, kOtherAgentId), MakeEvent(6, kAgentId),
             MakeEvent(7, kOtherAgentId)});
   std::vector<int64_t> seqs;
@@ -460,7 +460,7 @@ TEST_F(AuditServiceTest, ShutdownEndsLiveFeedsWithUnavailable) {
   v1::WatchActivitiesRequest request;
   auto context = Context(Role::kAdmin, kAdminId, 30);
   auto reader = stub_->WatchActivities(context.get(), request);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  reader->WaitForInitialMetadata();  // the watch is live
   const absl::Time start = absl::Now();
   runner_->Stop();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // not the whole drain period

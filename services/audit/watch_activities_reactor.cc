@@ -49,6 +49,9 @@ void WatchActivitiesReactor::Start() {
     cursor_ = *head + 1;
     head_seq_ = *head;
   }
+  // The stream's headers tell the client the feed is open: from here on,
+  // nothing stored is missed (a client of from_seq 0 may wait for them).
+  this->StartSendInitialMetadata();
   Fetch();
 }
 

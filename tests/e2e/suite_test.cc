@@ -9,18 +9,21 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/files/read_file.h"
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
+#include "crm/auth/v1/user_service.grpc.pb.h"
 #include "crm/leads/v1/lead_service.grpc.pb.h"
 #include "crm/notifications/v1/notification_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -314,19 +317,73 @@ TEST_F(SuiteTest, EnvironmentOverridesDefaultsAndFlagsOverrideEnvironment) {
 }
 
 TEST_F(SuiteTest, LogsAreJsonLinesWithoutSecrets) {
-  auto auth = StartService("auth");
+  const std::string password_file =
+      absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-admin-logs-", getpid());
+  ASSERT_TRUE(
+      crm::testing::RunCommand({"sh", "-c", "printf e2e-admin-pass > " + password_file}).ok());
+  auto auth = StartService(
+      "auth", {"--admin_email=admin@crm.local", "--admin_password_file=" + password_file});
   ASSERT_NE(auth, nullptr);
+  const auto context = [](const std::string& token = "") {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    c->AddMetadata("x-request-id", "logs-test-1");
+    if (!token.empty()) {
+      c->AddMetadata("authorization", "Bearer " + token);
+    }
+    return c;
+  };
+  // Traffic carrying every kind of secret: passwords right and wrong, access
+  // and refresh tokens, a new user's password.
+  auto auth_stub = crm::auth::v1::AuthService::NewStub(auth->channel());
+  crm::auth::v1::LoginRequest login;
+  login.set_email("admin@crm.local");
+  login.set_password("e2e-admin-pass");
+  crm::auth::v1::LoginResponse session;
+  ASSERT_TRUE(auth_stub->Login(context().get(), login, &session).ok());
+  login.set_password("wrong-secret-pass-1");
+  crm::auth::v1::LoginResponse refused;
+  EXPECT_EQ(auth_stub->Login(context().get(), login, &refused).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  crm::auth::v1::RefreshTokenRequest refresh;
+  refresh.set_refresh_token(session.refresh_token());
+  crm::auth::v1::RefreshTokenResponse refreshed;
+  ASSERT_TRUE(auth_stub->RefreshToken(context().get(), refresh, &refreshed).ok());
+  auto users = crm::auth::v1::UserService::NewStub(auth->channel());
+  crm::auth::v1::CreateUserRequest create;
+  create.mutable_user()->set_name("Log Test");
+  create.mutable_user()->set_email(absl::StrCat("log-test-", getpid(), "@crm.local"));
+  create.mutable_user()->set_role(crm::auth::v1::ROLE_AGENT);
+  create.set_password("new-user-secret-9");
+  crm::auth::v1::CreateUserResponse created;
+  ASSERT_TRUE(users->CreateUser(context(refreshed.access_token()).get(), create, &created).ok());
   ASSERT_EQ(auth->Stop(SIGTERM), 0);
+
   const std::string log = auth->Log();
-  ASSERT_FALSE(log.empty());
-  size_t start = 0;
-  while (start < log.size()) {
-    const size_t end = log.find('\n', start);
-    const std::string line = log.substr(start, end - start);
-    EXPECT_EQ(line.front(), '{') << line;
-    EXPECT_EQ(line.back(), '}') << line;
-    EXPECT_THAT(line, HasSubstr("\"service\":\"auth\""));
-    start = end == std::string::npos ? log.size() : end + 1;
+  int rpc_lines = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    const nlohmann::json entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(entry.is_object()) << line;
+    for (const char* field : {"time", "level", "msg", "service"}) {
+      EXPECT_TRUE(entry.contains(field) && entry[field].is_string()) << field << " in " << line;
+    }
+    EXPECT_EQ(entry.value("service", ""), "auth") << line;
+    if (entry.value("msg", "") == "rpc" && entry.value("request_id", "") == "logs-test-1") {
+      ++rpc_lines;
+      EXPECT_TRUE(entry.contains("method") && entry.contains("code") &&
+                  entry.contains("latency_ms") && entry.contains("peer"))
+          << line;
+    }
+  }
+  EXPECT_EQ(rpc_lines, 4);  // every call above, with its request id
+  const std::string signature = [](const std::string& token) {
+    return token.substr(token.rfind('.') + 1);
+  }(session.access_token());
+  for (const std::string& secret :
+       {std::string("e2e-admin-pass"), std::string("wrong-secret-pass-1"),
+        std::string("new-user-secret-9"), session.refresh_token(), refreshed.refresh_token(),
+        signature, refreshed.access_token()}) {
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(secret))) << secret.substr(0, 12);
   }
   EXPECT_THAT(log, ::testing::Not(HasSubstr("password=")));
 }
