@@ -627,6 +627,66 @@ TEST_F(AuthServiceTest, SqlStopsAtTheCallsDeadline) {
   EXPECT_EQ(GetUserCode(admin), grpc::StatusCode::OK);
 }
 
+TEST_F(AuthServiceTest, ConcurrentRetriesOfCreateUserAllGetTheFirstResult) {
+  const std::string admin = AdminToken();
+  CreateUserRequest request;
+  request.mutable_user()->set_name("Racer");
+  request.mutable_user()->set_email("racer@crm.local");
+  request.mutable_user()->set_role(ROLE_AGENT);
+  request.set_password("password-123");
+  request.set_request_id("create-racer-1");
+  // The retries are made to meet: all wait (behind a lock on the results
+  // table) before any of them looks for an earlier result.
+  pqxx::connection locker(cluster_->Dsn(db_name_));
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE request_results IN ACCESS EXCLUSIVE MODE");
+  constexpr int kRetries = 8;
+  std::vector<grpc::Status> statuses(kRetries);
+  std::vector<int64_t> ids(kRetries, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRetries; ++i) {
+    threads.emplace_back([&, i] {
+      CreateUserResponse response;
+      statuses[i] = users_stub_->CreateUser(Context(admin).get(), request, &response);
+      ids[i] = response.user().id();
+    });
+  }
+  const auto waiting = [&] {
+    pqxx::connection probe(cluster_->Dsn("postgres"));
+    pqxx::nontransaction tx(probe);
+    return tx
+        .exec_params1(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+            "AND wait_event_type = 'Lock'",
+            db_name_)[0]
+        .as<int>();
+  };
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (waiting() < 4 && absl::Now() < give_up) {  // the pool has 4 connections
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  lock.abort();
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int i = 0; i < kRetries; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_EQ(ids[i], ids[0]);
+  }
+  EXPECT_GT(ids[0], 0);
+  int64_t created = 0;
+  ASSERT_TRUE(pool_
+                  ->Read([&](pqxx::nontransaction& tx) {
+                    created = tx.exec(
+                                    "SELECT count(*) FROM outbox WHERE action = 'user.created' "
+                                    "AND details->>'email' = 'racer@crm.local'")[0][0]
+                                  .as<int64_t>();
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(created, 1);
+}
+
 TEST_F(AuthServiceTest, PermissionTablePerRole) {
   const int64_t agent = Create("Agent A", "a@crm.local", ROLE_AGENT);
   const int64_t other_agent = Create("Agent B", "b@crm.local", ROLE_AGENT);

@@ -115,6 +115,10 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
       {"users_set_password",
        "UPDATE users SET password_hash = $2, version = version + 1, updated_at = now() "
        "WHERE id = $1"},
+      // Two-key advisory locks have a key space of their own; the first key
+      // marks request ids.
+      {"request_lock",
+       "SELECT pg_advisory_xact_lock(1380275529, hashtext($1::text || '/' || $2 || '/' || $3))"},
       {"request_result_get",
        "SELECT resource_id FROM request_results WHERE caller_id = $1 AND method = $2 "
        "AND request_id = $3"},
@@ -177,6 +181,9 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
   UserRecord created;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     if (!request_id.empty()) {
+      // Retries racing each other wait here for the first to commit, then
+      // find its result instead of failing on the email it just took.
+      tx.exec_prepared("request_lock", caller_id, "CreateUser", request_id);
       pqxx::result previous =
           tx.exec_prepared("request_result_get", caller_id, "CreateUser", request_id);
       if (!previous.empty()) {
