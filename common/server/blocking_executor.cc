@@ -10,11 +10,17 @@ absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
                                                                   : absl::FromChrono(deadline);
 }
 
-BlockingExecutor::BlockingExecutor(int threads, int max_queued)
+BlockingExecutor::BlockingExecutor(int threads, int max_queued,
+                                   std::function<void()> on_thread_start)
     : max_queued_(static_cast<size_t>(max_queued)) {
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Work(); });
+    threads_.emplace_back([this, on_thread_start] {
+      if (on_thread_start != nullptr) {
+        on_thread_start();
+      }
+      Work();
+    });
   }
 }
 

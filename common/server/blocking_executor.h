@@ -10,6 +10,7 @@
 //   }
 
 #include <deque>
+#include <functional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -28,7 +29,9 @@ namespace crm::server {
 
 class BlockingExecutor {
  public:
-  BlockingExecutor(int threads, int max_queued);
+  // `on_thread_start` (optional) runs first on each worker thread, e.g. to
+  // lower its priority.
+  BlockingExecutor(int threads, int max_queued, std::function<void()> on_thread_start = nullptr);
   BlockingExecutor(const BlockingExecutor&) = delete;
   BlockingExecutor& operator=(const BlockingExecutor&) = delete;
   // Runs what is queued, then joins the workers.

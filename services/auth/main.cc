@@ -34,7 +34,11 @@ ABSL_FLAG(std::string, admin_email, "admin@crm.local",
 ABSL_FLAG(std::string, admin_password_file, "", "file holding the bootstrap admin's password");
 ABSL_FLAG(std::string, service_accounts_dir, "",
           "directory of <name>.secret files: one SERVICE account each");
-ABSL_FLAG(int32_t, hash_concurrency, 2, "password hashes computed at once (~19 MiB each)");
+ABSL_FLAG(int32_t, hash_concurrency, 2,
+          "password hashes computed at once (~19 MiB each), on threads of their own at a lower "
+          "CPU priority");
+ABSL_FLAG(int32_t, hash_queue, 2,
+          "password hashes waiting for those threads; past it sign-ins answer RESOURCE_EXHAUSTED");
 ABSL_FLAG(int32_t, max_queued_requests, 256,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
 
@@ -66,7 +70,8 @@ int main(int argc, char** argv) {
         .Str("error", (!tokens.ok() ? tokens.status() : page_tokens.status()).ToString());
     return 1;
   }
-  crm::auth::PasswordHasher hasher({.max_concurrent = absl::GetFlag(FLAGS_hash_concurrency)});
+  crm::auth::PasswordHasher hasher({.max_concurrent = absl::GetFlag(FLAGS_hash_concurrency),
+                                    .max_queued = absl::GetFlag(FLAGS_hash_queue)});
   // GetUser, the hottest read, is pipelined: no thread per query.
   std::unique_ptr<crm::db::PipelinedReader> reader;
   if (flags.db_read_connections > 0) {

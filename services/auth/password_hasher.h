@@ -5,20 +5,21 @@
 // a self-describing PHC string ("$argon2id$v=19$m=19456,t=2,p=1$salt$hash")
 // so parameters can be raised later and old hashes upgraded on sign-in.
 //
-// Each hash costs ~19 MiB and tens of milliseconds of CPU, so at most
-// `max_concurrent` run at once; a caller that cannot get a slot within
-// `max_wait` gets RESOURCE_EXHAUSTED instead of queueing forever. A flood of
-// sign-ins thus cannot exhaust memory or starve other RPCs.
+// Each hash costs ~19 MiB and tens of milliseconds of CPU, so hashes run on
+// a pool of their own: `max_concurrent` threads at a lower CPU priority
+// (nice 10, best effort) and at most `max_queued` hashes waiting. When that
+// is full the caller gets RESOURCE_EXHAUSTED with a RetryInfo at once, so a
+// flood of sign-ins can neither exhaust memory nor hold the workers (and
+// the CPU) that every other RPC needs.
 
 #include <cstdint>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
+#include "common/server/blocking_executor.h"
 
 namespace crm::auth {
 
@@ -27,7 +28,7 @@ struct PasswordHasherOptions {
   uint32_t iterations = 2;
   uint32_t parallelism = 1;
   int max_concurrent = 2;
-  absl::Duration max_wait = absl::Seconds(2);
+  int max_queued = 2;
 };
 
 inline constexpr int kMinPasswordLength = 8;
@@ -53,15 +54,13 @@ class PasswordHasher {
   bool NeedsRehash(const std::string& encoded) const;
 
  private:
-  absl::Status AcquireSlot();
-  void ReleaseSlot();
-  bool SlotFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `kdf` on the pool and waits for it; RESOURCE_EXHAUSTED when full.
+  absl::Status RunOnPool(absl::FunctionRef<void()> kdf);
 
   const PasswordHasherOptions options_;
   const std::string parameters_prefix_;  // "$argon2id$v=19$m=...,t=...,p=...$"
+  server::BlockingExecutor pool_;
   std::string dummy_hash_;
-  absl::Mutex mu_;
-  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace crm::auth

@@ -52,22 +52,43 @@ TEST(PasswordHasherTest, NeedsRehashWhenParametersChange) {
   EXPECT_TRUE(*strong.Verify("password123", *hash));  // old hashes still verify
 }
 
-TEST(PasswordHasherTest, BoundedConcurrencyAnswersResourceExhausted) {
-  PasswordHasher hasher({.max_concurrent = 1, .max_wait = absl::Milliseconds(1)});
+TEST(PasswordHasherTest, AFullPoolAnswersResourceExhaustedAtOnce) {
+  // One thread, one waiting: of six at once, at least four are refused, and
+  // without waiting for the hashes ahead of them.
+  PasswordHasher hasher({.max_concurrent = 1, .max_queued = 1});
   std::vector<std::thread> threads;
   std::atomic<int> exhausted{0};
+  std::atomic<int> hashed{0};
+  std::atomic<int64_t> slowest_refusal_us{0};
+  absl::Duration one_hash = absl::ZeroDuration();
+  {
+    const absl::Time start = absl::Now();
+    ASSERT_TRUE(hasher.Hash("password123").ok());
+    one_hash = absl::Now() - start;
+  }
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&] {
+      const absl::Time start = absl::Now();
       auto hash = hasher.Hash("password123");
       if (hash.status().code() == absl::StatusCode::kResourceExhausted) {
         ++exhausted;
+        const int64_t us = absl::ToInt64Microseconds(absl::Now() - start);
+        int64_t seen = slowest_refusal_us.load();
+        while (us > seen && !slowest_refusal_us.compare_exchange_weak(seen, us)) {
+        }
+      } else if (hash.ok()) {
+        ++hashed;
       }
     });
   }
   for (auto& t : threads) {
     t.join();
   }
-  EXPECT_GT(exhausted.load(), 0);
+  EXPECT_GE(exhausted.load(), 4 - 1);  // a hash may finish while the others arrive
+  EXPECT_GE(hashed.load(), 1);
+  EXPECT_EQ(exhausted.load() + hashed.load(), 6);
+  // Refusals do not queue behind the hashes: each takes far less than one.
+  EXPECT_LT(absl::Microseconds(slowest_refusal_us.load()), one_hash);
 }
 
 }  // namespace
