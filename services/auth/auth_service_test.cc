@@ -111,8 +111,8 @@ class AuthServiceTest : public crm::testing::PgTest {
     users_ = std::make_unique<UserRepository>(pool_.get(), reader_.get());
     // Cheaper parameters keep the suite fast; the production ones are tested
     // in password_hasher_test.
-    hasher_ = std::make_unique<PasswordHasher>(
-        PasswordHasherOptions{.memory_kib = 1024, .iterations = 1, .max_concurrent = 4});
+    hasher_ = std::make_unique<PasswordHasher>(PasswordHasherOptions{
+        .memory_kib = 1024, .iterations = 1, .max_concurrent = 4, .max_queued = 16});
     issuer_ =
         std::make_shared<const TokenIssuer>(std::vector<Ed25519PrivateKey>{key1_}, TokenOptions{});
     auto keys = std::make_unique<SwappableKeySource>(issuer_);
