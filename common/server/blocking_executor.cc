@@ -36,6 +36,11 @@ BlockingExecutor::~BlockingExecutor() {
 
 bool BlockingExecutor::HasWorkOrStopping() const { return stopping_ || !queue_.empty(); }
 
+bool BlockingExecutor::Full() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_ || queue_.size() >= max_queued_;
+}
+
 bool BlockingExecutor::TrySubmit(absl::AnyInvocable<void() &&> task) {
   absl::MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= max_queued_) {

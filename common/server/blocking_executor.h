@@ -40,12 +40,15 @@ class BlockingExecutor {
   // False when the queue is full or the executor is stopping.
   bool TrySubmit(absl::AnyInvocable<void() &&> task);
 
+  // Whether TrySubmit would refuse now (a hint: it may change at once).
+  bool Full() const;
+
  private:
   void Work();
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_queued_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;

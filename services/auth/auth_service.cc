@@ -65,6 +65,13 @@ absl::StatusOr<AccessToken> AuthServiceImpl::IssueAccessToken(const UserRecord& 
 grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* context,
                                                  const LoginRequest* request,
                                                  LoginResponse* response) {
+  // Under a flood the hashing pool is full: refuse at once, before a thread
+  // hop and the throttle's reads are spent on an attempt that cannot run.
+  if (deps_.hasher->Saturated()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(PasswordHasher::Busy()));
+    return reactor;
+  }
   return server::RunBlocking(context, *deps_.executor, [this, context, request, response] {
     return DoLogin(PeerAddress(context->peer()), *request, response);
   });

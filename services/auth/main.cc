@@ -1,5 +1,6 @@
 // crm-auth: flags and wiring only; see README.md in this folder.
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@ ABSL_FLAG(int32_t, hash_concurrency, 2,
           "CPU priority");
 ABSL_FLAG(int32_t, hash_queue, 2,
           "password hashes waiting for those threads; past it sign-ins answer RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, peer_max_failures, 100,
+          "failed sign-ins from one client address within 15 minutes before it is locked");
 ABSL_FLAG(int32_t, max_queued_requests, 256,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
 
@@ -96,13 +99,14 @@ int main(int argc, char** argv) {
   crm::server::BlockingExecutor executor(flags.db_pool_size,
                                          absl::GetFlag(FLAGS_max_queued_requests));
 
-  crm::auth::AuthServiceImpl auth_service({.users = &users,
-                                           .hasher = &hasher,
-                                           .tokens = tokens->get(),
-                                           .authenticator = &authenticator,
-                                           .executor = &executor,
-                                           .account_throttle = {},
-                                           .peer_throttle = {.max_failures = 100}});
+  crm::auth::AuthServiceImpl auth_service(
+      {.users = &users,
+       .hasher = &hasher,
+       .tokens = tokens->get(),
+       .authenticator = &authenticator,
+       .executor = &executor,
+       .account_throttle = {},
+       .peer_throttle = {.max_failures = std::max(1, absl::GetFlag(FLAGS_peer_max_failures))}});
   crm::auth::UserServiceImpl user_service({.users = &users,
                                            .hasher = &hasher,
                                            .authenticator = &authenticator,

@@ -69,14 +69,18 @@ absl::Status PasswordHasher::Validate(absl::string_view password, absl::string_v
   return absl::OkStatus();
 }
 
+absl::Status PasswordHasher::Busy() {
+  return WithRetryDelay(absl::ResourceExhaustedError("too many sign-ins in progress; retry"),
+                        absl::Seconds(1));
+}
+
 absl::Status PasswordHasher::RunOnPool(absl::FunctionRef<void()> kdf) {
   absl::Notification done;
   if (!pool_.TrySubmit([&kdf, &done] {
         kdf();
         done.Notify();
       })) {
-    return WithRetryDelay(absl::ResourceExhaustedError("too many sign-ins in progress; retry"),
-                          absl::Seconds(1));
+    return Busy();
   }
   done.WaitForNotification();
   return absl::OkStatus();

@@ -50,6 +50,12 @@ class PasswordHasher {
   // timing does not reveal whether an email exists.
   absl::Status VerifyDummy(absl::string_view password);
 
+  // Whether a hash asked for now would be refused: lets a sign-in be turned
+  // away before any other work is spent on it.
+  bool Saturated() const { return pool_.Full(); }
+  // The answer when it is: RESOURCE_EXHAUSTED with a RetryInfo.
+  static absl::Status Busy();
+
   // True when `encoded` was made with other parameters than the current ones.
   bool NeedsRehash(const std::string& encoded) const;
 
