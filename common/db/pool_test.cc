@@ -1,6 +1,7 @@
 #include "common/db/pool.h"
 
 #include <atomic>
+#include <memory>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -45,6 +46,22 @@ class PoolTest : public crm::testing::PgTest {
                     })
                     .ok());
     return n;
+  }
+
+  // Takes one of the pool's connections for a second, on a thread of its
+  // own; returns once it is taken.
+  static std::thread HoldAConnection(Pool& pool) {
+    auto holding = std::make_shared<absl::Notification>();
+    std::thread holder([&pool, holding] {
+      EXPECT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
+                        holding->Notify();
+                        tx.exec("SELECT pg_sleep(1)");
+                        return absl::OkStatus();
+                      })
+                      .ok());
+    });
+    holding->WaitForNotification();
+    return holder;
   }
 
   void TerminateBackends() { ASSERT_TRUE(cluster_->TerminateConnections(db_name_).ok()); }
@@ -155,16 +172,7 @@ TEST_F(PoolTest, ExhaustedPoolAnswersUnavailableAfterTimeout) {
   PoolOptions options = Options(1);
   options.acquire_timeout = absl::Milliseconds(100);
   Pool pool(options);
-  absl::Notification holding;
-  std::thread holder([&] {
-    EXPECT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
-                      holding.Notify();
-                      tx.exec("SELECT pg_sleep(1)");
-                      return absl::OkStatus();
-                    })
-                    .ok());
-  });
-  holding.WaitForNotification();  // the only connection is taken
+  std::thread holder = HoldAConnection(pool);
   absl::Status status = pool.Read([](pqxx::nontransaction&) { return absl::OkStatus(); });
   holder.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
@@ -206,16 +214,7 @@ TEST_F(PoolTest, TheWaitForAConnectionEndsAtTheCallsDeadline) {
   PoolOptions options = Options(1);
   options.acquire_timeout = absl::Seconds(10);
   Pool pool(options);
-  absl::Notification holding;
-  std::thread holder([&] {
-    EXPECT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
-                      holding.Notify();
-                      tx.exec("SELECT pg_sleep(1)");
-                      return absl::OkStatus();
-                    })
-                    .ok());
-  });
-  holding.WaitForNotification();
+  std::thread holder = HoldAConnection(pool);
   const absl::Time start = absl::Now();
   absl::Status status;
   {

@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -121,6 +123,10 @@ class Writer {
 struct State {
   // `,"service":"auth"`, set once at start-up; read on every line without a lock.
   std::atomic<const std::string*> service_field{new std::string()};
+  // Every value service_field ever held: a line being written may still be
+  // reading an old one, so none is freed (and none counts as leaked).
+  absl::Mutex names_mu;
+  std::vector<std::unique_ptr<const std::string>> names ABSL_GUARDED_BY(names_mu);
   absl::Mutex capture_mu;
   std::string* capture ABSL_GUARDED_BY(capture_mu) = nullptr;
   std::atomic<bool> capturing{false};
@@ -171,8 +177,12 @@ void SetServiceName(absl::string_view service) {
     field = ",\"service\":";
     AppendJsonString(field, service);
   }
-  // The previous value is leaked on purpose: a line being written may hold it.
-  GetState().service_field.store(new std::string(std::move(field)));
+  State& state = GetState();
+  auto owned = std::make_unique<const std::string>(std::move(field));
+  const std::string* previous = state.service_field.exchange(owned.get());
+  absl::MutexLock lock(&state.names_mu);
+  state.names.emplace_back(previous);
+  state.names.push_back(std::move(owned));
 }
 
 void SetMinLevel(Level level) { GetState().min_level = static_cast<int>(level); }
