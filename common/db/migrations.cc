@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/errors.h"
+#include "common/db/pool.h"
 #include "common/log/log.h"
 
 namespace crm::db {
@@ -47,7 +48,7 @@ absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration>
     return order;
   }
   try {
-    pqxx::connection conn(dsn);
+    pqxx::connection conn(WithConnectionDefaults(dsn, absl::Seconds(5)));
     {
       pqxx::nontransaction lock(conn);
       lock.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);

@@ -65,7 +65,7 @@ absl::string_view Rows::Get(int row, int column) const {
 
 PipelinedReader::PipelinedReader(PipelinedReaderOptions options)
     : options_(std::move(options)),
-      dsn_(WithConnectTimeout(options_.dsn, options_.connect_timeout)),
+      dsn_(WithConnectionDefaults(options_.dsn, options_.connect_timeout)),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       connections_(std::max(1, options_.connections)) {
   if (wake_fd_ < 0) {

@@ -1,5 +1,9 @@
 #include "common/db/pool.h"
 
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
 #include <pqxx/pqxx>
 #include <random>
 #include <utility>
@@ -13,12 +17,26 @@
 
 namespace crm::db {
 
-std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout) {
-  if (absl::StartsWith(dsn, "postgres") || absl::StrContains(dsn, "connect_timeout")) {
+std::string WithConnectionDefaults(const std::string& dsn, absl::Duration connect_timeout) {
+  if (absl::StartsWith(dsn, "postgres")) {
     return dsn;
   }
-  const int64_t seconds = std::max<int64_t>(2, absl::ToInt64Seconds(timeout));
-  return absl::StrCat(dsn, dsn.empty() ? "" : " ", "connect_timeout=", seconds);
+  const std::pair<const char*, std::string> defaults[] = {
+      {"connect_timeout",
+       absl::StrCat(std::max<int64_t>(2, absl::ToInt64Seconds(connect_timeout)))},
+      {"keepalives", "1"},
+      {"keepalives_idle", "5"},
+      {"keepalives_interval", "2"},
+      {"keepalives_count", "3"},
+      {"tcp_user_timeout", "15000"},
+  };
+  std::string out = dsn;
+  for (const auto& [key, value] : defaults) {
+    if (!absl::StrContains(dsn, absl::StrCat(key, "="))) {
+      absl::StrAppend(&out, out.empty() ? "" : " ", key, "=", value);
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -78,9 +96,14 @@ bool IsOpen(const pqxx::connection& conn) {
 
 Pool::Pool(PoolOptions options)
     : options_(std::move(options)),
-      dsn_(WithConnectTimeout(options_.dsn, options_.connect_timeout)) {}
+      dsn_(WithConnectionDefaults(options_.dsn, options_.connect_timeout)) {}
 
-Pool::~Pool() = default;
+Pool::~Pool() {
+  absl::MutexLock lock(&ping_mu_);
+  if (ping_conn_ != nullptr) {
+    PQfinish(ping_conn_);
+  }
+}
 
 bool Pool::CanAcquire() const { return !idle_.empty() || open_ < options_.size; }
 
@@ -254,29 +277,68 @@ absl::Status Pool::Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> f
   }
 }
 
+namespace {
+
+// Runs SELECT 1 on `conn`, waiting at most until `deadline` for the answer.
+absl::Status PingOnce(PGconn* conn, absl::Time deadline) {
+  if (PQsendQuery(conn, "SELECT 1") != 1) {
+    return absl::UnavailableError("database connection lost");
+  }
+  while (true) {
+    if (PQconsumeInput(conn) != 1) {
+      return absl::UnavailableError("database connection lost");
+    }
+    if (PQisBusy(conn) == 0) {
+      break;
+    }
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left_ms <= 0) {
+      return absl::UnavailableError("database did not answer the health check in time");
+    }
+    pollfd fd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+    if (poll(&fd, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000))) < 0 && errno != EINTR) {
+      return absl::UnavailableError("database connection lost");
+    }
+  }
+  bool ok = false;
+  while (PGresult* result = PQgetResult(conn)) {
+    ok = ok || PQresultStatus(result) == PGRES_TUPLES_OK;
+    PQclear(result);
+  }
+  return ok ? absl::OkStatus() : absl::UnavailableError("database health check failed");
+}
+
+}  // namespace
+
 absl::Status Pool::Ping() {
   absl::MutexLock lock(&ping_mu_);
+  const absl::Time deadline = absl::Now() + options_.ping_timeout;
   // A second attempt on a fresh connection, so a probe connection that was
-  // cut while the server stayed up does not report the database down.
+  // cut while the server stayed up does not report the database down. A
+  // timeout is not tried again: it would only wait as long once more.
   for (int attempt = 1;; ++attempt) {
     if (ping_conn_ == nullptr) {
-      absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Connect(/*count=*/false);
-      if (!conn.ok()) {
-        return conn.status();
-      }
-      ping_conn_ = *std::move(conn);
-    }
-    try {
-      pqxx::nontransaction tx(*ping_conn_);
-      tx.exec("SELECT 1");
-      healthy_ = true;
-      return absl::OkStatus();
-    } catch (const std::exception& e) {
-      ping_conn_.reset();
-      if (attempt == 2) {
+      ping_conn_ = PQconnectdb(dsn_.c_str());
+      if (PQstatus(ping_conn_) != CONNECTION_OK) {
+        log::Warning("database connection failed").Str("detail", PQerrorMessage(ping_conn_));
+        PQfinish(ping_conn_);
+        ping_conn_ = nullptr;
         healthy_ = false;
-        return StatusFromException(e);
+        return WithRetryDelay(absl::UnavailableError("database unavailable"), absl::Seconds(1));
       }
+      PQsetNoticeProcessor(
+          ping_conn_, [](void*, const char*) {}, nullptr);
+    }
+    absl::Status status = PingOnce(ping_conn_, deadline);
+    if (status.ok()) {
+      healthy_ = true;
+      return status;
+    }
+    PQfinish(ping_conn_);
+    ping_conn_ = nullptr;
+    if (attempt == 2 || absl::Now() >= deadline) {
+      healthy_ = false;
+      return status;
     }
   }
 }

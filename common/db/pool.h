@@ -36,6 +36,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+struct pg_conn;
+
 namespace crm::db {
 
 // A named statement prepared on every connection of the pool.
@@ -52,13 +54,19 @@ struct PoolOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   // Server-side cap on any statement; a runaway query cannot hold a connection.
   absl::Duration statement_timeout = absl::Seconds(30);
+  // How long Ping waits for the database's answer (a frozen server never
+  // answers, and the kernel keeps its connection open).
+  absl::Duration ping_timeout = absl::Seconds(2);
   int max_transaction_attempts = 5;
   std::vector<PreparedStatement> statements;
 };
 
-// Adds connect_timeout to a key=value DSN unless the operator set one.
-// URIs (postgresql://...) are left alone. For connections outside a pool.
-std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout);
+// The settings every connection of the project gets unless the operator's
+// key=value DSN sets them: connect_timeout, and TCP keepalives plus
+// tcp_user_timeout, so that a database that goes silent (host frozen,
+// packets dropped) is noticed in ~15 s instead of the kernel's minutes.
+// URIs (postgresql://...) are left alone.
+std::string WithConnectionDefaults(const std::string& dsn, absl::Duration connect_timeout);
 
 enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
 
@@ -87,7 +95,9 @@ class Pool {
   absl::Status Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn);
 
   // Checks the database on a connection of its own (so a busy pool does not
-  // look like a dead database) and updates healthy().
+  // look like a dead database) and updates healthy(). Bounded: a database
+  // that does not answer within ping_timeout (plus connect_timeout when the
+  // probe must reconnect) is UNAVAILABLE.
   absl::Status Ping();
 
   // The last known state: false after a connection failure until a
@@ -123,7 +133,7 @@ class Pool {
   int64_t connects_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex ping_mu_;
-  std::unique_ptr<pqxx::connection> ping_conn_ ABSL_GUARDED_BY(ping_mu_);
+  pg_conn* ping_conn_ ABSL_GUARDED_BY(ping_mu_) = nullptr;  // libpq: waited on with a limit
 
   std::atomic<bool> healthy_{false};
 };

@@ -250,6 +250,48 @@ TEST_F(PoolTest, ACancelledOrExpiredCallDoesNotStart) {
   EXPECT_FALSE(ran);
 }
 
+// A database that goes silent (frozen: the kernel still holds its sockets
+// open) makes Ping fail within its timeout, not hang; thawed, it recovers.
+TEST_F(PoolTest, PingIsBoundedWhenTheDatabaseFreezes) {
+  PoolOptions options = Options();
+  options.ping_timeout = absl::Milliseconds(500);
+  options.connect_timeout = absl::Seconds(2);
+  Pool pool(options);
+  ASSERT_TRUE(pool.Ping().ok());
+  ASSERT_TRUE(cluster_->Freeze().ok());
+  const absl::Time start = absl::Now();
+  const absl::Status frozen = pool.Ping();
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(cluster_->Thaw().ok());
+  EXPECT_EQ(frozen.code(), absl::StatusCode::kUnavailable) << frozen;
+  // At most the ping's timeout, plus the connect timeout if it had to reconnect.
+  EXPECT_LT(took, options.ping_timeout + options.connect_timeout + absl::Seconds(1));
+  EXPECT_FALSE(pool.healthy());
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  absl::Status thawed = pool.Ping();
+  while (!thawed.ok() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(100));
+    thawed = pool.Ping();
+  }
+  EXPECT_TRUE(thawed.ok()) << thawed;
+  EXPECT_TRUE(pool.healthy());
+}
+
+TEST(ConnectionDefaultsTest, AddsKeepalivesUnlessTheOperatorSetThem) {
+  const std::string dsn = WithConnectionDefaults("host=db dbname=x", absl::Seconds(5));
+  for (const char* setting :
+       {"connect_timeout=5", "keepalives=1", "keepalives_idle=5", "keepalives_interval=2",
+        "keepalives_count=3", "tcp_user_timeout=15000"}) {
+    EXPECT_NE(dsn.find(setting), std::string::npos) << setting << " in " << dsn;
+  }
+  const std::string own =
+      WithConnectionDefaults("host=db keepalives_idle=60 connect_timeout=9", absl::Seconds(5));
+  EXPECT_NE(own.find("keepalives_idle=60"), std::string::npos);
+  EXPECT_EQ(own.find("keepalives_idle=5"), std::string::npos);
+  EXPECT_EQ(own.find("connect_timeout=5"), std::string::npos);
+  EXPECT_EQ(WithConnectionDefaults("postgresql://db/x", absl::Seconds(5)), "postgresql://db/x");
+}
+
 TEST_F(PoolTest, SurvivesKilledConnections) {
   Pool pool(Options());
   ASSERT_EQ(Counter(pool), 0);

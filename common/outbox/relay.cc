@@ -151,7 +151,7 @@ absl::Status Relay::EnsureDatabase() {
   try {
     if (db_ == nullptr) {
       db_ = std::make_unique<pqxx::connection>(
-          db::WithConnectTimeout(options_.dsn, absl::Seconds(5)));
+          db::WithConnectionDefaults(options_.dsn, absl::Seconds(5)));
       pqxx::nontransaction setup(*db_);
       setup.exec("SET statement_timeout = 30000");
       setup.commit();

@@ -8,7 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <pqxx/pqxx>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -137,6 +140,49 @@ absl::Status PgCluster::Start() {
   running_ = status.ok();
   return status;
 }
+
+namespace {
+
+// Sends `signal` to the postmaster of `data_dir` and to each of its children.
+absl::Status SignalServer(const std::string& data_dir, int signal) {
+  std::ifstream pid_file(data_dir + "/postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pid_file >> postmaster) || postmaster <= 0) {
+    return absl::FailedPreconditionError("the server is not running");
+  }
+  std::vector<pid_t> pids = {postmaster};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(name, &pid)) {
+      continue;
+    }
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // pid (comm) state ppid ...: the comm may hold spaces, so parse after ')'.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == postmaster) {
+      pids.push_back(pid);
+    }
+  }
+  for (pid_t pid : pids) {
+    kill(pid, signal);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status PgCluster::Freeze() { return SignalServer(dir_ + "/data", SIGSTOP); }
+
+absl::Status PgCluster::Thaw() { return SignalServer(dir_ + "/data", SIGCONT); }
 
 absl::Status PgCluster::Stop() {
   absl::Status status =

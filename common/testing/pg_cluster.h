@@ -41,6 +41,11 @@ class PgCluster {
   // statements fail on a dead connection.
   absl::Status TerminateConnections(const std::string& dbname);
 
+  // Freezes the server and every backend (SIGSTOP): what a hung host looks
+  // like, with no RST and no FIN; Thaw (SIGCONT) lets them go on.
+  absl::Status Freeze();
+  absl::Status Thaw();
+
   // Stops the server (fast shutdown) and starts it again on the same port
   // and data, for tests of connection loss.
   absl::Status Stop();
