@@ -195,6 +195,18 @@ class AuthServiceTest : public crm::testing::PgTest {
 
   std::string AdminToken() { return TokenFor(kAdminEmail, kAdminPassword); }
 
+  // Sessions of this test's database blocked on a lock right now.
+  int SessionsWaitingForLocks() {
+    pqxx::connection probe(cluster_->Dsn("postgres"));
+    pqxx::nontransaction tx(probe);
+    return tx
+        .exec_params1(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+            "AND wait_event_type = 'Lock'",
+            db_name_)[0]
+        .as<int>();
+  }
+
   // Auth starts signing with `issuer`'s keys and publishing them; returns
   // once the authenticator has refreshed its keys since.
   void Rotate(std::shared_ptr<const TokenIssuer> issuer) {
@@ -622,7 +634,7 @@ TEST_F(AuthServiceTest, SqlStopsAtTheCallsDeadline) {
         .as<int>();
   };
   std::this_thread::sleep_until(absl::ToChronoTime(start + absl::Milliseconds(1200)));
-  EXPECT_EQ(waiting(), 0);
+  EXPECT_EQ(SessionsWaitingForLocks(), 0);
   lock.abort();
   EXPECT_EQ(GetUserCode(admin), grpc::StatusCode::OK);
 }
@@ -662,7 +674,7 @@ TEST_F(AuthServiceTest, ConcurrentRetriesOfCreateUserAllGetTheFirstResult) {
         .as<int>();
   };
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (waiting() < 4 && absl::Now() < give_up) {  // the pool has 4 connections
+  while (SessionsWaitingForLocks() < 4 && absl::Now() < give_up) {  // the pool has 4 connections
     absl::SleepFor(absl::Milliseconds(5));
   }
   lock.abort();
