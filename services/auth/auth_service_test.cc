@@ -623,16 +623,6 @@ TEST_F(AuthServiceTest, SqlStopsAtTheCallsDeadline) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
   // Once the deadline (plus the rounding of the statement timeout) is past,
   // no statement of the service still waits for the lock.
-  const auto waiting = [&] {
-    pqxx::connection probe(cluster_->Dsn("postgres"));
-    pqxx::nontransaction tx(probe);
-    return tx
-        .exec_params1(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-            "AND wait_event_type = 'Lock'",
-            db_name_)[0]
-        .as<int>();
-  };
   std::this_thread::sleep_until(absl::ToChronoTime(start + absl::Milliseconds(1200)));
   EXPECT_EQ(SessionsWaitingForLocks(), 0);
   lock.abort();
@@ -663,16 +653,6 @@ TEST_F(AuthServiceTest, ConcurrentRetriesOfCreateUserAllGetTheFirstResult) {
       ids[i] = response.user().id();
     });
   }
-  const auto waiting = [&] {
-    pqxx::connection probe(cluster_->Dsn("postgres"));
-    pqxx::nontransaction tx(probe);
-    return tx
-        .exec_params1(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-            "AND wait_event_type = 'Lock'",
-            db_name_)[0]
-        .as<int>();
-  };
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (SessionsWaitingForLocks() < 4 && absl::Now() < give_up) {  // the pool has 4 connections
     absl::SleepFor(absl::Milliseconds(5));
