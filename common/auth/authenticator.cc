@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "common/auth/jwt.h"
 #include "common/log/log.h"
+#include "common/server/blocking_executor.h"
 #include "common/status/grpc_status.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -180,7 +181,7 @@ std::optional<absl::StatusOr<Caller>> Authenticator::Check(const grpc::ServerCon
     return Unauthenticated();
   }
   return CheckToken(absl::StripAsciiWhitespace(header.substr(kBearer.size())),
-                    absl::FromChrono(context.deadline()), may_block);
+                    server::DeadlineOf(context), may_block);
 }
 
 std::optional<absl::StatusOr<Caller>> Authenticator::CheckToken(absl::string_view token,
