@@ -1,5 +1,7 @@
 #include "common/outbox/outbox.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace crm::outbox {
 
 void Record(pqxx::transaction_base& tx, absl::string_view service, const Activity& activity) {
@@ -50,6 +52,14 @@ ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
 -- Purging delivered rows after the retention period.
 CREATE INDEX idx_outbox_delivered_at ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 )sql"}};
+}
+
+retention::PurgeTask PurgeDelivered(db::Pool* pool, absl::Duration retention) {
+  return retention::SqlPurge(
+      pool, "outbox",
+      absl::StrCat("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < "
+                   "now() - make_interval(secs => ",
+                   absl::ToInt64Seconds(retention), ") ORDER BY delivered_at LIMIT $1)"));
 }
 
 std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own) {

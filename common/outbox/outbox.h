@@ -19,7 +19,10 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "common/retention/janitor.h"
 
 namespace crm::outbox {
 
@@ -40,6 +43,10 @@ std::vector<db::Migration> Migrations();
 
 // `own` followed by Migrations().
 std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own);
+
+// The janitor's task deleting rows delivered more than `retention` ago
+// (kept that long for inspection and replays).
+retention::PurgeTask PurgeDelivered(db::Pool* pool, absl::Duration retention);
 
 // The channel an insert into `outbox` notifies (once per transaction).
 inline constexpr char kNotifyChannel[] = "crm_outbox";

@@ -130,7 +130,6 @@ absl::Status Relay::Step() {
     Sleep(options_.idle_poll);  // another replica relays; take over if it goes
     return absl::OkStatus();
   }
-  MaybePurge();
   pqxx::result rows;
   try {
     pqxx::nontransaction tx(*db_);
@@ -268,24 +267,6 @@ absl::Status Relay::Deliver(const pqxx::result& rows) {
   }
   delivered_ += static_cast<int64_t>(rows.size());
   return absl::OkStatus();
-}
-
-void Relay::MaybePurge() {
-  if (absl::Now() < next_purge_) {
-    return;
-  }
-  next_purge_ = absl::Now() + options_.purge_interval;
-  try {
-    pqxx::nontransaction tx(*db_);
-    const pqxx::result purged =
-        tx.exec_params("DELETE FROM outbox WHERE delivered_at < now() - make_interval(secs => $1)",
-                       absl::ToDoubleSeconds(options_.retention));
-    if (purged.affected_rows() > 0) {
-      log::Info("outbox purged").Int("rows", static_cast<int64_t>(purged.affected_rows()));
-    }
-  } catch (const std::exception& e) {
-    log::Warning("outbox purge failed").Str("error", e.what());
-  }
 }
 
 }  // namespace crm::outbox

@@ -19,7 +19,7 @@
 // database is unreachable it retries with capped exponential back-off. Only
 // one relay per database is active (a session advisory lock), so replicas
 // of a service do not race or reorder; the others stand by. Delivered rows
-// are deleted after `retention`.
+// are deleted by the service's janitor (outbox::PurgeDelivered).
 
 #include <atomic>
 #include <cstdint>
@@ -56,8 +56,6 @@ struct RelayOptions {
   // hung audit holds the relay for at most one stream lifetime.
   absl::Duration stream_lifetime = absl::Minutes(2);
   absl::Duration ack_timeout = absl::Seconds(30);
-  absl::Duration retention = absl::Hours(24 * 7);
-  absl::Duration purge_interval = absl::Hours(1);
 };
 
 class Relay {
@@ -95,7 +93,6 @@ class Relay {
   // Sends the rows, waits for the acks and marks the rows delivered.
   absl::Status Deliver(const pqxx::result& rows);
   absl::Status WaitForWork();
-  void MaybePurge();
   // Drops the connection (and so the lock and LISTEN) after a database error.
   absl::Status DatabaseFailure(const std::exception& e);
   // Sleeps up to `d`; false when Stop() was called.
@@ -115,7 +112,6 @@ class Relay {
   bool leader_ = false;
   std::unique_ptr<Stream> stream_;
   absl::Time stream_deadline_ = absl::InfinitePast();
-  absl::Time next_purge_ = absl::InfinitePast();
 
   // The open stream's context, so Stop() can cancel a blocked read.
   absl::Mutex mu_;

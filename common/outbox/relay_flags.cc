@@ -27,6 +27,10 @@ ConfiguredRelay::ConfiguredRelay(std::unique_ptr<auth::ServiceCredentials> crede
   relay_.Start();
 }
 
+absl::Duration OutboxRetentionFromFlags() {
+  return absl::Hours(absl::GetFlag(FLAGS_outbox_retention_hours));
+}
+
 absl::StatusOr<std::unique_ptr<ConfiguredRelay>> StartRelayFromFlags(
     const server::ServiceFlags& flags) {
   const std::string secret_file = absl::GetFlag(FLAGS_service_account_secret_file);
@@ -47,7 +51,6 @@ absl::StatusOr<std::unique_ptr<ConfiguredRelay>> StartRelayFromFlags(
   options.dsn = flags.dsn;
   options.audit_channel =
       client::CreateServiceChannel(absl::GetFlag(FLAGS_audit_address), flags.client_tls);
-  options.retention = absl::Hours(absl::GetFlag(FLAGS_outbox_retention_hours));
   return std::make_unique<ConfiguredRelay>(*std::move(credentials), std::move(options));
 }
 

@@ -33,6 +33,9 @@ class ConfiguredRelay {
   Relay relay_;
 };
 
+// --outbox_retention_hours, for outbox::PurgeDelivered.
+absl::Duration OutboxRetentionFromFlags();
+
 // The started relay; nullptr when --service_account_secret_file is empty.
 // An unreadable secret file is an error (FAILED_PRECONDITION).
 absl::StatusOr<std::unique_ptr<ConfiguredRelay>> StartRelayFromFlags(

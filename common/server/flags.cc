@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -53,6 +55,9 @@ ABSL_FLAG(std::string, tls_client_cert_file, "",
           "with --tls_client_key_file");
 ABSL_FLAG(std::string, tls_client_key_file, "", "PEM private key of --tls_client_cert_file");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::vector<std::string>, trusted_proxies, {},
+          "addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of proxies whose "
+          "x-forwarded-for names the client; empty: the TCP peer is the client");
 
 namespace crm::server {
 namespace {
@@ -173,6 +178,10 @@ ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
                                .cert_file = absl::GetFlag(FLAGS_tls_client_cert_file),
                                .key_file = absl::GetFlag(FLAGS_tls_client_key_file)};
   ExitIfInvalid(client::ValidateClientTlsOptions(flags.client_tls), info.name);
+  absl::StatusOr<TrustedProxies> proxies =
+      TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
+  ExitIfInvalid(proxies.status(), info.name);
+  flags.trusted_proxies = *std::move(proxies);
   if (flags.client_tls.enabled()) {
     ExitIfInvalid(client::LoadClientTls(flags.client_tls).status(), info.name);
   }

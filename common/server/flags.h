@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "common/client/tls_options.h"
+#include "common/server/client_address.h"
 #include "common/server/tls.h"
 
 namespace crm::server {
@@ -35,6 +36,7 @@ struct ServiceFlags {
   std::string page_token_secret_file;
   ServerTlsOptions tls;                 // the listening port
   client::ClientTlsOptions client_tls;  // calls to other services
+  TrustedProxies trusted_proxies;       // whose x-forwarded-for names the client
 };
 
 // Call first thing in main(), before any thread starts: blocks SIGTERM and

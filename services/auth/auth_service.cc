@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth/service_credentials.h"
 #include "common/log/log.h"
+#include "common/server/client_address.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
 #include "services/auth/user_validation.h"
@@ -25,35 +26,15 @@ using crm::auth::v1::RefreshTokenResponse;
 // One answer for wrong password, unknown email and deactivated account.
 absl::Status SignInFailed() { return absl::UnauthenticatedError("invalid email or password"); }
 
-// "ipv4:10.1.2.3:5678" → "10.1.2.3"; "ipv6:[::1]:5678" → "[::1]".
-std::string PeerAddress(const std::string& peer) {
-  absl::string_view p = peer;
-  if (const size_t colon = p.find(':'); colon != absl::string_view::npos) {
-    p.remove_prefix(colon + 1);
-  }
-  if (const size_t port = p.rfind(':'); port != absl::string_view::npos) {
-    p = p.substr(0, port);
-  }
-  return std::string(p);
-}
-
 }  // namespace
 
-// Every attempt is logged and becomes an activity (through the outbox). A
-// failure to record it must not change the answer, so it is only logged.
-void AuthServiceImpl::RecordSignIn(absl::string_view outcome, const std::string& email,
-                                   const std::string& peer, int64_t user_id,
-                                   const std::vector<ThrottleKey>& count_failure_on) {
+void AuthServiceImpl::LogSignIn(absl::string_view outcome, const std::string& email,
+                                const std::string& peer, int64_t user_id) {
   log::Info("sign-in")
       .Str("outcome", outcome)
       .Str("email", email)
       .Str("peer", peer)
       .Int("user_id", user_id);
-  if (absl::Status recorded =
-          deps_.users->RecordSignIn(outcome, user_id, email, peer, count_failure_on);
-      !recorded.ok()) {
-    log::Warning("sign-in activity not recorded").Str("error", recorded.ToString());
-  }
 }
 
 absl::StatusOr<AccessToken> AuthServiceImpl::IssueAccessToken(const UserRecord& user) const {
@@ -73,7 +54,7 @@ grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* co
     return reactor;
   }
   return server::RunBlocking(context, *deps_.executor, [this, context, request, response] {
-    return DoLogin(PeerAddress(context->peer()), *request, response);
+    return DoLogin(server::ClientAddress(*context, *deps_.trusted_proxies), *request, response);
   });
 }
 
@@ -89,42 +70,40 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
   if (request.password().size() > 4 * kMaxPasswordLength) {
     return SignInFailed();  // longer than any valid password can be
   }
-  const std::string account_key = absl::StrCat("account:", *email);
-  const std::string peer_key = absl::StrCat("peer:", peer);
-
-  absl::StatusOr<absl::Duration> locked = deps_.users->LockRemaining(account_key, peer_key);
-  if (!locked.ok()) {
-    return locked.status();
+  // Counted before the password is checked, atomically with the lock
+  // check: concurrent guesses cannot overshoot the limit.
+  absl::StatusOr<Admission> admission = deps_.throttle->Admit(*email, peer);
+  if (!admission.ok()) {
+    return admission.status();
   }
-  if (*locked > absl::ZeroDuration()) {
-    RecordSignIn("throttled", *email, peer, 0);
+  if (!admission->admitted) {
+    LogSignIn("throttled", *email, peer, 0);  // no activity: a flood must not grow the log
     return WithRetryDelay(
         absl::ResourceExhaustedError("too many failed sign-in attempts; retry later"),
-        absl::Ceil(*locked, absl::Seconds(1)));
+        absl::Ceil(admission->retry_after, absl::Seconds(1)));
   }
-
   absl::StatusOr<std::optional<UserRecord>> user = deps_.users->FindByEmail(*email);
-  if (!user.ok()) {
-    return user.status();
+  absl::StatusOr<bool> match = false;
+  if (user.ok() && user->has_value() && (*user)->active) {
+    match = deps_.hasher->Verify(request.password(), (*user)->password_hash);
+  } else if (user.ok()) {
+    absl::Status burned = deps_.hasher->VerifyDummy(request.password());
+    match = burned.ok() ? absl::StatusOr<bool>(false) : burned;
   }
-  bool match = false;
-  if (user->has_value() && (*user)->active) {
-    absl::StatusOr<bool> verified =
-        deps_.hasher->Verify(request.password(), (*user)->password_hash);
-    if (!verified.ok()) {
-      return verified.status();
+  if (!user.ok() || !match.ok()) {
+    deps_.throttle->Release(*admission).IgnoreError();  // nothing was checked
+    return !user.ok() ? user.status() : match.status();
+  }
+  const int64_t user_id = user->has_value() ? (*user)->id : 0;
+  if (!*match) {
+    LogSignIn("failed", *email, peer, user_id);
+    if (absl::Status counted = deps_.throttle->Failed(*admission, user_id, "sign_in");
+        !counted.ok()) {
+      log::Warning("failed sign-in not recorded").Str("error", counted.ToString());
     }
-    match = *verified;
-  } else if (absl::Status burned = deps_.hasher->VerifyDummy(request.password()); !burned.ok()) {
-    return burned;
-  }
-  if (!match) {
-    RecordSignIn("failed", *email, peer, user->has_value() ? (*user)->id : 0,
-                 {{account_key, deps_.account_throttle}, {peer_key, deps_.peer_throttle}});
     return SignInFailed();
   }
   const UserRecord& account = **user;
-  deps_.users->ClearFailures(account_key).IgnoreError();
   if (deps_.hasher->NeedsRehash(account.password_hash)) {
     if (absl::StatusOr<std::string> rehashed = deps_.hasher->Hash(request.password());
         rehashed.ok()) {
@@ -148,7 +127,11 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
       !stored.ok()) {
     return stored;
   }
-  RecordSignIn("succeeded", *email, peer, account.id);
+  LogSignIn("succeeded", *email, peer, account.id);
+  if (absl::Status recorded = deps_.throttle->Succeeded(*admission, account.id, true);
+      !recorded.ok()) {
+    log::Warning("sign-in activity not recorded").Str("error", recorded.ToString());
+  }
   response->set_access_token(access->token);
   response->set_refresh_token(*refresh);
   response->set_token_type("Bearer");

@@ -6,8 +6,10 @@
 
 #include "common/auth/authenticator.h"
 #include "common/server/blocking_executor.h"
+#include "common/server/client_address.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "services/auth/password_hasher.h"
+#include "services/auth/sign_in_throttle.h"
 #include "services/auth/token_issuer.h"
 #include "services/auth/user_repository.h"
 
@@ -19,8 +21,8 @@ struct AuthServiceDeps {
   const TokenIssuer* tokens;
   Authenticator* authenticator;
   server::BlockingExecutor* executor;
-  ThrottlePolicy account_throttle;
-  ThrottlePolicy peer_throttle{.max_failures = 100};
+  SignInThrottle* throttle;
+  const server::TrustedProxies* trusted_proxies;  // whose x-forwarded-for names the client
 };
 
 class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService {
@@ -43,10 +45,10 @@ class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService
  private:
   // An access token for `user`; a SERVICE account's names its service.
   absl::StatusOr<AccessToken> IssueAccessToken(const UserRecord& user) const;
-  // Logs the attempt and records it (with its failure counts) through the
-  // repository; a recording failure is logged, never returned.
-  void RecordSignIn(absl::string_view outcome, const std::string& email, const std::string& peer,
-                    int64_t user_id, const std::vector<ThrottleKey>& count_failure_on = {});
+  // Every attempt is logged; the throttle decides what reaches the
+  // activity log.
+  static void LogSignIn(absl::string_view outcome, const std::string& email,
+                        const std::string& peer, int64_t user_id);
   absl::Status DoLogin(const std::string& peer, const crm::auth::v1::LoginRequest& request,
                        crm::auth::v1::LoginResponse* response);
   absl::Status DoRefresh(const crm::auth::v1::RefreshTokenRequest& request,

@@ -4,9 +4,11 @@
 #include "services/auth/auth_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <pqxx/pqxx>
 #include <set>
@@ -22,6 +24,7 @@
 #include "common/db/migrations.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
+#include "common/retention/janitor.h"
 #include "common/server/runner.h"
 #include "common/testing/pg_fixture.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
@@ -101,7 +104,9 @@ class AuthServiceTest : public crm::testing::PgTest {
     PgTest::SetUp();
     ASSERT_TRUE(db::ApplyMigrations(dsn_, outbox::WithOutbox(Migrations())).ok());
     pool_ = std::make_unique<db::Pool>(
-        db::PoolOptions{.dsn = dsn_, .size = 4, .statements = UserRepository::Statements()});
+        db::PoolOptions{.dsn = dsn_,
+                        .size = 4,
+                        .statements = WithThrottleStatements(UserRepository::Statements())});
     // GetUser runs on the pipelined reader, as in the binary; a subclass
     // tests the pool's path.
     if (UsePipelinedReader()) {
@@ -109,6 +114,9 @@ class AuthServiceTest : public crm::testing::PgTest {
           .dsn = dsn_, .connections = 2, .statements = UserRepository::Statements()});
     }
     users_ = std::make_unique<UserRepository>(pool_.get(), reader_.get());
+    throttle_ = std::make_unique<SignInThrottle>(
+        pool_.get(), SignInThrottleOptions{.account = ThrottlePolicy{.max_failures = 5},
+                                           .source = ThrottlePolicy{.max_failures = 100}});
     // Cheaper parameters keep the suite fast; the production ones are tested
     // in password_hasher_test.
     hasher_ = std::make_unique<PasswordHasher>(PasswordHasherOptions{
@@ -135,7 +143,9 @@ class AuthServiceTest : public crm::testing::PgTest {
                                                           .hasher = hasher_.get(),
                                                           .authenticator = authenticator_.get(),
                                                           .page_tokens = page_tokens_.get(),
-                                                          .executor = executor_.get()});
+                                                          .executor = executor_.get(),
+                                                          .throttle = throttle_.get(),
+                                                          .trusted_proxies = &trusted_proxies_});
     server::RunnerOptions options;
     options.service = "auth";
     runner_ = std::make_unique<server::Runner>(options);
@@ -163,8 +173,8 @@ class AuthServiceTest : public crm::testing::PgTest {
         .tokens = issuer_.get(),
         .authenticator = authenticator_.get(),
         .executor = executor_.get(),
-        .account_throttle = ThrottlePolicy{.max_failures = 5},
-        .peer_throttle = ThrottlePolicy{.max_failures = 100},
+        .throttle = throttle_.get(),
+        .trusted_proxies = &trusted_proxies_,
     });
     auth_proxy_.target = auth_impl_.get();
   }
@@ -194,6 +204,51 @@ class AuthServiceTest : public crm::testing::PgTest {
   }
 
   std::string AdminToken() { return TokenFor(kAdminEmail, kAdminPassword); }
+
+  // The auth.* activities about `email` in the outbox, oldest first, as
+  // "action key=value ..." with the counts of the folding rules.
+  std::vector<std::string> SignInActivities(const std::string& email) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(pool_
+                    ->Read([&](pqxx::nontransaction& tx) {
+                      out.clear();
+                      for (const auto& row : tx.exec_params(
+                               "SELECT action, details->>'failures', details->>'locked_seconds', "
+                               "details->>'failures_before', details ? 'window_closed' "
+                               "FROM outbox WHERE action LIKE 'auth.%' "
+                               "AND details->>'email' = $1 ORDER BY id",
+                               email)) {
+                        std::string line = row[0].as<std::string>();
+                        if (!row[1].is_null()) {
+                          absl::StrAppend(&line, " failures=", row[1].as<std::string>());
+                        }
+                        if (!row[2].is_null()) {
+                          absl::StrAppend(&line, " locked_seconds=", row[2].as<std::string>());
+                        }
+                        if (!row[3].is_null()) {
+                          absl::StrAppend(&line, " failures_before=", row[3].as<std::string>());
+                        }
+                        if (row[4].as<bool>()) {
+                          absl::StrAppend(&line, " window_closed");
+                        }
+                        out.push_back(line);
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return out;
+  }
+
+  int64_t Count(const std::string& sql) {
+    int64_t n = -1;
+    EXPECT_TRUE(pool_
+                    ->Read([&](pqxx::nontransaction& tx) {
+                      n = tx.exec1(sql)[0].as<int64_t>();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return n;
+  }
 
   // Sessions of this test's database blocked on a lock right now.
   int SessionsWaitingForLocks() {
@@ -275,6 +330,8 @@ class AuthServiceTest : public crm::testing::PgTest {
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<db::PipelinedReader> reader_;
   std::unique_ptr<UserRepository> users_;
+  std::unique_ptr<SignInThrottle> throttle_;
+  server::TrustedProxies trusted_proxies_;
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<pagination::PageTokenCodec> page_tokens_;
@@ -348,6 +405,197 @@ TEST_F(AuthServiceTest, ThrottlingLocksOneAccountNotAnother) {
   EXPECT_GT(retry.retry_delay().seconds(), 0);
   // Another account from the same address still works.
   EXPECT_TRUE(Login("other@crm.local", "password-123", &response).ok());
+}
+
+// Fifty guesses at once: the count-and-check is one row-locking statement,
+// so no more than the limit (5 here) are ever verified, and the right
+// password is refused afterwards.
+TEST_F(AuthServiceTest, ConcurrentGuessesNeverExceedTheLimit) {
+  // Enough workers and hashing threads that all fifty really run at once.
+  server::BlockingExecutor executor(50, 100);
+  PasswordHasher hasher(PasswordHasherOptions{
+      .memory_kib = 1024, .iterations = 1, .max_concurrent = 50, .max_queued = 50});
+  AuthServiceImpl wide({.users = users_.get(),
+                        .hasher = &hasher,
+                        .tokens = issuer_.get(),
+                        .authenticator = authenticator_.get(),
+                        .executor = &executor,
+                        .throttle = throttle_.get(),
+                        .trusted_proxies = &trusted_proxies_});
+  auth_proxy_.target = &wide;
+  std::atomic<int> verified{0};
+  std::atomic<int> throttled{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> guessers;
+  for (int i = 0; i < 50; ++i) {
+    guessers.emplace_back([&, i] {
+      LoginResponse response;
+      const grpc::Status status = Login(kAdminEmail, absl::StrCat("wrong-password-", i), &response);
+      if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        ++verified;
+      } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++throttled;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& t : guessers) {
+    t.join();
+  }
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_LE(verified.load(), 5);
+  EXPECT_GE(verified.load(), 1);
+  EXPECT_EQ(verified.load() + throttled.load(), 50);
+  LoginResponse response;
+  EXPECT_EQ(Login(kAdminEmail, kAdminPassword, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  auth_proxy_.target = auth_impl_.get();
+}
+
+// What the activity log gets from guessing: the window's first failure and
+// the lock at once, the failures between folded into the next report's
+// count (counts never overlap: 1 + 4 = 5 failures), and nothing at all for
+// throttled attempts.
+TEST_F(AuthServiceTest, FailedSignInsAreFoldedAndThrottledOnesRecordNothing) {
+  Create("Agent", "agent@crm.local", ROLE_AGENT);
+  Create("Client", "client@crm.local", ROLE_CLIENT);
+  LoginResponse response;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Login("agent@crm.local", "wrong-password", &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(Login("agent@crm.local", "password-123", &response).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  EXPECT_THAT(SignInActivities("agent@crm.local"),
+              ::testing::ElementsAre("auth.sign_in_failed failures=1",
+                                     "auth.sign_in_locked failures=4 locked_seconds=60"));
+
+  // A success after failures below the limit carries their count.
+  Login("client@crm.local", "wrong-password", &response);
+  Login("client@crm.local", "wrong-password", &response);
+  Login("client@crm.local", "wrong-password", &response);
+  ASSERT_TRUE(Login("client@crm.local", "password-123", &response).ok());
+  EXPECT_THAT(SignInActivities("client@crm.local"),
+              ::testing::ElementsAre("auth.sign_in_failed failures=1",
+                                     "auth.sign_in_succeeded failures_before=2"));
+}
+
+// Failures folded in a window that then went quiet are reported when the
+// janitor purges the expired row; live rows stay.
+TEST_F(AuthServiceTest, ThePurgeOfExpiredCountersReportsWhatWasFolded) {
+  LoginResponse response;
+  for (int i = 0; i < 3; ++i) {
+    Login("nobody@crm.local", "wrong-password", &response);
+  }
+  Login("someone@crm.local", "wrong-password", &response);
+  ASSERT_TRUE(cluster_
+                  ->Exec("UPDATE login_throttle SET window_start = now() - interval '2 hours' "
+                         "WHERE key <> 'account:someone@crm.local'",
+                         db_name_)
+                  .ok());
+  absl::StatusOr<int> purged = throttle_->PurgeExpired(100);
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 2);  // nobody's account and the source address
+  EXPECT_THAT(SignInActivities("nobody@crm.local"),
+              ::testing::ElementsAre("auth.sign_in_failed failures=1",
+                                     "auth.sign_in_failed failures=2 window_closed"));
+  EXPECT_EQ(Count("SELECT count(*) FROM login_throttle"), 1);
+  EXPECT_EQ(*throttle_->PurgeExpired(100), 0);
+}
+
+TEST_F(AuthServiceTest, ExpiredSessionsAndOldRequestIdsArePurgedInBatches) {
+  const std::string admin_token = AdminToken();
+  for (int i = 0; i < 5; ++i) {
+    CreateUserRequest request;
+    request.mutable_user()->set_name(absl::StrCat("User ", i));
+    request.mutable_user()->set_email(absl::StrCat("user", i, "@crm.local"));
+    request.mutable_user()->set_role(ROLE_CLIENT);
+    request.set_password("password-123");
+    request.set_request_id(absl::StrCat("request-", i));
+    CreateUserResponse response;
+    ASSERT_TRUE(users_stub_->CreateUser(Context(admin_token).get(), request, &response).ok());
+    AdminToken();  // one more session each
+  }
+  ASSERT_TRUE(cluster_
+                  ->Exec("UPDATE request_results SET created_at = now() - interval '25 hours' "
+                         "WHERE request_id <> 'request-4'",
+                         db_name_)
+                  .ok());
+  const int64_t sessions = Count("SELECT count(*) FROM refresh_tokens");
+  ASSERT_TRUE(cluster_
+                  ->Exec("UPDATE refresh_tokens SET expires_at = now() - interval '2 days' "
+                         "WHERE id IN (SELECT id FROM refresh_tokens ORDER BY id LIMIT 3)",
+                         db_name_)
+                  .ok());
+  retention::Janitor janitor({.batch = 2});
+  for (retention::PurgeTask& task : users_->PurgeTasks(absl::Hours(24))) {
+    janitor.Add(std::move(task));
+  }
+  std::map<std::string, int64_t> purged = janitor.RunOnce();
+  EXPECT_EQ(purged["request_results"], 4);
+  EXPECT_EQ(purged["refresh_tokens"], 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM refresh_tokens"), sessions - 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM request_results"), 1);
+}
+
+// Behind the gateway the TCP peer is the gateway: the client's address comes
+// from x-forwarded-for, believed only from a configured proxy.
+TEST_F(AuthServiceTest, TheSourceIsTheForwardedClientOnlyBehindATrustedProxy) {
+  auto login = [&](const std::string& forwarded_for) {
+    LoginRequest request;
+    request.set_email("nobody@crm.local");
+    request.set_password("wrong-password");
+    auto context = Context();
+    context->AddMetadata("x-forwarded-for", forwarded_for);
+    LoginResponse response;
+    return auth_->Login(context.get(), request, &response);
+  };
+  login("203.0.113.7");  // not trusted yet: the peer counts
+  trusted_proxies_ = *server::TrustedProxies::Parse({"127.0.0.1"});
+  login("198.51.100.1, 203.0.113.8");  // the client wrote the first entry itself
+  login("garbage");                    // not an address: the proxy's own
+  std::vector<std::string> keys;
+  ASSERT_TRUE(pool_
+                  ->Read([&](pqxx::nontransaction& tx) {
+                    keys.clear();
+                    for (const auto& row : tx.exec("SELECT key || '=' || failures FROM "
+                                                   "login_throttle WHERE key LIKE 'peer:%' "
+                                                   "ORDER BY key")) {
+                      keys.push_back(row[0].as<std::string>());
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_THAT(keys, ::testing::ElementsAre("peer:127.0.0.1=2", "peer:203.0.113.8=1"));
+  trusted_proxies_ = server::TrustedProxies();
+}
+
+// A stolen access token must not be a way round the sign-in limit: the
+// current-password check of ChangePassword counts against the same account.
+TEST_F(AuthServiceTest, ChangePasswordChecksAreThrottledLikeSignIn) {
+  Create("Agent", "agent@crm.local", ROLE_AGENT);
+  const std::string agent_token = TokenFor("agent@crm.local", "password-123");
+  auto change = [&](const std::string& current) {
+    ChangePasswordRequest request;
+    request.set_current_password(current);
+    request.set_new_password("new-password-456");
+    ChangePasswordResponse response;
+    return users_stub_->ChangePassword(Context(agent_token).get(), request, &response);
+  };
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(change("wrong-password").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(change("password-123").error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  LoginResponse response;
+  EXPECT_EQ(Login("agent@crm.local", "password-123", &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(SignInActivities("agent@crm.local"),
+              ::testing::ElementsAre("auth.sign_in_succeeded failures_before=0",
+                                     "auth.sign_in_failed failures=1",
+                                     "auth.sign_in_locked failures=4 locked_seconds=60"));
 }
 
 TEST_F(AuthServiceTest, ForgedAndMisusedTokensAreRejected) {

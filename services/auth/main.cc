@@ -13,6 +13,7 @@
 #include "common/outbox/outbox.h"
 #include "common/outbox/relay_flags.h"
 #include "common/pagination/page_token.h"
+#include "common/retention/janitor.h"
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
@@ -21,6 +22,7 @@
 #include "services/auth/bootstrap.h"
 #include "services/auth/embedded_migrations.h"
 #include "services/auth/password_hasher.h"
+#include "services/auth/sign_in_throttle.h"
 #include "services/auth/token_issuer.h"
 #include "services/auth/user_repository.h"
 #include "services/auth/user_service.h"
@@ -42,15 +44,17 @@ ABSL_FLAG(int32_t, hash_queue, 2,
           "password hashes waiting for those threads; past it sign-ins answer RESOURCE_EXHAUSTED");
 ABSL_FLAG(int32_t, peer_max_failures, 100,
           "failed sign-ins from one client address within 15 minutes before it is locked");
+ABSL_FLAG(int32_t, request_id_retention_hours, 24,
+          "how long a request_id is remembered: a retry within it returns the first result");
 ABSL_FLAG(int32_t, max_queued_requests, 256,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
 
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
-  auto pool =
-      crm::server::OpenServiceDatabase(flags, crm::outbox::WithOutbox(crm::auth::Migrations()),
-                                       crm::auth::UserRepository::Statements());
+  auto pool = crm::server::OpenServiceDatabase(
+      flags, crm::outbox::WithOutbox(crm::auth::Migrations()),
+      crm::auth::WithThrottleStatements(crm::auth::UserRepository::Statements()));
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }
@@ -99,19 +103,36 @@ int main(int argc, char** argv) {
   crm::server::BlockingExecutor executor(flags.db_pool_size,
                                          absl::GetFlag(FLAGS_max_queued_requests));
 
-  crm::auth::AuthServiceImpl auth_service(
-      {.users = &users,
-       .hasher = &hasher,
-       .tokens = tokens->get(),
-       .authenticator = &authenticator,
-       .executor = &executor,
-       .account_throttle = {},
-       .peer_throttle = {.max_failures = std::max(1, absl::GetFlag(FLAGS_peer_max_failures))}});
+  crm::auth::SignInThrottle throttle(
+      pool->get(),
+      {.account = {},
+       .source = {.max_failures = std::max(1, absl::GetFlag(FLAGS_peer_max_failures))}});
+
+  // Expired rows go in small batches, off the request path.
+  crm::retention::Janitor janitor(crm::retention::JanitorOptionsFromFlags());
+  janitor.Add({.name = "login_throttle",
+               .run = [&throttle](int batch) { return throttle.PurgeExpired(batch); }});
+  for (crm::retention::PurgeTask& task : users.PurgeTasks(
+           absl::Hours(std::max(1, absl::GetFlag(FLAGS_request_id_retention_hours))))) {
+    janitor.Add(std::move(task));
+  }
+  janitor.Add(crm::outbox::PurgeDelivered(pool->get(), crm::outbox::OutboxRetentionFromFlags()));
+  janitor.Start();
+
+  crm::auth::AuthServiceImpl auth_service({.users = &users,
+                                           .hasher = &hasher,
+                                           .tokens = tokens->get(),
+                                           .authenticator = &authenticator,
+                                           .executor = &executor,
+                                           .throttle = &throttle,
+                                           .trusted_proxies = &flags.trusted_proxies});
   crm::auth::UserServiceImpl user_service({.users = &users,
                                            .hasher = &hasher,
                                            .authenticator = &authenticator,
                                            .page_tokens = &*page_tokens,
-                                           .executor = &executor});
+                                           .executor = &executor,
+                                           .throttle = &throttle,
+                                           .trusted_proxies = &flags.trusted_proxies});
 
   crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
   runner.AddService(&auth_service, crm::auth::v1::AuthService::service_full_name());

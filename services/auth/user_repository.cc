@@ -143,27 +143,6 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
       {"refresh_user",
        "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NULL "
        "AND retired_at IS NULL AND expires_at > now()"},
-      {"throttle_lock_remaining",
-       "SELECT COALESCE(max(extract(epoch FROM locked_until - now())), 0)::float8 "
-       "FROM login_throttle WHERE key IN ($1, $2) AND locked_until > now()"},
-      // One statement decides the new state: a failure outside the window
-      // starts a new one; reaching the limit locks for base * 2^(locks so far),
-      // capped; a lock count older than an hour of quiet is forgotten.
-      {"throttle_failure",
-       "INSERT INTO login_throttle AS t (key, failures, window_start) VALUES ($1, 1, now()) "
-       "ON CONFLICT (key) DO UPDATE SET "
-       "  failures = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN 1 "
-       "                  ELSE t.failures + 1 END, "
-       "  window_start = CASE WHEN t.window_start < now() - make_interval(secs => $2) "
-       "                      THEN now() ELSE t.window_start END, "
-       "  lock_count = CASE WHEN t.window_start < now() - interval '1 hour' THEN 0 "
-       "                    ELSE t.lock_count END "
-       "RETURNING failures, lock_count"},
-      {"throttle_lock",
-       "UPDATE login_throttle SET failures = 0, window_start = now(), "
-       "lock_count = lock_count + 1, locked_until = now() + make_interval(secs => $2) "
-       "WHERE key = $1"},
-      {"throttle_clear", "DELETE FROM login_throttle WHERE key = $1"},
   };
 }
 
@@ -449,45 +428,19 @@ absl::StatusOr<int> UserRepository::RevokeRefreshTokens(int64_t user_id) {
   return revoked;
 }
 
-absl::StatusOr<absl::Duration> UserRepository::LockRemaining(const std::string& account_key,
-                                                             const std::string& peer_key) {
-  double seconds = 0;
-  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    seconds = tx.exec_prepared1("throttle_lock_remaining", account_key, peer_key)[0].as<double>();
-    return absl::OkStatus();
-  });
-  if (!status.ok()) {
-    return status;
-  }
-  return absl::Seconds(seconds);
-}
-
-absl::Status UserRepository::ClearFailures(const std::string& key) {
-  return pool_->Transact([&](pqxx::work& tx) {
-    tx.exec_prepared("throttle_clear", key);
-    return absl::OkStatus();
-  });
-}
-
-absl::Status UserRepository::RecordSignIn(absl::string_view outcome, int64_t user_id,
-                                          const std::string& email, const std::string& peer,
-                                          const std::vector<ThrottleKey>& count_failure_on) {
-  return pool_->Transact([&](pqxx::work& tx) {
-    for (const ThrottleKey& throttle : count_failure_on) {
-      pqxx::row row = tx.exec_prepared1("throttle_failure", throttle.key,
-                                        absl::ToDoubleSeconds(throttle.policy.window));
-      const int failures = row[0].as<int>();
-      const int locks = row[1].as<int>();
-      if (failures >= throttle.policy.max_failures) {
-        const absl::Duration lock = std::min(throttle.policy.base_lock * (1 << std::min(locks, 10)),
-                                             throttle.policy.max_lock);
-        tx.exec_prepared("throttle_lock", throttle.key, absl::ToDoubleSeconds(lock));
-      }
-    }
-    RecordUserActivity(tx, user_id, absl::StrCat("auth.sign_in_", outcome), user_id,
-                       {{"email", email}, {"peer", peer}});
-    return absl::OkStatus();
-  });
+std::vector<retention::PurgeTask> UserRepository::PurgeTasks(absl::Duration request_id_ttl) {
+  std::vector<retention::PurgeTask> tasks;
+  tasks.push_back(retention::SqlPurge(
+      pool_, "refresh_tokens",
+      "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens "
+      "WHERE expires_at < now() - interval '1 day' ORDER BY expires_at LIMIT $1)"));
+  tasks.push_back(retention::SqlPurge(
+      pool_, "request_results",
+      absl::StrCat("DELETE FROM request_results WHERE (caller_id, method, request_id) IN ("
+                   "SELECT caller_id, method, request_id FROM request_results "
+                   "WHERE created_at < now() - make_interval(secs => ",
+                   absl::ToInt64Seconds(request_id_ttl), ") ORDER BY created_at LIMIT $1)")));
+  return tasks;
 }
 
 }  // namespace crm::auth

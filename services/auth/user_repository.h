@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/db/pipelined_reader.h"
 #include "common/db/pool.h"
+#include "common/retention/janitor.h"
 
 namespace crm::auth {
 
@@ -56,19 +57,6 @@ struct RefreshTokenRotation {
   std::string family_id;
 };
 
-struct ThrottlePolicy {
-  int max_failures = 10;
-  absl::Duration window = absl::Minutes(15);
-  absl::Duration base_lock = absl::Minutes(1);
-  absl::Duration max_lock = absl::Hours(1);
-};
-
-// A throttling counter ("account:<email>", "peer:<ip>") and its limits.
-struct ThrottleKey {
-  std::string key;
-  ThrottlePolicy policy;
-};
-
 class UserRepository {
  public:
   // `reader` (optional) serves GetAsync; without one, only the blocking
@@ -104,14 +92,6 @@ class UserRepository {
   absl::StatusOr<int> SetPasswordHash(int64_t id, const std::string& hash, bool revoke_tokens,
                                       bool password_changed, int64_t actor_id);
 
-  // Records a sign-in attempt as an activity ("auth.sign_in_succeeded",
-  // "auth.sign_in_failed", "auth.sign_in_throttled"; user_id 0 when unknown)
-  // and, for a failure, counts it against each of `count_failure_on`, locking
-  // a key that reaches its limit: all in one transaction.
-  absl::Status RecordSignIn(absl::string_view outcome, int64_t user_id, const std::string& email,
-                            const std::string& peer,
-                            const std::vector<ThrottleKey>& count_failure_on = {});
-
   absl::Status StoreRefreshToken(const std::string& token_hash, int64_t user_id,
                                  const std::string& family_id, absl::Time expires_at);
   // Retires `old_hash` and stores `new_hash` in its family. A retired or
@@ -124,11 +104,11 @@ class UserRepository {
   absl::StatusOr<std::optional<int64_t>> UserOfRefreshToken(const std::string& token_hash);
   absl::StatusOr<int> RevokeRefreshTokens(int64_t user_id);
 
-  // The longest lock still running on the account or the source address
-  // (zero when none).
-  absl::StatusOr<absl::Duration> LockRemaining(const std::string& account_key,
-                                               const std::string& peer_key);
-  absl::Status ClearFailures(const std::string& key);
+  // The janitor's tasks for this repository's tables: refresh tokens a day
+  // past expiry (a retired one is kept until then, so its reuse is still
+  // caught), and idempotency results older than `request_id_ttl` (a retry
+  // after that creates anew).
+  std::vector<retention::PurgeTask> PurgeTasks(absl::Duration request_id_ttl);
 
  private:
   db::Pool* const pool_;

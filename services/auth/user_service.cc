@@ -276,11 +276,13 @@ grpc::ServerUnaryReactor* UserServiceImpl::ChangePassword(grpc::CallbackServerCo
                                                           const ChangePasswordRequest* request,
                                                           ChangePasswordResponse* response) {
   return RunAuthenticated(
-      context, *deps_.executor, *deps_.authenticator,
-      [=, this](const Caller& caller) { return DoChangePassword(caller, *request, response); });
+      context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
+        return DoChangePassword(caller, server::ClientAddress(*context, *deps_.trusted_proxies),
+                                *request, response);
+      });
 }
 
-absl::Status UserServiceImpl::DoChangePassword(const Caller& caller,
+absl::Status UserServiceImpl::DoChangePassword(const Caller& caller, const std::string& peer,
                                                const ChangePasswordRequest& request,
                                                ChangePasswordResponse* response) {
   const int64_t id = request.user_id() == 0 ? caller.user_id : request.user_id();
@@ -299,15 +301,31 @@ absl::Status UserServiceImpl::DoChangePassword(const Caller& caller,
   }
   if (self) {
     // Proving the current password stops a stolen access token from taking
-    // over the account.
+    // over the account; it is throttled like sign-in, with the same counts,
+    // or a stolen token would be a way round the sign-in limit.
+    absl::StatusOr<Admission> admission = deps_.throttle->Admit(user->email, peer);
+    if (!admission.ok()) {
+      return admission.status();
+    }
+    if (!admission->admitted) {
+      return WithRetryDelay(
+          absl::ResourceExhaustedError("too many failed password checks; retry later"),
+          absl::Ceil(admission->retry_after, absl::Seconds(1)));
+    }
     absl::StatusOr<bool> match =
         deps_.hasher->Verify(request.current_password(), user->password_hash);
     if (!match.ok()) {
+      deps_.throttle->Release(*admission).IgnoreError();
       return match.status();
     }
     if (!*match) {
+      if (absl::Status counted = deps_.throttle->Failed(*admission, id, "change_password");
+          !counted.ok()) {
+        log::Warning("failed password check not recorded").Str("error", counted.ToString());
+      }
       return InvalidArgumentError("current_password", "is not correct");
     }
+    deps_.throttle->Succeeded(*admission, id, /*record_sign_in=*/false).IgnoreError();
   }
   absl::StatusOr<std::string> hash = deps_.hasher->Hash(request.new_password());
   if (!hash.ok()) {

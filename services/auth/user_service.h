@@ -11,8 +11,10 @@
 #include "common/auth/authenticator.h"
 #include "common/pagination/page_token.h"
 #include "common/server/blocking_executor.h"
+#include "common/server/client_address.h"
 #include "crm/auth/v1/user_service.grpc.pb.h"
 #include "services/auth/password_hasher.h"
+#include "services/auth/sign_in_throttle.h"
 #include "services/auth/user_repository.h"
 
 namespace crm::auth {
@@ -23,6 +25,8 @@ struct UserServiceDeps {
   Authenticator* authenticator;
   const pagination::PageTokenCodec* page_tokens;
   server::BlockingExecutor* executor;
+  SignInThrottle* throttle;
+  const server::TrustedProxies* trusted_proxies;  // whose x-forwarded-for names the client
 };
 
 class UserServiceImpl final : public crm::auth::v1::UserService::CallbackService {
@@ -60,7 +64,7 @@ class UserServiceImpl final : public crm::auth::v1::UserService::CallbackService
                       crm::auth::v1::ListUsersResponse* response);
   absl::Status DoUpdate(const Caller& caller, const crm::auth::v1::UpdateUserRequest& request,
                         crm::auth::v1::UpdateUserResponse* response);
-  absl::Status DoChangePassword(const Caller& caller,
+  absl::Status DoChangePassword(const Caller& caller, const std::string& peer,
                                 const crm::auth::v1::ChangePasswordRequest& request,
                                 crm::auth::v1::ChangePasswordResponse* response);
   absl::Status DoDeactivate(const Caller& caller,
