@@ -115,35 +115,43 @@ void PipelinedReader::Read(std::string statement, std::vector<std::optional<std:
   }
 }
 
-bool PipelinedReader::Open(Connection& c) {
-  PGconn* conn = PQconnectdb(dsn_.c_str());
-  const auto fail = [&](absl::string_view what, const char* detail) {
+bool PipelinedReader::Open(Connection& c, absl::Time deadline) {
+  absl::StatusOr<PGconn*> opened = ConnectBefore(dsn_, deadline);
+  if (!opened.ok()) {
+    log::Warning("database connection failed")
+        .Str("what", "connect")
+        .Str("detail", opened.status().message());
+    c.retry_at = absl::Now() + kReconnectDelay;
+    return false;
+  }
+  PGconn* conn = *opened;
+  const auto fail = [&](absl::string_view what, absl::string_view detail) {
     log::Warning("database connection failed").Str("what", what).Str("detail", detail);
     PQfinish(conn);
     c.retry_at = absl::Now() + kReconnectDelay;
     return false;
   };
-  if (PQstatus(conn) != CONNECTION_OK) {
-    return fail("connect", PQerrorMessage(conn));
-  }
   // Server notices (and the FATAL of a terminated backend) would go to
   // stderr as raw text; failures reach the log through the results instead.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
+  // A server that answered the connection answers these at once; the floor
+  // keeps a connect that used up the budget from failing its set-up.
+  const absl::Time setup_deadline = std::max(deadline, absl::Now() + absl::Milliseconds(500));
   const std::string setup = absl::StrCat("SET statement_timeout = ",
                                          absl::ToInt64Milliseconds(options_.statement_timeout));
-  PGresult* result = PQexec(conn, setup.c_str());
-  const bool set = PQresultStatus(result) == PGRES_COMMAND_OK;
-  PQclear(result);
-  if (!set) {
+  if (PQsendQuery(conn, setup.c_str()) != 1) {
     return fail("set statement_timeout", PQerrorMessage(conn));
   }
+  if (absl::Status set = AwaitResult(conn, setup_deadline); !set.ok()) {
+    return fail("set statement_timeout", set.message());
+  }
   for (const PreparedStatement& statement : options_.statements) {
-    result = PQprepare(conn, statement.name.c_str(), statement.sql.c_str(), 0, nullptr);
-    const bool prepared = PQresultStatus(result) == PGRES_COMMAND_OK;
-    PQclear(result);
-    if (!prepared) {
+    if (PQsendPrepare(conn, statement.name.c_str(), statement.sql.c_str(), 0, nullptr) != 1) {
       return fail(statement.name, PQerrorMessage(conn));
+    }
+    if (absl::Status prepared = AwaitResult(conn, setup_deadline); !prepared.ok()) {
+      return fail(statement.name, prepared.message());
     }
   }
   if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
@@ -173,7 +181,9 @@ void PipelinedReader::Close(Connection& c, absl::string_view why) {
   c.head_aborted = false;
   // Sent but unanswered: whether it ran is unknown, so it is not resent.
   for (Query& query : c.in_flight) {
-    std::move(query.done)(Unavailable());
+    if (!query.answered) {
+      std::move(query.done)(Unavailable());
+    }
   }
   c.in_flight.clear();
   c.needs_flush = false;
@@ -192,6 +202,8 @@ void PipelinedReader::Send(Connection& c, std::deque<Query>& queries) {
       Close(c, "send");
       return;  // the rest stay queued for another connection
     }
+    query.cut_at = std::min(query.deadline, absl::Now() + options_.statement_timeout) +
+                   options_.unresponsive_grace;
     c.in_flight.push_back(std::move(query));
     queries.pop_front();
   }
@@ -240,11 +252,13 @@ void PipelinedReader::Receive(Connection& c, std::deque<Query>& resend) {
       empty = 0;
       Query query = std::move(c.in_flight.front());
       c.in_flight.pop_front();
-      if (rows != nullptr && (aborted || failure.has_value())) {
+      if (rows != nullptr && (aborted || failure.has_value() || query.answered)) {
         PQclear(rows);
         rows = nullptr;
       }
-      if (aborted && !query.resent) {
+      if (query.answered) {
+        // Its caller was told DEADLINE_EXCEEDED already.
+      } else if (aborted && !query.resent) {
         // An earlier query of the same segment failed; this one never ran.
         query.resent = true;
         resend.push_back(std::move(query));
@@ -296,6 +310,39 @@ void PipelinedReader::Receive(Connection& c, std::deque<Query>& resend) {
   }
 }
 
+absl::Time PipelinedReader::Expire(absl::Time now) {
+  absl::Time next = absl::InfiniteFuture();
+  for (Connection& c : connections_) {
+    if (c.conn == nullptr) {
+      continue;
+    }
+    bool silent = false;
+    for (Query& query : c.in_flight) {
+      if (now >= query.cut_at) {
+        silent = true;
+        break;
+      }
+      next = std::min(next, query.cut_at);
+      if (query.answered) {
+        continue;
+      }
+      if (now >= query.deadline) {
+        query.answered = true;
+        std::move(query.done)(
+            absl::DeadlineExceededError("the call's deadline passed before the database answered"));
+      } else {
+        next = std::min(next, query.deadline);
+      }
+    }
+    if (silent) {
+      // Pipelined reads cannot be cancelled one by one, and a server this
+      // late is gone or frozen: the connection goes, a new one is opened.
+      Close(c, "no answer in time");
+    }
+  }
+  return next;
+}
+
 void PipelinedReader::Run() {
   std::vector<pollfd> fds;
   std::deque<Query> batch;
@@ -325,10 +372,15 @@ void PipelinedReader::Run() {
     }
     // The least busy open connection (opening one if none is) takes the batch.
     if (!batch.empty()) {
+      absl::Time patience = absl::InfinitePast();
+      for (const Query& query : batch) {
+        patience = std::max(patience, query.deadline);
+      }
+      const absl::Time open_by = std::min(now + options_.connect_timeout, patience);
       Connection* target = nullptr;
       for (Connection& c : connections_) {
         if (c.conn == nullptr && absl::Now() >= c.retry_at) {
-          Open(c);
+          Open(c, open_by);
         }
         if (c.conn != nullptr &&
             (target == nullptr || c.in_flight.size() < target->in_flight.size())) {
@@ -344,6 +396,19 @@ void PipelinedReader::Run() {
         batch.clear();
       }
     }
+    // Queries left by a connection that failed mid-send go out at once.
+    // Without an eventfd (the process is out of descriptors) new reads are
+    // noticed by polling every millisecond instead.
+    int timeout_ms = !batch.empty() ? 0 : (wake_fd_ < 0 ? 1 : -1);
+    // Before the poll set is built: this may close connections.
+    const absl::Time now_after = absl::Now();
+    if (const absl::Time next = Expire(now_after);
+        next != absl::InfiniteFuture() && timeout_ms != 0) {
+      const int64_t wait_ms = std::max<int64_t>(
+          1, absl::ToInt64Milliseconds(absl::Ceil(next - now_after, absl::Milliseconds(1))));
+      timeout_ms =
+          static_cast<int>(timeout_ms < 0 ? wait_ms : std::min<int64_t>(timeout_ms, wait_ms));
+    }
     fds.clear();
     fds.push_back(pollfd{.fd = wake_fd_, .events = POLLIN, .revents = 0});
     for (Connection& c : connections_) {
@@ -352,10 +417,6 @@ void PipelinedReader::Run() {
         fds.push_back(pollfd{.fd = PQsocket(c.conn), .events = events, .revents = 0});
       }
     }
-    // Queries left by a connection that failed mid-send go out at once.
-    // Without an eventfd (the process is out of descriptors) new reads are
-    // noticed by polling every millisecond instead.
-    const int timeout_ms = !batch.empty() ? 0 : (wake_fd_ < 0 ? 1 : -1);
     if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
       log::Error("poll failed in the database reader").Str("error", strerror(errno));
     }

@@ -17,6 +17,14 @@
 // whose answer was lost with its connection fails UNAVAILABLE, and one that
 // an earlier error in the same pipeline aborted is sent again. Errors are the
 // same client-safe statuses as the pool's (errors.h), the detail logged.
+//
+// A database that goes silent holds no read past its deadline: a read sent
+// but unanswered when its call's deadline passes is answered
+// DEADLINE_EXCEEDED then, and a connection with a read unanswered
+// `unresponsive_grace` past that (or past statement_timeout, for reads
+// without a deadline) is closed. Connecting, which the reader's thread does
+// itself, waits at most connect_timeout, and no longer than the most patient
+// read it would serve.
 
 #include <poll.h>
 
@@ -66,6 +74,9 @@ struct PipelinedReaderOptions {
   int connections = 2;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration statement_timeout = absl::Seconds(30);
+  // See above: how long a connection may leave a read unanswered past its
+  // deadline before it is closed.
+  absl::Duration unresponsive_grace = absl::Seconds(1);
   // Reads waiting to be sent at once; past this, RESOURCE_EXHAUSTED.
   int max_queued = 4096;
   std::vector<PreparedStatement> statements;
@@ -96,8 +107,12 @@ class PipelinedReader {
     Callback done;
     bool resent = false;
     // The calling thread's CallScope deadline: a read still queued when it
-    // passes is answered DEADLINE_EXCEEDED, never sent.
+    // passes is answered DEADLINE_EXCEEDED, never sent; one in flight is
+    // answered so then, and its result is dropped when it comes.
     absl::Time deadline = absl::InfiniteFuture();
+    bool answered = false;
+    // Once sent: if still unanswered by then, the connection is closed.
+    absl::Time cut_at = absl::InfiniteFuture();
   };
   struct Connection {
     pg_conn* conn = nullptr;
@@ -111,9 +126,13 @@ class PipelinedReader {
   };
 
   void Run();
-  // Opens `c`, prepares the statements and enters pipeline mode; false (and
-  // a retry time) when the database cannot be reached.
-  bool Open(Connection& c);
+  // Opens `c`, prepares the statements and enters pipeline mode, giving up
+  // at `deadline`; false (and a retry time) when the database cannot be
+  // reached.
+  bool Open(Connection& c, absl::Time deadline);
+  // Answers in-flight reads whose deadline passed and closes connections
+  // silent past a read's bound; returns when to look again.
+  absl::Time Expire(absl::Time now);
   // Fails what `c` has in flight (UNAVAILABLE) and closes it.
   void Close(Connection& c, absl::string_view why);
   // Sends `queries` on `c`, followed by one Sync.

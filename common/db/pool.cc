@@ -84,13 +84,41 @@ int64_t StatementTimeoutMs(absl::Duration pool_timeout) {
   return std::min(most, (left + step - 1) / step * step);
 }
 
-bool IsOpen(const pqxx::connection& conn) {
+bool IsOpen(const pqxx::connection_base& conn) {
   try {
     return conn.is_open();
   } catch (...) {
     return false;
   }
 }
+
+// A connection's socket armed on the pool's watchdog for one call.
+class Watch {
+ public:
+  Watch(SocketWatchdog& watchdog, int fd, absl::Time at)
+      : watchdog_(watchdog), id_(watchdog.Arm(fd, at)) {}
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+  ~Watch() { Disarm(); }
+
+  // Whether the connection was cut (then it must not be reused). Call before
+  // the connection goes back to the pool, where another call may take it.
+  bool Disarm() {
+    if (id_ != 0) {
+      fired_ = watchdog_.Disarm(id_);
+      id_ = 0;
+      if (fired_) {
+        log::Warning("database did not answer in time; connection cut");
+      }
+    }
+    return fired_;
+  }
+
+ private:
+  SocketWatchdog& watchdog_;
+  int64_t id_;
+  bool fired_ = false;
+};
 
 }  // namespace
 
@@ -107,9 +135,18 @@ Pool::~Pool() {
 
 bool Pool::CanAcquire() const { return !idle_.empty() || open_ < options_.size; }
 
-absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect(bool count) {
+absl::Time Pool::CallBound() const {
+  return std::min(CurrentDeadline(), absl::Now() + options_.statement_timeout) +
+         options_.unresponsive_grace;
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection_base>> Pool::Connect(bool count) {
+  // Connecting waits no longer than the call that needs the connection.
+  const absl::Time call_deadline = CurrentDeadline();
+  const absl::Time deadline = std::min(absl::Now() + options_.connect_timeout, call_deadline);
   try {
-    auto conn = std::make_unique<pqxx::connection>(dsn_);
+    std::unique_ptr<pqxx::connection_base> conn = ConnectPqxxBefore(dsn_, deadline);
+    Watch watch(watchdog_, conn->sock(), deadline + options_.unresponsive_grace);
     {
       pqxx::nontransaction setup(*conn);
       setup.exec(absl::StrCat("SET statement_timeout = ",
@@ -117,6 +154,9 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect(bool count) {
     }
     for (const PreparedStatement& statement : options_.statements) {
       conn->prepare(statement.name, statement.sql);
+    }
+    if (watch.Disarm()) {
+      throw pqxx::broken_connection("the database did not answer in time");
     }
     if (count) {
       absl::MutexLock lock(&mu_);
@@ -127,6 +167,9 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect(bool count) {
   } catch (const std::exception& e) {
     healthy_ = false;
     log::Warning("database connection failed").Str("detail", e.what());
+    if (absl::Now() >= call_deadline) {
+      return DeadlineExceeded();
+    }
     return WithRetryDelay(absl::UnavailableError("database unavailable"), absl::Seconds(1));
   }
 }
@@ -155,7 +198,7 @@ absl::StatusOr<Pool::Conn> Pool::Acquire() {
   }
   ++open_;  // reserve the slot while connecting without the lock
   mu_.Unlock();
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Connect(/*count=*/true);
+  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> conn = Connect(/*count=*/true);
   if (!conn.ok()) {
     absl::MutexLock lock(&mu_);
     --open_;
@@ -172,6 +215,14 @@ void Pool::Release(Conn conn) {
   }
   absl::MutexLock lock(&mu_);
   idle_.push_back(std::move(conn));
+}
+
+void Pool::Return(Conn conn, bool cut) {
+  if (cut) {
+    Discard(std::move(conn));
+  } else {
+    Release(std::move(conn));
+  }
 }
 
 void Pool::Discard(Conn conn) {
@@ -207,6 +258,7 @@ absl::Status Pool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn, Iso
     if (!conn.ok()) {
       return conn.status();
     }
+    Watch watch(watchdog_, conn->conn->sock(), CallBound());
     bool began = false;
     try {
       FitStatementTimeout(*conn);
@@ -222,9 +274,10 @@ absl::Status Pool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn, Iso
           tx.commit();
         }
       }
-      Release(*std::move(conn));
+      Return(*std::move(conn), watch.Disarm());
       return result;
     } catch (const pqxx::broken_connection& e) {
+      watch.Disarm();
       Discard(*std::move(conn));
       // A connection that died while idle fails at BEGIN, before anything
       // ran: try once more on a fresh one. Later failures may have written.
@@ -234,7 +287,7 @@ absl::Status Pool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn, Iso
       }
       return StatusFromException(e);
     } catch (const std::exception& e) {
-      Release(*std::move(conn));
+      Return(*std::move(conn), watch.Disarm());
       if (IsRetryableSqlState(SqlState(e)) && attempt < options_.max_transaction_attempts) {
         if (!Backoff(attempt)) {
           return DeadlineExceeded();
@@ -255,6 +308,7 @@ absl::Status Pool::Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> f
     if (!conn.ok()) {
       return conn.status();
     }
+    Watch watch(watchdog_, conn->conn->sock(), CallBound());
     try {
       FitStatementTimeout(*conn);
       absl::Status result;
@@ -262,16 +316,17 @@ absl::Status Pool::Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> f
         pqxx::nontransaction tx(*conn->conn);
         result = fn(tx);
       }
-      Release(*std::move(conn));
+      Return(*std::move(conn), watch.Disarm());
       return result;
     } catch (const pqxx::broken_connection& e) {
+      watch.Disarm();
       Discard(*std::move(conn));
       if (attempt == 1) {
         continue;  // reads are safe to repeat on a fresh connection
       }
       return StatusFromException(e);
     } catch (const std::exception& e) {
-      Release(*std::move(conn));
+      Return(*std::move(conn), watch.Disarm());
       return StatusFromException(e);
     }
   }
@@ -284,48 +339,35 @@ absl::Status PingOnce(PGconn* conn, absl::Time deadline) {
   if (PQsendQuery(conn, "SELECT 1") != 1) {
     return absl::UnavailableError("database connection lost");
   }
-  while (true) {
-    if (PQconsumeInput(conn) != 1) {
-      return absl::UnavailableError("database connection lost");
-    }
-    if (PQisBusy(conn) == 0) {
-      break;
-    }
-    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left_ms <= 0) {
-      return absl::UnavailableError("database did not answer the health check in time");
-    }
-    pollfd fd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
-    if (poll(&fd, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000))) < 0 && errno != EINTR) {
-      return absl::UnavailableError("database connection lost");
-    }
+  if (absl::Status status = AwaitResult(conn, deadline); !status.ok()) {
+    log::Warning("database health check failed").Str("detail", status.message());
+    return absl::UnavailableError(absl::IsUnavailable(status)
+                                      ? "database did not answer the health check"
+                                      : "database health check failed");
   }
-  bool ok = false;
-  while (PGresult* result = PQgetResult(conn)) {
-    ok = ok || PQresultStatus(result) == PGRES_TUPLES_OK;
-    PQclear(result);
-  }
-  return ok ? absl::OkStatus() : absl::UnavailableError("database health check failed");
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status Pool::Ping() {
   absl::MutexLock lock(&ping_mu_);
-  const absl::Time deadline = absl::Now() + options_.ping_timeout;
+  absl::Time deadline = absl::Now() + options_.ping_timeout;
   // A second attempt on a fresh connection, so a probe connection that was
   // cut while the server stayed up does not report the database down. A
   // timeout is not tried again: it would only wait as long once more.
   for (int attempt = 1;; ++attempt) {
     if (ping_conn_ == nullptr) {
-      ping_conn_ = PQconnectdb(dsn_.c_str());
-      if (PQstatus(ping_conn_) != CONNECTION_OK) {
-        log::Warning("database connection failed").Str("detail", PQerrorMessage(ping_conn_));
-        PQfinish(ping_conn_);
-        ping_conn_ = nullptr;
+      absl::StatusOr<PGconn*> conn = ConnectBefore(
+          dsn_, absl::Now() + std::min(options_.connect_timeout, options_.ping_timeout));
+      if (!conn.ok()) {
+        log::Warning("database connection failed").Str("detail", conn.status().message());
         healthy_ = false;
         return WithRetryDelay(absl::UnavailableError("database unavailable"), absl::Seconds(1));
       }
+      ping_conn_ = *conn;
+      // The answer gets its own ping_timeout, however long connecting took.
+      deadline = std::max(deadline, absl::Now() + options_.ping_timeout);
       PQsetNoticeProcessor(
           ping_conn_, [](void*, const char*) {}, nullptr);
     }

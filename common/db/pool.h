@@ -22,6 +22,13 @@
 // up a little, so that calls with the same deadline rarely need a new SET),
 // and a call whose client has gone is not started again. The answer is then
 // DEADLINE_EXCEEDED or CANCELLED.
+//
+// A database that goes silent (frozen, or packets dropped: no answer and no
+// error) cannot hold a caller longer than its deadline plus
+// `unresponsive_grace`: connecting gives up at the deadline, and a
+// statement still unanswered by then has its connection cut (see
+// connect.h), so the call fails and the thread is free again. Work outside
+// any call (no deadline) gets `statement_timeout` instead.
 
 #include <atomic>
 #include <memory>
@@ -35,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/db/connect.h"
 
 struct pg_conn;
 
@@ -55,8 +63,14 @@ struct PoolOptions {
   // Server-side cap on any statement; a runaway query cannot hold a connection.
   absl::Duration statement_timeout = absl::Seconds(30);
   // How long Ping waits for the database's answer (a frozen server never
-  // answers, and the kernel keeps its connection open).
+  // answers, and the kernel keeps its connection open), and at most for its
+  // probe connection to open.
   absl::Duration ping_timeout = absl::Seconds(2);
+  // How long past its bound (the call's deadline, or statement_timeout) a
+  // Transact or Read may wait for the database before its connection is cut.
+  // Long enough for the server's own statement_timeout (rounded up, see
+  // above) to answer first when the server is merely slow.
+  absl::Duration unresponsive_grace = absl::Seconds(1);
   int max_transaction_attempts = 5;
   std::vector<PreparedStatement> statements;
 };
@@ -96,8 +110,8 @@ class Pool {
 
   // Checks the database on a connection of its own (so a busy pool does not
   // look like a dead database) and updates healthy(). Bounded: a database
-  // that does not answer within ping_timeout (plus connect_timeout when the
-  // probe must reconnect) is UNAVAILABLE.
+  // that does not answer within ping_timeout (plus up to ping_timeout more
+  // when the probe must reconnect) is UNAVAILABLE.
   absl::Status Ping();
 
   // The last known state: false after a connection failure until a
@@ -109,13 +123,17 @@ class Pool {
  private:
   // A pooled connection and the statement_timeout its session has now.
   struct Conn {
-    std::unique_ptr<pqxx::connection> conn;
+    std::unique_ptr<pqxx::connection_base> conn;
     int64_t statement_timeout_ms = 0;
   };
 
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(bool count);
+  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> Connect(bool count);
+  // When a Transact or Read that starts now must have been answered.
+  absl::Time CallBound() const;
   absl::StatusOr<Conn> Acquire();
   void Release(Conn conn);
+  // Release, or Discard when the watchdog cut the connection.
+  void Return(Conn conn, bool cut);
   // Closes `conn` and every idle connection: when one connection breaks, the
   // server has usually gone away and the others are stale too.
   void Discard(Conn conn);
@@ -136,6 +154,7 @@ class Pool {
   pg_conn* ping_conn_ ABSL_GUARDED_BY(ping_mu_) = nullptr;  // libpq: waited on with a limit
 
   std::atomic<bool> healthy_{false};
+  SocketWatchdog watchdog_;  // cuts connections of calls past their bound
 };
 
 }  // namespace crm::db
