@@ -69,7 +69,8 @@ deps_all() {
   deps_npm
 }
 
-# Configure (only when the build dir is new or the arguments changed) and build.
+# Configure (only when the build dir is new or the arguments changed) and build
+# the given targets (default: all).
 build_all() {
   [[ -f $CRM_ROOT/CMakeLists.txt ]] || die "no CMakeLists.txt in $CRM_ROOT"
   local extra=()
@@ -89,8 +90,10 @@ build_all() {
     cmake --log-level=WARNING "${args[@]}" || die "cmake configure failed"
     printf '%s' "${args[*]}" >"$stamp"
   fi
-  say "building $(show_path "$CRM_BUILD")"
-  cmake --build "$CRM_BUILD" || die "build failed"
+  local targets=()
+  (($#)) && targets=(--target "$@")
+  say "building $(show_path "$CRM_BUILD")${*:+ (targets: $*)}"
+  cmake --build "$CRM_BUILD" "${targets[@]}" || die "build failed"
   exec 8>&-
 }
 
@@ -98,6 +101,6 @@ build_unless_skipped() {
   if [[ ${CRM_NO_BUILD:-0} == 1 ]]; then
     say "CRM_NO_BUILD=1: skipping the build"
   else
-    build_all
+    build_all "$@"
   fi
 }
