@@ -1,6 +1,8 @@
 #include "common/auth/token_cache.h"
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -65,6 +67,41 @@ TEST(VerifiedTokenCacheTest, StaysWithinItsCapacityPreferringToDropExpiredEntrie
     found += cache.Find(absl::StrCat("late-", i), later, 0).has_value() ? 1 : 0;
   }
   EXPECT_EQ(found, cache.size());
+}
+
+// Calls of many sessions meet on the shards: every hit must be the caller that
+// was inserted for that token, under contention and eviction alike (and the
+// ThreadSanitizer build checks the shards' locking).
+TEST(VerifiedTokenCacheTest, ConcurrentFindsAndInsertsKeepEachTokensCaller) {
+  VerifiedTokenCache cache(64);  // fewer slots than tokens: inserts evict
+  constexpr int kThreads = 4;
+  constexpr int kTokens = 200;
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&cache, &wrong, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < kTokens; ++i) {
+          const int n = (i * 7 + t * 13) % kTokens;
+          const std::string token = absl::StrCat("token-", n);
+          const uint64_t epoch = round % 2;
+          if (std::optional<Caller> hit = cache.Find(token, kNow, epoch)) {
+            wrong[t] += hit->user_id == n ? 0 : 1;
+          } else {
+            cache.Insert(token, CallerUntil(kNow + absl::Minutes(1), n), epoch, kNow);
+          }
+        }
+      }
+      cache.size();
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(wrong[t], 0) << "thread " << t;
+  }
+  EXPECT_LE(cache.size(), 64);
 }
 
 TEST(VerifiedTokenCacheTest, CapacityZeroCachesNothing) {
