@@ -14,11 +14,14 @@
 //   - Notify releases on the notification's flag, which the inline
 //     HasBeenNotified() loads with acquire in instrumented code, and the waits
 //     acquire on it; BlockingCounter likewise;
-//   - a Condition is evaluated with TSan's access tracking off: Abseil runs a
-//     waiter's condition on whichever thread is unlocking, inside the library,
-//     while the mutex is logically still held; TSan cannot know that.
-// Only happens-before is modelled (no lock-order checking for absl::Mutex),
-// so it can hide a race, never invent one.
+//   - inside the real call TSan's access tracking is off: the only
+//     instrumented code that runs there is a waiter's Condition, which Abseil
+//     evaluates on whichever thread is locking or unlocking, while the mutex
+//     is logically held but before the wrapper's acquire or after its
+//     release.
+// Only happens-before is modelled (no lock-order checking for absl::Mutex;
+// reader locks order readers too) and conditions go unchecked, so this can
+// hide a race, never invent one.
 
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
@@ -60,8 +63,26 @@ Fn Real(bool is_const, const char* suffix) {
   return reinterpret_cast<Fn>(fn);
 }
 
-#define CRM_REAL(type, is_const, suffix)                     \
-  static const auto real = Real<type>((is_const), (suffix)); \
+// Calls the real function with TSan's access tracking off (see above).
+template <typename Fn>
+class Untracked {
+ public:
+  explicit Untracked(Fn fn) : fn_(fn) {}
+  template <typename... Args>
+  auto operator()(Args... args) const {
+    struct Ignore {
+      Ignore() { __tsan_ignore_thread_begin(); }
+      ~Ignore() { __tsan_ignore_thread_end(); }
+    } ignore;
+    return fn_(args...);
+  }
+
+ private:
+  Fn fn_;
+};
+
+#define CRM_REAL(type, is_const, suffix)                               \
+  static const Untracked<type> real(Real<type>((is_const), (suffix))); \
   (void)0
 
 // Notification keeps its flag right after its mutex (notification.h).
@@ -186,14 +207,6 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   __tsan_release(this);
   const bool met = real(this, cond, deadline);
   __tsan_acquire(this);
-  return met;
-}
-
-bool Condition::Eval() const {
-  CRM_REAL(bool (*)(const Condition*), true, "9Condition4EvalEv");
-  __tsan_ignore_thread_begin();
-  const bool met = real(this);
-  __tsan_ignore_thread_end();
   return met;
 }
 
