@@ -16,15 +16,18 @@ namespace crm::db {
 
 namespace {
 
-// Waits for `events` on `fd` until `deadline`; false when it passed.
-bool WaitSocket(int fd, short events, absl::Time deadline) {
+// Waits for `events` on `fd` until `deadline` (or `cancel`); false when it
+// passed.
+bool WaitSocket(int fd, short events, absl::Time deadline,
+                const std::atomic<bool>* cancel = nullptr) {
   while (true) {
     const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left_ms <= 0) {
+    if (left_ms <= 0 || (cancel != nullptr && cancel->load())) {
       return false;
     }
     pollfd p{.fd = fd, .events = events, .revents = 0};
-    const int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000)));
+    const int ready =
+        poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, cancel != nullptr ? 100 : 1000)));
     if (ready > 0 || (ready < 0 && errno != EINTR)) {
       return true;  // ready, or an error libpq will report
     }
@@ -35,47 +38,10 @@ std::string LibpqError(const PGconn* conn) {
   return std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn)));
 }
 
-// A libpqxx connection policy that adopts a connection opened already and
-// refuses to open another one.
-class AdoptedConnection : public pqxx::connectionpolicy {
- public:
-  AdoptedConnection(const std::string& options, PGconn* conn)
-      : pqxx::connectionpolicy(options), conn_(conn) {}
-  ~AdoptedConnection() noexcept override {
-    if (conn_ != nullptr) {
-      PQfinish(conn_);
-    }
-  }
-
-  handle do_startconnect(handle orig) override {
-    if (orig != nullptr) {
-      return orig;
-    }
-    if (conn_ == nullptr) {
-      throw pqxx::broken_connection("database connection lost");
-    }
-    return std::exchange(conn_, nullptr);
-  }
-
- private:
-  PGconn* conn_;
-};
-
-class BoundedConnection : public pqxx::connection_base {
- public:
-  BoundedConnection(const std::string& options, PGconn* conn)
-      : pqxx::connection_base(policy_), policy_(options, conn) {
-    init();
-  }
-  ~BoundedConnection() noexcept { close(); }
-
- private:
-  AdoptedConnection policy_;
-};
-
 }  // namespace
 
-absl::StatusOr<PGconn*> ConnectBefore(const std::string& dsn, absl::Time deadline) {
+absl::StatusOr<PGconn*> ConnectBefore(const std::string& dsn, absl::Time deadline,
+                                      const std::atomic<bool>* cancel) {
   PGconn* conn = PQconnectStart(dsn.c_str());
   if (conn == nullptr) {
     return absl::UnavailableError("out of memory for a database connection");
@@ -92,17 +58,43 @@ absl::StatusOr<PGconn*> ConnectBefore(const std::string& dsn, absl::Time deadlin
     if (polling == PGRES_POLLING_OK) {
       return conn;
     }
-    if (!WaitSocket(PQsocket(conn), polling == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                    deadline)) {
+    if (!WaitSocket(PQsocket(conn), polling == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
+                    cancel)) {
       return fail("the database did not answer the connection in time");
     }
     polling = PQconnectPoll(conn);
   }
 }
 
-std::unique_ptr<pqxx::connection_base> ConnectPqxxBefore(const std::string& dsn,
-                                                         absl::Time deadline) {
-  absl::StatusOr<PGconn*> conn = ConnectBefore(dsn, deadline);
+AdoptedConnection::AdoptedConnection(const std::string& options, PGconn* conn)
+    : pqxx::connectionpolicy(options), conn_(conn) {}
+
+AdoptedConnection::~AdoptedConnection() noexcept {
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+  }
+}
+
+AdoptedConnection::handle AdoptedConnection::do_startconnect(handle orig) {
+  if (orig != nullptr) {
+    return orig;
+  }
+  if (conn_ == nullptr) {
+    throw pqxx::broken_connection("database connection lost");
+  }
+  return std::exchange(conn_, nullptr);
+}
+
+BoundedConnection::BoundedConnection(const std::string& options, PGconn* conn)
+    : pqxx::connection_base(policy_), policy_(options, conn) {
+  init();
+}
+
+BoundedConnection::~BoundedConnection() noexcept { close(); }
+
+std::unique_ptr<BoundedConnection> ConnectPqxxBefore(const std::string& dsn, absl::Time deadline,
+                                                     const std::atomic<bool>* cancel) {
+  absl::StatusOr<PGconn*> conn = ConnectBefore(dsn, deadline, cancel);
   if (!conn.ok()) {
     throw pqxx::broken_connection(std::string(conn.status().message()));
   }

@@ -13,6 +13,7 @@
 //    their own: a thread that shuts down a connection's socket when its bound
 //    passes, so the blocked call fails as a lost connection.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,14 +34,39 @@ namespace crm::db {
 // Opens a libpq connection to `dsn`, giving up at `deadline` (libpq's
 // connect_timeout is not applied by this API: pass the smaller of the two).
 // UNAVAILABLE carries libpq's message, which is for logs, not for clients.
-// The caller owns the connection (PQfinish).
-absl::StatusOr<pg_conn*> ConnectBefore(const std::string& dsn, absl::Time deadline);
+// The caller owns the connection (PQfinish). A non-null `cancel` that turns
+// true gives up early (checked every 100 ms).
+absl::StatusOr<pg_conn*> ConnectBefore(const std::string& dsn, absl::Time deadline,
+                                       const std::atomic<bool>* cancel = nullptr);
 
-// The same, as a libpqxx connection; throws pqxx::broken_connection. The
-// connection never reconnects by itself (libpqxx's reactivation would do so
-// without a deadline): once lost, it stays closed.
-std::unique_ptr<pqxx::connection_base> ConnectPqxxBefore(const std::string& dsn,
-                                                         absl::Time deadline);
+// A libpqxx connection policy that adopts a libpq connection opened already
+// and refuses to open another (libpqxx's reactivation would reconnect
+// without a deadline): once lost, the connection stays closed.
+class AdoptedConnection : public pqxx::connectionpolicy {
+ public:
+  AdoptedConnection(const std::string& options, pg_conn* conn);
+  ~AdoptedConnection() noexcept override;
+  handle do_startconnect(handle orig) override;
+
+ private:
+  pg_conn* conn_;
+};
+
+// A libpqxx connection made by ConnectPqxxBefore. Own it as this type:
+// pqxx::connection_base's destructor is not virtual (deleting through it
+// would leak the connection).
+class BoundedConnection : public pqxx::connection_base {
+ public:
+  BoundedConnection(const std::string& options, pg_conn* conn);
+  ~BoundedConnection() noexcept;
+
+ private:
+  AdoptedConnection policy_;
+};
+
+// The same, as a libpqxx connection; throws pqxx::broken_connection.
+std::unique_ptr<BoundedConnection> ConnectPqxxBefore(const std::string& dsn, absl::Time deadline,
+                                                     const std::atomic<bool>* cancel = nullptr);
 
 // After a PQsend*: waits until every result of the command has arrived, at
 // most until `deadline`. OK when none failed; UNAVAILABLE on a lost

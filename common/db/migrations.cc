@@ -2,20 +2,22 @@
 
 #include <openssl/sha.h>
 
+#include <atomic>
 #include <map>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/db/connect.h"
 #include "common/db/errors.h"
 #include "common/db/pool.h"
 #include "common/log/log.h"
 
 namespace crm::db {
 namespace {
-
-// Advisory lock keys are per database, so one constant serves every service.
-constexpr int64_t kMigrationLockKey = 0x63726d5f6d6967;  // "crm_mig"
 
 constexpr char kCreateTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -43,15 +45,110 @@ std::string MigrationChecksum(const std::string& sql) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration> migrations) {
+namespace {
+
+// Watches a run from a thread of its own: cuts its connection when a stop is
+// requested (the blocked libpq call then fails at once).
+class StopWatcher {
+ public:
+  StopWatcher(const MigrationOptions& options, SocketWatchdog& watchdog)
+      : options_(options), watchdog_(watchdog) {
+    if (options_.stop_requested) {
+      thread_ = std::thread([this] { Run(); });
+    }
+  }
+  StopWatcher(const StopWatcher&) = delete;
+  StopWatcher& operator=(const StopWatcher&) = delete;
+  ~StopWatcher() {
+    done_.Notify();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  void Watch(int64_t id) {
+    absl::MutexLock lock(&mu_);
+    id_ = id;
+    if (stopped_.load()) {
+      watchdog_.CutNow(id_);
+    }
+  }
+  const std::atomic<bool>* flag() const { return &stopped_; }
+  bool stopped() const { return stopped_.load(); }
+  // Sleeps up to `d`; false when the run should stop instead.
+  bool Pause(absl::Duration d) { return !stop_.WaitForNotificationWithTimeout(d); }
+
+ private:
+  void Run() {
+    while (!done_.HasBeenNotified()) {
+      if (options_.stop_requested(absl::Milliseconds(100))) {
+        stopped_ = true;
+        stop_.Notify();
+        absl::MutexLock lock(&mu_);
+        watchdog_.CutNow(id_);
+        return;
+      }
+    }
+  }
+
+  const MigrationOptions& options_;
+  SocketWatchdog& watchdog_;
+  std::atomic<bool> stopped_{false};
+  absl::Notification stop_;
+  absl::Notification done_;
+  absl::Mutex mu_;
+  int64_t id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration> migrations,
+                             const MigrationOptions& options) {
   if (absl::Status order = CheckOrder(migrations); !order.ok()) {
     return order;
   }
+  SocketWatchdog watchdog;
+  StopWatcher stop(options, watchdog);
+  const auto late = [&] { return absl::Now() >= options.deadline; };
+  const auto cut_short = [&](absl::string_view what) -> absl::Status {
+    if (stop.stopped()) {
+      return absl::CancelledError(absl::StrCat("stopped while ", what));
+    }
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": not done within the start-up timeout"));
+  };
   try {
-    pqxx::connection conn(WithConnectionDefaults(dsn, absl::Seconds(5)));
-    {
+    std::unique_ptr<BoundedConnection> opened =
+        ConnectPqxxBefore(WithConnectionDefaults(dsn, absl::Seconds(5)),
+                          std::min(options.deadline, absl::Now() + absl::Seconds(5)), stop.flag());
+    pqxx::connection_base& conn = *opened;
+    stop.Watch(watchdog.Arm(conn.sock(), options.deadline));
+    // Tried, not waited for: a lock held elsewhere (another replica
+    // migrating, or a stuck session) is waited for only until the deadline.
+    for (bool logged = false;;) {
       pqxx::nontransaction lock(conn);
-      lock.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+      if (lock.exec_params1("SELECT pg_try_advisory_lock($1)", kMigrationLockKey)[0].as<bool>()) {
+        break;
+      }
+      if (!logged) {
+        log::Warning("waiting for the migration lock, held by another session");
+        logged = true;
+      }
+      if (late() || !stop.Pause(std::min(options.lock_retry, options.deadline - absl::Now()))) {
+        return cut_short("waiting for the migration lock");
+      }
+      if (late()) {
+        return cut_short("waiting for the migration lock");
+      }
+    }
+    if (options.deadline != absl::InfiniteFuture()) {
+      // The server stops too, rather than finish work nobody waits for.
+      const int64_t left_ms =
+          std::max<int64_t>(1, absl::ToInt64Milliseconds(options.deadline - absl::Now()));
+      pqxx::nontransaction limits(conn);
+      limits.exec(absl::StrCat("SET statement_timeout = ", left_ms));
+      limits.exec(absl::StrCat("SET lock_timeout = ", left_ms));
     }
     // Session-level lock: released explicitly below, or when `conn` closes
     // if anything throws.
@@ -107,6 +204,10 @@ absl::Status ApplyMigrations(const std::string& dsn, absl::Span<const Migration>
         .Int("version", migrations.empty() ? 0 : migrations.back().version);
     return absl::OkStatus();
   } catch (const std::exception& e) {
+    if (stop.stopped() || late()) {
+      log::Warning("applying migrations cut short").Str("detail", e.what());
+      return cut_short("applying migrations");
+    }
     absl::Status status = StatusFromException(e);
     return absl::Status(status.code(), absl::StrCat("applying migrations: ", status.message()));
   }

@@ -1,15 +1,27 @@
 #include "common/db/migrations.h"
 
+#include <functional>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/testing/pg_fixture.h"
+#include "common/testing/tcp_proxy.h"
 #include "gtest/gtest.h"
 
 namespace crm::db {
 namespace {
+
+MigrationOptions Until(absl::Time deadline,
+                       std::function<bool(absl::Duration)> stop_requested = nullptr) {
+  MigrationOptions options;
+  options.deadline = deadline;
+  options.stop_requested = std::move(stop_requested);
+  return options;
+}
 
 class MigrationsTest : public crm::testing::PgTest {
  protected:
@@ -103,6 +115,86 @@ TEST_F(MigrationsTest, UnreachableDatabaseIsUnavailable) {
   absl::Status status =
       ApplyMigrations("host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2", migrations_);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(MigrationsTest, SilentDatabaseFailsAtTheDeadline) {
+  auto proxy = crm::testing::TcpProxy::Start("127.0.0.1", cluster_->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  const std::string through_proxy = absl::StrCat("host=127.0.0.1 port=", (*proxy)->port(),
+                                                 " dbname=", db_name_, " user=", db_name_);
+  (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kDrop);
+  // Silent from the start (connecting), then silent once connected (a
+  // statement): both end at the deadline.
+  for (int round = 0; round < 2; ++round) {
+    const absl::Time start = absl::Now();
+    absl::Status status =
+        ApplyMigrations(through_proxy, migrations_, Until(start + absl::Milliseconds(1500)));
+    EXPECT_FALSE(status.ok());
+    EXPECT_TRUE(absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status)) << status;
+    EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500)) << round;
+    if (round == 0) {
+      // Connected, then silent: the proxy blackholes from the first query.
+      (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kPass);
+      ASSERT_TRUE(ApplyMigrations(through_proxy, migrations_).ok());
+      (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kDelay, absl::Milliseconds(1));
+    }
+    (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kDrop);
+  }
+  (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kPass);
+  EXPECT_TRUE(ApplyMigrations(through_proxy, migrations_).ok());
+}
+
+TEST_F(MigrationsTest, LockHeldElsewhereIsWaitedForOnlyUntilTheDeadline) {
+  pqxx::connection holder(dsn_);
+  pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+  const absl::Time start = absl::Now();
+  absl::Status status = ApplyMigrations(dsn_, migrations_, Until(start + absl::Milliseconds(1000)));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Milliseconds(2000));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM pg_tables WHERE tablename = 'things'"), 0);
+
+  // Released while a run waits: that run goes ahead.
+  std::thread release([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+  });
+  EXPECT_TRUE(ApplyMigrations(dsn_, migrations_, Until(absl::Now() + absl::Seconds(10))).ok());
+  release.join();
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 2);
+}
+
+TEST_F(MigrationsTest, StopRequestAbandonsTheRunAtOnce) {
+  pqxx::connection holder(dsn_);
+  pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+  const absl::Time stop_at = absl::Now() + absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  absl::Status status = ApplyMigrations(
+      dsn_, migrations_,
+      {.deadline = start + absl::Seconds(30), .stop_requested = [stop_at](absl::Duration wait) {
+         absl::SleepFor(std::min(wait, std::max(absl::ZeroDuration(), stop_at - absl::Now())));
+         return absl::Now() >= stop_at;
+       }});
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+
+  // Stopped while blocked in a statement on a silent database, too.
+  auto proxy = crm::testing::TcpProxy::Start("127.0.0.1", cluster_->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kDrop);
+  const absl::Time stop_later = absl::Now() + absl::Milliseconds(300);
+  const absl::Time again = absl::Now();
+  status = ApplyMigrations(
+      absl::StrCat("host=127.0.0.1 port=", (*proxy)->port(), " dbname=", db_name_,
+                   " user=", db_name_),
+      migrations_,
+      {.deadline = again + absl::Seconds(30), .stop_requested = [stop_later](absl::Duration wait) {
+         absl::SleepFor(std::min(wait, std::max(absl::ZeroDuration(), stop_later - absl::Now())));
+         return absl::Now() >= stop_later;
+       }});
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_LT(absl::Now() - again, absl::Seconds(2));
 }
 
 TEST(MigrationChecksumTest, IsSha256Hex) {

@@ -140,12 +140,12 @@ absl::Time Pool::CallBound() const {
          options_.unresponsive_grace;
 }
 
-absl::StatusOr<std::unique_ptr<pqxx::connection_base>> Pool::Connect(bool count) {
+absl::StatusOr<std::unique_ptr<BoundedConnection>> Pool::Connect(bool count) {
   // Connecting waits no longer than the call that needs the connection.
   const absl::Time call_deadline = CurrentDeadline();
   const absl::Time deadline = std::min(absl::Now() + options_.connect_timeout, call_deadline);
   try {
-    std::unique_ptr<pqxx::connection_base> conn = ConnectPqxxBefore(dsn_, deadline);
+    std::unique_ptr<BoundedConnection> conn = ConnectPqxxBefore(dsn_, deadline);
     Watch watch(watchdog_, conn->sock(), deadline + options_.unresponsive_grace);
     {
       pqxx::nontransaction setup(*conn);
@@ -198,7 +198,7 @@ absl::StatusOr<Pool::Conn> Pool::Acquire() {
   }
   ++open_;  // reserve the slot while connecting without the lock
   mu_.Unlock();
-  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> conn = Connect(/*count=*/true);
+  absl::StatusOr<std::unique_ptr<BoundedConnection>> conn = Connect(/*count=*/true);
   if (!conn.ok()) {
     absl::MutexLock lock(&mu_);
     --open_;

@@ -123,11 +123,11 @@ class Pool {
  private:
   // A pooled connection and the statement_timeout its session has now.
   struct Conn {
-    std::unique_ptr<pqxx::connection_base> conn;
+    std::unique_ptr<BoundedConnection> conn;
     int64_t statement_timeout_ms = 0;
   };
 
-  absl::StatusOr<std::unique_ptr<pqxx::connection_base>> Connect(bool count);
+  absl::StatusOr<std::unique_ptr<BoundedConnection>> Connect(bool count);
   // When a Transact or Read that starts now must have been answered.
   absl::Time CallBound() const;
   absl::StatusOr<Conn> Acquire();
