@@ -13,18 +13,22 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/db/migrations.h"
+#include "common/files/read_file.h"
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
 #include "common/testing/tcp_proxy.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "crm/auth/v1/user_service.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace crm {
@@ -225,6 +229,121 @@ TEST_F(SilentDatabaseTest, SilenceTwiceInARow) {
   // The connections made after the first silence must be watched as well.
   FaultAndRecover(TcpProxy::Mode::kDrop, "drop 1");
   FaultAndRecover(TcpProxy::Mode::kDrop, "drop 2");
+}
+
+// A binary started without waiting for SERVING, for start-up faults.
+class StartingProcess {
+ public:
+  explicit StartingProcess(std::vector<std::string> args)
+      : log_path_(absl::StrCat(std::filesystem::temp_directory_path().string(),
+                               "/crm-silent-start-", getpid(), "-", ++counter_, ".log")) {
+    args.insert(args.begin(), absl::StrCat(CRM_BIN_DIR, "/crm-auth"));
+    args.push_back("--listen=127.0.0.1:0");
+    absl::StatusOr<pid_t> pid = crm::testing::SpawnProcess(args, {}, log_path_);
+    pid_ = pid.ok() ? *pid : -1;
+  }
+  ~StartingProcess() {
+    if (pid_ > 0) {
+      crm::testing::StopProcess(pid_, SIGKILL, absl::Seconds(5));
+    }
+    std::filesystem::remove(log_path_);
+  }
+  bool started() const { return pid_ > 0; }
+  std::string Log() const { return ReadFileToString(log_path_).value_or(""); }
+  bool AwaitLog(const std::string& text, absl::Duration within) const {
+    const absl::Time give_up = absl::Now() + within;
+    while (absl::Now() < give_up) {
+      if (Log().find(text) != std::string::npos) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  }
+  // Sends `signal` (0: none) and returns the exit code.
+  int Stop(int signal, absl::Duration timeout) {
+    const int code = crm::testing::StopProcess(pid_, signal, timeout);
+    pid_ = -1;
+    return code;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  const std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+class SilentStartupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = PgCluster::Create();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+    auto dsn = cluster_->CreateServiceDatabase("crm_auth");
+    ASSERT_TRUE(dsn.ok()) << dsn.status();
+    dsn_ = *dsn;
+    auto proxy = TcpProxy::Start("127.0.0.1", cluster_->port());
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    proxy_ = *std::move(proxy);
+  }
+  std::string ProxyDsn() const {
+    return absl::StrCat("host=127.0.0.1 port=", proxy_->port(), " dbname=crm_auth user=crm_auth");
+  }
+
+  std::unique_ptr<PgCluster> cluster_;
+  std::string dsn_;
+  std::unique_ptr<TcpProxy> proxy_;
+};
+
+TEST_F(SilentStartupTest, SilentDatabaseAtStartExitsWithinTheStartupTimeout) {
+  proxy_->SetMode(TcpProxy::Mode::kDrop);
+  const absl::Time start = absl::Now();
+  StartingProcess auth({"--dsn=" + ProxyDsn(), "--db_startup_timeout_seconds=3"});
+  ASSERT_TRUE(auth.started());
+  EXPECT_EQ(auth.Stop(0, absl::Seconds(30)), 1);
+  const absl::Duration took = absl::Now() - start;
+  std::cerr << "silent at start: exit 1 after " << took << "\n";
+  EXPECT_LT(took, absl::Seconds(3) + absl::Seconds(3));
+  EXPECT_THAT(auth.Log(), ::testing::HasSubstr("database not ready"));
+}
+
+TEST_F(SilentStartupTest, SigtermWhileConnectingToASilentDatabaseExitsZeroPromptly) {
+  proxy_->SetMode(TcpProxy::Mode::kDrop);
+  StartingProcess auth({"--dsn=" + ProxyDsn(), "--db_startup_timeout_seconds=60"});
+  ASSERT_TRUE(auth.started());
+  // Signals are blocked by the time this is logged: SIGTERM cannot kill it.
+  ASSERT_TRUE(auth.AwaitLog("opening the database", absl::Seconds(20)));
+  absl::SleepFor(absl::Milliseconds(200));  // well into the connection attempt
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(auth.Stop(SIGTERM, absl::Seconds(10)), 0);
+  std::cerr << "SIGTERM while connecting: exit 0 after " << absl::Now() - start << "\n";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST_F(SilentStartupTest, SigtermWhileWaitingForTheMigrationLockExitsZeroPromptly) {
+  pqxx::connection holder(dsn_);
+  pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_lock($1)",
+                                           crm::db::kMigrationLockKey);
+  StartingProcess auth({"--dsn=" + dsn_, "--db_startup_timeout_seconds=60"});
+  ASSERT_TRUE(auth.started());
+  ASSERT_TRUE(auth.AwaitLog("waiting for the migration lock", absl::Seconds(20))) << auth.Log();
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(auth.Stop(SIGTERM, absl::Seconds(10)), 0);
+  std::cerr << "SIGTERM while waiting for the lock: exit 0 after " << absl::Now() - start << "\n";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_THAT(auth.Log(), ::testing::HasSubstr("signal received while applying migrations"));
+}
+
+TEST_F(SilentStartupTest, MigrationLockHeldPastTheStartupTimeoutExitsWithAClearError) {
+  pqxx::connection holder(dsn_);
+  pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_lock($1)",
+                                           crm::db::kMigrationLockKey);
+  const absl::Time start = absl::Now();
+  StartingProcess auth({"--dsn=" + dsn_, "--db_startup_timeout_seconds=2"});
+  ASSERT_TRUE(auth.started());
+  EXPECT_EQ(auth.Stop(0, absl::Seconds(30)), 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(6));
+  EXPECT_THAT(auth.Log(), ::testing::HasSubstr("waiting for the migration lock: not done within"));
 }
 
 }  // namespace
