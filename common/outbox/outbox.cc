@@ -4,12 +4,32 @@
 
 namespace crm::outbox {
 
-void Record(pqxx::transaction_base& tx, absl::string_view service, const Activity& activity) {
-  tx.exec_params(
-      "INSERT INTO outbox (event_id, service, actor_user_id, action, entity_type, entity_id, "
-      "details) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6::jsonb)",
-      std::string(service), activity.actor_user_id, activity.action, activity.entity_type,
-      activity.entity_id, activity.details_json);
+absl::Status Record(pqxx::transaction_base& tx, absl::string_view service,
+                    const Activity& activity) {
+  if (activity.action.empty() || activity.action.size() > kMaxNameLength ||
+      activity.entity_type.size() > kMaxNameLength || service.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat("activity \"",
+                                                   activity.action.substr(0, kMaxNameLength),
+                                                   "\": action (required), "
+                                                   "entity type and service are at most ",
+                                                   kMaxNameLength, " characters"));
+  }
+  // Checked before the insert when the input alone is too long, and after
+  // it as stored: jsonb's text form (what the relay sends) can be longer.
+  if (activity.details_json.size() <= 4 * kMaxDetailsBytes) {
+    const pqxx::row stored = tx.exec_params1(
+        "INSERT INTO outbox (event_id, service, actor_user_id, action, entity_type, entity_id, "
+        "details) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6::jsonb) "
+        "RETURNING octet_length(details::text)",
+        std::string(service), activity.actor_user_id, activity.action, activity.entity_type,
+        activity.entity_id, activity.details_json);
+    if (stored[0].as<size_t>() <= kMaxDetailsBytes) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("the details of activity \"", activity.action,
+                                                 "\" are larger than ", kMaxDetailsBytes,
+                                                 " bytes"));
 }
 
 std::vector<db::Migration> Migrations() {
@@ -51,15 +71,23 @@ ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
 
 -- Purging delivered rows after the retention period.
 CREATE INDEX idx_outbox_delivered_at ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+)sql"},
+          db::Migration{902, "902_outbox_quarantine.sql", R"sql(
+-- Events audit rejected or the relay would not send (too large) stay in the
+-- outbox with their rejected_reason, out of the queue and never purged, so
+-- an operator can inspect them; the relay counts them for health details.
+CREATE INDEX idx_outbox_rejected ON outbox (id) WHERE rejected_reason IS NOT NULL;
 )sql"}};
 }
 
 retention::PurgeTask PurgeDelivered(db::Pool* pool, absl::Duration retention) {
   return retention::SqlPurge(
       pool, "outbox",
+      // Quarantined rows are kept: they are what an operator must look at.
       absl::StrCat("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < "
                    "now() - make_interval(secs => ",
-                   absl::ToInt64Seconds(retention), ") ORDER BY delivered_at LIMIT $1)"));
+                   absl::ToInt64Seconds(retention),
+                   ") AND rejected_reason IS NULL ORDER BY delivered_at LIMIT $1)"));
 }
 
 std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own) {

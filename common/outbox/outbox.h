@@ -7,10 +7,10 @@
 //
 //   pool.Transact([&](pqxx::work& tx) {
 //     tx.exec_prepared("users_deactivate", id);
-//     outbox::Record(tx, "auth", {.actor_user_id = caller, .action = "user.deactivated",
-//                                 .entity_type = "user", .entity_id = id,
-//                                 .details_json = R"({"active":{"old":true,"new":false}})"});
-//     return absl::OkStatus();
+//     return outbox::Record(tx, "auth", {.actor_user_id = caller, .action = "user.deactivated",
+//                                        .entity_type = "user", .entity_id = id,
+//                                        .details_json =
+//                                        R"({"active":{"old":true,"new":false}})"});
 //   });
 
 #include <cstdint>
@@ -18,10 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
+#include "common/outbox/event_limits.h"
 #include "common/retention/janitor.h"
 
 namespace crm::outbox {
@@ -35,7 +38,12 @@ struct Activity {
 };
 
 // Inserts `activity` with a fresh event id (UUID) and the current time.
-void Record(pqxx::transaction_base& tx, absl::string_view service, const Activity& activity);
+// INVALID_ARGUMENT when it exceeds the limits of event_limits.h (its
+// details are measured as stored, in jsonb's text form): the caller returns
+// it, so its transaction rolls back and the change is refused rather than
+// leaving an event audit would reject.
+ABSL_MUST_USE_RESULT absl::Status Record(pqxx::transaction_base& tx, absl::string_view service,
+                                         const Activity& activity);
 
 // The migrations creating the `outbox` table (versions 900+, apart from each
 // service's own 001, 002, ...); services append them to their own.
@@ -45,7 +53,8 @@ std::vector<db::Migration> Migrations();
 std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own);
 
 // The janitor's task deleting rows delivered more than `retention` ago
-// (kept that long for inspection and replays).
+// (kept that long for inspection and replays); quarantined rows (with a
+// rejected_reason) are kept.
 retention::PurgeTask PurgeDelivered(db::Pool* pool, absl::Duration retention);
 
 // The channel an insert into `outbox` notifies (once per transaction).

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/db/pool.h"
 #include "common/log/log.h"
+#include "common/outbox/event_limits.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
@@ -79,6 +80,7 @@ absl::Status Relay::DatabaseFailure(const std::exception& e) {
   receiver_.reset();
   db_.reset();
   leader_ = false;
+  active_ = false;
   return absl::UnavailableError(absl::StrCat("outbox database: ", e.what()));
 }
 
@@ -160,6 +162,7 @@ absl::Status Relay::EnsureDatabase() {
     if (!leader_) {
       pqxx::nontransaction tx(*db_);
       leader_ = tx.exec_params1("SELECT pg_try_advisory_lock($1)", kRelayLockKey)[0].as<bool>();
+      active_ = leader_;
       if (leader_) {
         log::Info("outbox relay active");
       }
@@ -173,6 +176,7 @@ absl::Status Relay::EnsureDatabase() {
 absl::Status Relay::WaitForWork() {
   // NOTIFY wakes us at once; the poll covers a notification lost with a
   // broken connection. Short slices keep Stop() prompt.
+  RefreshCounts();
   const absl::Time poll = absl::Now() + options_.idle_poll;
   receiver_->woken = false;
   try {
@@ -183,6 +187,30 @@ absl::Status Relay::WaitForWork() {
     return DatabaseFailure(e);
   }
   return absl::OkStatus();
+}
+
+void Relay::RefreshCounts() {
+  if (absl::Now() < next_count_) {
+    return;
+  }
+  next_count_ = absl::Now() + std::min(options_.idle_poll, absl::Seconds(5));
+  try {
+    pqxx::nontransaction tx(*db_);
+    const pqxx::row counts = tx.exec1(
+        "SELECT (SELECT count(*) FROM outbox WHERE delivered_at IS NULL), "
+        "(SELECT count(*) FROM outbox WHERE rejected_reason IS NOT NULL)");
+    pending_rows_ = counts[0].as<int64_t>();
+    quarantined_rows_ = counts[1].as<int64_t>();
+  } catch (const std::exception& e) {
+    // Only a health detail; the next statement finds a broken connection.
+    log::Warning("outbox counts failed").Str("error", e.what());
+  }
+}
+
+std::string Relay::HealthJson() const {
+  return absl::StrCat(R"({"active":)", active_.load() ? "true" : "false", R"(,"pending":)",
+                      pending_rows_.load(), R"(,"quarantined":)", quarantined_rows_.load(),
+                      R"(,"delivered":)", delivered_.load(), "}");
 }
 
 absl::Status Relay::EnsureStream() {
@@ -229,35 +257,85 @@ void Relay::DropStream() {
 }
 
 absl::Status Relay::Deliver(const pqxx::result& rows) {
+  // Up to the byte bound, in order; an event past the per-event limit is
+  // quarantined here (audit would refuse it, and resending cannot help) so
+  // the events after it flow.
   audit::v1::RecordActivitiesRequest request;
+  std::vector<std::string> ids;                                 // outbox row ids of the events sent
+  std::vector<std::pair<std::string, std::string>> quarantine;  // row id, reason
+  size_t bytes = 0;
   for (const pqxx::row& row : rows) {
-    ToEvent(row, request.add_events());
+    audit::v1::ActivityEvent event;
+    ToEvent(row, &event);
+    const size_t size = event.ByteSizeLong();
+    if (size > kMaxEventBytes || event.details_json().size() > kMaxDetailsBytes) {
+      quarantine.emplace_back(
+          row[0].as<std::string>(),
+          absl::StrCat("not sent: ", size, " bytes, larger than an event may be (details at most ",
+                       kMaxDetailsBytes, " bytes)"));
+      log::Error("outbox event too large; quarantined")
+          .Str("event_id", event.event_id())
+          .Str("action", event.action())
+          .Int("bytes", static_cast<int64_t>(size));
+      continue;
+    }
+    if (!ids.empty() && bytes + size + 8 > options_.max_batch_bytes) {
+      break;  // the next message takes it
+    }
+    bytes += size + 8;
+    *request.add_events() = std::move(event);
+    ids.push_back(row[0].as<std::string>());
+  }
+  if (!quarantine.empty() && ids.empty()) {
+    return MarkDelivered({}, quarantine, 0);
   }
   audit::v1::RecordActivitiesResponse response;
   if (!stream_->Write(request) || !stream_->Read(&response)) {
     return StreamFailure();
   }
-  if (response.acks_size() != static_cast<int>(rows.size())) {
+  if (response.acks_size() != request.events_size()) {
     CloseStream();
     return absl::InternalError(absl::StrCat("audit answered ", response.acks_size(), " acks for ",
-                                            rows.size(), " events"));
+                                            request.events_size(), " events"));
   }
-  std::vector<std::string> ids;
-  ids.reserve(rows.size());
+  std::vector<std::pair<std::string, std::string>> rejected = quarantine;
+  int64_t stored = 0;
+  for (int i = 0; i < response.acks_size(); ++i) {
+    const audit::v1::ActivityAck& ack = response.acks(i);
+    // An ack for another event than the one sent in its place marks
+    // nothing: the batch is sent again (duplicates are acked as such).
+    if (ack.event_id() != request.events(i).event_id()) {
+      CloseStream();
+      return absl::InternalError(absl::StrCat("audit acknowledged event \"", ack.event_id(),
+                                              "\" where \"", request.events(i).event_id(),
+                                              "\" was sent"));
+    }
+    if (ack.status() == audit::v1::ACK_STATUS_REJECTED) {
+      log::Error("audit rejected an outbox event; quarantined")
+          .Str("event_id", ack.event_id())
+          .Str("error", ack.error());
+      rejected.emplace_back(ids[i], ack.error().empty() ? "rejected by audit" : ack.error());
+    } else if (ack.status() == audit::v1::ACK_STATUS_STORED ||
+               ack.status() == audit::v1::ACK_STATUS_DUPLICATE) {
+      ++stored;
+    } else {
+      CloseStream();
+      return absl::InternalError(
+          absl::StrCat("audit acknowledged event \"", ack.event_id(), "\" with no status"));
+    }
+  }
+  return MarkDelivered(ids, rejected, stored);
+}
+
+absl::Status Relay::MarkDelivered(std::vector<std::string> ids,
+                                  const std::vector<std::pair<std::string, std::string>>& rejected,
+                                  int64_t stored) {
   try {
     pqxx::work tx(*db_);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const std::string id = rows[i][0].as<std::string>();
-      const audit::v1::ActivityAck& ack = response.acks(static_cast<int>(i));
-      if (ack.status() == audit::v1::ACK_STATUS_REJECTED) {
-        // Resending cannot help; keep the reason beside the row and say so.
-        log::Error("audit rejected an outbox event")
-            .Str("event_id", ack.event_id())
-            .Str("error", ack.error());
-        tx.exec_params("UPDATE outbox SET rejected_reason = $2 WHERE id = $1::bigint", id,
-                       ack.error());
-      }
-      ids.push_back(id);
+    for (const auto& [id, reason] : rejected) {
+      // Kept with the reason, out of the queue: see idx_outbox_rejected.
+      tx.exec_params("UPDATE outbox SET rejected_reason = $2 WHERE id = $1::bigint", id, reason);
+      ids.push_back(id);  // a locally quarantined one is not among them yet: marked twice is fine
     }
     tx.exec_params("UPDATE outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])",
                    absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
@@ -265,7 +343,8 @@ absl::Status Relay::Deliver(const pqxx::result& rows) {
   } catch (const std::exception& e) {
     return DatabaseFailure(e);  // audit has them: the resend is acked as duplicates
   }
-  delivered_ += static_cast<int64_t>(rows.size());
+  delivered_ += stored;
+  quarantined_ += static_cast<int64_t>(rejected.size());
   return absl::OkStatus();
 }
 

@@ -28,6 +28,8 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -47,6 +49,10 @@ struct RelayOptions {
   std::function<absl::Status(grpc::ClientContext&)> authorize;
 
   int batch_size = 500;  // audit's limit per message
+  // Bytes of events per message: well under audit's 4 MiB message limit,
+  // whatever the events' sizes. An event past kMaxEventBytes is never sent
+  // but quarantined (event_limits.h).
+  size_t max_batch_bytes = 1 << 20;
   // A poll when no notification came, in case one was missed.
   absl::Duration idle_poll = absl::Seconds(5);
   absl::Duration min_backoff = absl::Milliseconds(100);
@@ -70,8 +76,17 @@ class Relay {
   // acknowledged are sent again by the next relay. Idempotent.
   void Stop();
 
-  // Rows marked delivered by this relay so far.
+  // Rows marked delivered by this relay so far (stored or already stored).
   int64_t delivered() const { return delivered_.load(); }
+  // Rows this relay quarantined: rejected by audit, or too large to send.
+  // They stay in the outbox with their rejected_reason.
+  int64_t quarantined() const { return quarantined_.load(); }
+
+  // The relay's state for the service's health details, as a JSON object:
+  // {"active":true,"pending":3,"quarantined":1,"delivered":120}; pending and
+  // quarantined are counted in the outbox (all time, kept rows), refreshed
+  // while the relay is idle.
+  std::string HealthJson() const;
 
  private:
   using Stream = grpc::ClientReaderWriter<audit::v1::RecordActivitiesRequest,
@@ -90,8 +105,15 @@ class Relay {
   void DropStream();
   // Ends a stream that failed, returning why.
   absl::Status StreamFailure();
-  // Sends the rows, waits for the acks and marks the rows delivered.
+  // Sends the rows (as many as the byte bound allows), waits for the acks
+  // and marks them delivered; quarantines those too large to send.
   absl::Status Deliver(const pqxx::result& rows);
+  // Marks `ids` delivered, and each of `rejected` delivered with its reason.
+  absl::Status MarkDelivered(std::vector<std::string> ids,
+                             const std::vector<std::pair<std::string, std::string>>& rejected,
+                             int64_t stored);
+  // Counts pending and quarantined rows (cheap: partial indexes).
+  void RefreshCounts();
   absl::Status WaitForWork();
   // Drops the connection (and so the lock and LISTEN) after a database error.
   absl::Status DatabaseFailure(const std::exception& e);
@@ -103,6 +125,10 @@ class Relay {
   std::thread thread_;
   absl::Notification stop_;
   std::atomic<int64_t> delivered_{0};
+  std::atomic<int64_t> quarantined_{0};
+  std::atomic<bool> active_{false};
+  std::atomic<int64_t> pending_rows_{-1};  // -1: not counted yet
+  std::atomic<int64_t> quarantined_rows_{-1};
 
   class Wakeup;
 
@@ -112,6 +138,7 @@ class Relay {
   bool leader_ = false;
   std::unique_ptr<Stream> stream_;
   absl::Time stream_deadline_ = absl::InfinitePast();
+  absl::Time next_count_ = absl::InfinitePast();
 
   // The open stream's context, so Stop() can cancel a blocked read.
   absl::Mutex mu_;

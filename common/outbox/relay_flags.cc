@@ -27,6 +27,12 @@ ConfiguredRelay::ConfiguredRelay(std::unique_ptr<auth::ServiceCredentials> crede
   relay_.Start();
 }
 
+void AddRelayHealthDetail(server::Runner& runner, const ConfiguredRelay* relay) {
+  runner.AddHealthDetail("outbox", [relay]() -> std::string {
+    return relay == nullptr ? R"("disabled")" : relay->relay().HealthJson();
+  });
+}
+
 absl::Duration OutboxRetentionFromFlags() {
   return absl::Hours(absl::GetFlag(FLAGS_outbox_retention_hours));
 }

@@ -19,6 +19,7 @@
 #include "common/auth/service_credentials.h"
 #include "common/outbox/relay.h"
 #include "common/server/flags.h"
+#include "common/server/runner.h"
 
 namespace crm::outbox {
 
@@ -32,6 +33,10 @@ class ConfiguredRelay {
   const std::unique_ptr<auth::ServiceCredentials> credentials_;
   Relay relay_;
 };
+
+// Reports the relay's state (Relay::HealthJson, or "disabled" for nullptr)
+// in the runner's health details as "outbox".
+void AddRelayHealthDetail(server::Runner& runner, const ConfiguredRelay* relay);
 
 // --outbox_retention_hours, for outbox::PurgeDelivered.
 absl::Duration OutboxRetentionFromFlags();

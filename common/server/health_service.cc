@@ -139,8 +139,16 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* cont
     return reactor;
   }
   response->set_status(it->second);
+  if (!details_.empty()) {
+    context->AddTrailingMetadata("crm-health-details", details_);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+void HealthService::SetDetails(std::string json) {
+  absl::MutexLock lock(&mu_);
+  details_ = std::move(json);
 }
 
 grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(

@@ -31,6 +31,13 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   // Sets every known service, "" included.
   void SetAll(ServingStatus status);
 
+  // A JSON object describing the server's state (its dependencies, its
+  // outbox), sent with every Check as the trailing metadata
+  // `crm-health-details`, so `grpcurl -v` or `buf curl -v` shows an operator
+  // why a replica is NOT_SERVING or what its relay holds back. Standard
+  // clients ignore it.
+  void SetDetails(std::string json);
+
   // Marks everything NOT_SERVING, for good, and ends open Watch streams so
   // they do not hold up the server's shutdown.
   void Shutdown();
@@ -52,6 +59,7 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   std::map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
   std::set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::string details_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::server

@@ -1,6 +1,7 @@
 #include "common/server/runner.h"
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -115,10 +116,16 @@ absl::Status Runner::Start() {
   return absl::OkStatus();
 }
 
+void Runner::AddHealthDetail(std::string name, std::function<std::string()> value) {
+  details_.emplace_back(std::move(name), std::move(value));
+}
+
 void Runner::CheckDependencies() {
   bool all_ok = true;
+  nlohmann::json details = nlohmann::json::object();
   for (Dependency& dependency : dependencies_) {
     const absl::Status status = dependency.check();
+    details["dependencies"][dependency.name] = status.ok() ? "ok" : status.ToString();
     if (status.ok() != dependency.ok) {
       (status.ok() ? log::Info("dependency up") : log::Warning("dependency down"))
           .Str("dependency", dependency.name)
@@ -127,6 +134,11 @@ void Runner::CheckDependencies() {
     dependency.ok = status.ok();
     all_ok = all_ok && status.ok();
   }
+  for (const auto& [name, value] : details_) {
+    nlohmann::json parsed = nlohmann::json::parse(value(), nullptr, /*allow_exceptions=*/false);
+    details[name] = parsed.is_discarded() ? nlohmann::json("unreadable") : std::move(parsed);
+  }
+  health_.SetDetails(details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   health_.SetAll(all_ok ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING);
 }
 

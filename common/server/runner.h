@@ -56,6 +56,12 @@ class Runner {
   // this replica until it recovers. Call before Start().
   void AddDependency(std::string name, std::function<absl::Status()> check);
 
+  // A named part of the health details (HealthService::SetDetails): `value`
+  // returns a JSON value's text, e.g. {"pending":3}; it runs on the health
+  // watcher's thread with the dependency checks, so it must be cheap and
+  // never block. Call before Start().
+  void AddHealthDetail(std::string name, std::function<std::string()> value);
+
   // Runs at the start of Stop(), once health is NOT_SERVING: a service ends
   // its long-lived streams here (live feeds, ingest streams) so the drain
   // waits only for calls that will finish. Call before Start().
@@ -94,6 +100,7 @@ class Runner {
   std::vector<std::pair<grpc::Service*, std::string>> services_;
   std::vector<std::function<void()>> shutdown_hooks_;
   std::vector<Dependency> dependencies_;  // only the watcher thread touches these after Start
+  std::vector<std::pair<std::string, std::function<std::string()>>> details_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<int> in_flight_{0};

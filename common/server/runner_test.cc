@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -33,6 +35,9 @@ class RunnerTest : public ::testing::Test {
     runner_->AddDependency("database", [this] {
       return db_up_.load() ? absl::OkStatus() : absl::UnavailableError("database unavailable");
     });
+    if (detail_ != nullptr) {
+      runner_->AddHealthDetail("outbox", detail_);
+    }
     ASSERT_TRUE(runner_->Start().ok());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runner_->port()),
                                    grpc::InsecureChannelCredentials());
@@ -69,6 +74,7 @@ class RunnerTest : public ::testing::Test {
   }
 
   std::atomic<bool> db_up_{true};
+  std::function<std::string()> detail_;
   std::unique_ptr<Runner> runner_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Health::Stub> stub_;
@@ -93,6 +99,27 @@ TEST_F(RunnerTest, NotServingWhileDependencyIsDown) {
   EXPECT_TRUE(EventuallyStatus(HealthCheckResponse::NOT_SERVING));
   db_up_ = true;
   EXPECT_TRUE(EventuallyStatus(HealthCheckResponse::SERVING));
+}
+
+// Check's trailing metadata tells an operator why: each dependency's state
+// and the parts a service reports (its outbox relay).
+TEST_F(RunnerTest, HealthDetailsSayWhatIsDownAndWhatTheServiceReports) {
+  detail_ = [] { return std::string(R"({"pending":3,"quarantined":1})"); };
+  db_up_ = false;
+  StartRunner();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HealthCheckResponse response;
+  ASSERT_TRUE(stub_->Check(&context, HealthCheckRequest(), &response).ok());
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  auto it = context.GetServerTrailingMetadata().find("crm-health-details");
+  ASSERT_NE(it, context.GetServerTrailingMetadata().end());
+  const nlohmann::json details =
+      nlohmann::json::parse(std::string(it->second.data(), it->second.size()));
+  EXPECT_THAT(details["dependencies"]["database"].get<std::string>(),
+              ::testing::HasSubstr("UNAVAILABLE: database unavailable"));
+  EXPECT_EQ(details["outbox"]["pending"], 3);
+  EXPECT_EQ(details["outbox"]["quarantined"], 1);
 }
 
 TEST_F(RunnerTest, StartsNotServingWhenDependencyIsDown) {

@@ -15,7 +15,7 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr size_t kMaxNameLength = 64;
+constexpr size_t kMaxNameLength = outbox::kMaxNameLength;
 // Activities happen between the epoch and the end of PostgreSQL's 4-digit years.
 constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
 

@@ -7,12 +7,13 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/outbox/event_limits.h"
 #include "crm/audit/v1/activity.pb.h"
 #include "services/audit/activity.h"
 
 namespace crm::audit {
 
-inline constexpr size_t kMaxDetailsBytes = 65536;
+inline constexpr size_t kMaxDetailsBytes = outbox::kMaxDetailsBytes;  // the producers' limit
 
 // INVALID_ARGUMENT naming the field ("details_json: not a JSON object") when
 // the event cannot be stored. Empty details become "{}".

@@ -1,10 +1,12 @@
 #include "services/audit/activity_repository.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -96,6 +98,69 @@ std::vector<StoredActivity> Rows(const pqxx::result& result) {
   return rows;
 }
 
+// One activity to insert, with its place in the chain.
+struct ChainedRow {
+  size_t index;  // into the batch
+  int64_t seq;
+  std::string prev_hash;
+  std::string hash;
+};
+
+void InsertRows(pqxx::transaction_base& tx, const std::vector<Event>& events,
+                const std::vector<ChainedRow>& rows) {
+  std::vector<std::string> params;
+  params.reserve(rows.size() * 11);
+  std::string values;
+  for (const ChainedRow& row : rows) {
+    const Event& e = events[row.index];
+    const size_t n = params.size();
+    absl::StrAppend(&values, values.empty() ? "" : ", ", "($", n + 1, "::bigint, $", n + 2,
+                    "::uuid, $", n + 3, "::bigint, $", n + 4, ", $", n + 5, "::timestamptz, $",
+                    n + 6, ", $", n + 7, ", $", n + 8, "::bigint, $", n + 9, ", $", n + 10,
+                    "::bytea, $", n + 11, "::bytea)");
+    for (std::string p :
+         {absl::StrCat(row.seq), e.event_id, absl::StrCat(e.user_id), e.action,
+          TimestampText(e.occurred_at_micros), e.service, e.entity_type, absl::StrCat(e.entity_id),
+          e.details_json, absl::StrCat("\\x", absl::BytesToHexString(row.prev_hash)),
+          absl::StrCat("\\x", absl::BytesToHexString(row.hash))}) {
+      params.push_back(std::move(p));
+    }
+  }
+  tx.exec_params(absl::StrCat("INSERT INTO activities (id, event_id, user_id, action, "
+                              "\"timestamp\", service, entity_type, entity_id, details_json, "
+                              "prev_hash, hash) VALUES ",
+                              values),
+                 pqxx::prepare::make_dynamic_params(params));
+}
+
+// A value or constraint the database will not store (data exception,
+// integrity violation, a program limit such as an index row too large):
+// the event's fault, so resending cannot help. Anything else (a lost
+// connection, a timeout, a serialization failure) is the batch's, retried.
+bool RefusedByTheDatabase(const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  return absl::StartsWith(state, "22") || absl::StartsWith(state, "23") ||
+         absl::StartsWith(state, "54");
+}
+
+// Inserts `rows` inside a savepoint; when the database refuses them, rolls
+// back to it (the transaction goes on) and returns the SQLSTATE.
+std::optional<std::string> InsertInSavepoint(pqxx::work& tx, const std::vector<Event>& events,
+                                             const std::vector<ChainedRow>& rows) {
+  tx.exec("SAVEPOINT append");
+  try {
+    InsertRows(tx, events, rows);
+  } catch (const pqxx::sql_error& e) {
+    if (!RefusedByTheDatabase(e)) {
+      throw;
+    }
+    tx.exec("ROLLBACK TO SAVEPOINT append");
+    return e.sqlstate();
+  }
+  tx.exec("RELEASE SAVEPOINT append");
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<AppendResult>> ActivityRepository::Append(
@@ -130,38 +195,65 @@ absl::StatusOr<std::vector<AppendResult>> ActivityRepository::Append(
       prev_hash = absl::HexStringToBytes(head[0][1].as<std::string>());
     }
 
-    std::vector<std::string> params;
-    std::string values;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const Event& e = events[i];
-      if (auto it = stored.find(e.event_id); it != stored.end()) {
-        results[i] = {.seq = it->second, .duplicate = true};
-        continue;
+    // Event i's first copy in this batch (itself unless repeated).
+    std::vector<size_t> first(events.size());
+    std::vector<size_t> fresh;  // events to insert, in order
+    {
+      std::map<std::string, size_t, std::less<>> seen;
+      for (size_t i = 0; i < events.size(); ++i) {
+        const Event& e = events[i];
+        if (auto it = stored.find(e.event_id); it != stored.end()) {
+          results[i] = {.seq = it->second, .duplicate = true, .rejected = ""};
+          first[i] = i;
+          continue;
+        }
+        auto [it, inserted] = seen.emplace(e.event_id, i);
+        first[i] = it->second;
+        if (inserted) {
+          fresh.push_back(i);
+        }
+      }
+    }
+    auto chain = [&](int64_t from_seq, const std::string& from_hash,
+                     const std::vector<size_t>& which) {
+      std::vector<ChainedRow> rows;
+      rows.reserve(which.size());
+      std::string prev = from_hash;
+      for (size_t i : which) {
+        const int64_t row_seq = from_seq + 1 + static_cast<int64_t>(rows.size());
+        std::string hash = ChainHash(prev, row_seq, events[i]);
+        rows.push_back({.index = i, .seq = row_seq, .prev_hash = prev, .hash = hash});
+        prev = std::move(hash);
+      }
+      return rows;
+    };
+    // The whole batch in one statement; if the database refuses it, one
+    // event at a time, so only the events it refuses are left out and the
+    // chain stays gap-free over the rest.
+    const std::vector<ChainedRow> batch_rows = chain(seq, prev_hash, fresh);
+    const bool one_by_one = !fresh.empty() && InsertInSavepoint(tx, events, batch_rows).has_value();
+    for (size_t k = 0; k < fresh.size(); ++k) {
+      const size_t i = fresh[k];
+      if (one_by_one) {
+        const std::vector<ChainedRow> row = chain(seq, prev_hash, {i});
+        if (std::optional<std::string> refused = InsertInSavepoint(tx, events, row)) {
+          results[i].rejected =
+              absl::StrCat("the audit database cannot store this event (SQLSTATE ", *refused, ")");
+          continue;
+        }
+        prev_hash = row[0].hash;
+      } else {
+        prev_hash = batch_rows[k].hash;
       }
       ++seq;
-      const std::string hash = ChainHash(prev_hash, seq, e);
-      const size_t n = params.size();
-      absl::StrAppend(&values, values.empty() ? "" : ", ", "($", n + 1, "::bigint, $", n + 2,
-                      "::uuid, $", n + 3, "::bigint, $", n + 4, ", $", n + 5, "::timestamptz, $",
-                      n + 6, ", $", n + 7, ", $", n + 8, "::bigint, $", n + 9, ", $", n + 10,
-                      "::bytea, $", n + 11, "::bytea)");
-      for (std::string p : {absl::StrCat(seq), e.event_id, absl::StrCat(e.user_id), e.action,
-                            TimestampText(e.occurred_at_micros), e.service, e.entity_type,
-                            absl::StrCat(e.entity_id), e.details_json,
-                            absl::StrCat("\\x", absl::BytesToHexString(prev_hash)),
-                            absl::StrCat("\\x", absl::BytesToHexString(hash))}) {
-        params.push_back(std::move(p));
-      }
-      stored.emplace(e.event_id, seq);
-      results[i] = {.seq = seq, .duplicate = false};
-      prev_hash = hash;
+      results[i] = {.seq = seq, .duplicate = false, .rejected = ""};
     }
-    if (!params.empty()) {
-      tx.exec_params(absl::StrCat("INSERT INTO activities (id, event_id, user_id, action, "
-                                  "\"timestamp\", service, entity_type, entity_id, details_json, "
-                                  "prev_hash, hash) VALUES ",
-                                  values),
-                     pqxx::prepare::make_dynamic_params(params));
+    // Repeats inside the batch follow their first copy.
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (first[i] != i) {
+        results[i] = results[first[i]];
+        results[i].duplicate = results[i].rejected.empty();
+      }
     }
     return absl::OkStatus();
   });

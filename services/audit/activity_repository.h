@@ -19,6 +19,9 @@ namespace crm::audit {
 struct AppendResult {
   int64_t seq = 0;
   bool duplicate = false;  // the event_id was stored before (or earlier in the batch)
+  // Set when the database refused this event (a value or constraint it
+  // cannot store): not stored, no seq; the rest of the batch is.
+  std::string rejected = "";
 };
 
 // A page of the live feed: rows with seq >= from (in seq order) and the

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth/caller.h"
 #include "common/auth/run_authenticated.h"
+#include "common/pagination/page_fill.h"
 #include "common/status/grpc_status.h"
 #include "services/audit/activity_hash.h"
 #include "services/audit/activity_proto.h"
@@ -76,15 +77,12 @@ absl::Status AuditServiceImpl::DoListActivities(const auth::Caller& caller,
   if (!rows.ok()) {
     return rows.status();
   }
-  const bool more = static_cast<int>(rows->size()) > *page_size;
-  if (more) {
-    rows->pop_back();
-  }
-  for (const StoredActivity& row : *rows) {
-    ActivityToProto(row, response->add_activities());
-  }
-  if (more) {
-    response->set_next_page_token(deps_.page_tokens->EncodeId(fingerprint, rows->back().seq));
+  const pagination::PageEnd end =
+      pagination::AppendPage(*rows, *page_size, pagination::kMaxPageBytes,
+                             response->mutable_activities(), ActivityToProto);
+  if (end.more) {
+    response->set_next_page_token(
+        deps_.page_tokens->EncodeId(fingerprint, (*rows)[end.taken - 1].seq));
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <pqxx/pqxx>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/db/migrations.h"
+#include "common/pagination/page_fill.h"
 #include "common/server/runner.h"
 #include "common/testing/pg_fixture.h"
 #include "common/testing/test_tokens.h"
@@ -238,6 +240,72 @@ TEST_F(AuditServiceTest, RejectsInvalidEventsAndStoresTheRest) {
   EXPECT_THAT(acks[2].error(), HasSubstr("occurred_at"));
   EXPECT_EQ(acks[3].status(), v1::ACK_STATUS_STORED);
   EXPECT_EQ(acks[3].seq(), 2);  // no gap for the rejected ones
+}
+
+// An event the database refuses (here a constraint a test adds; in life a
+// value no validation foresaw) is rejected on its own: the events around it
+// are stored with a gap-free chain, and the stream goes on.
+TEST_F(AuditServiceTest, AnEventTheDatabaseRefusesIsRejectedAloneAndTheStreamGoesOn) {
+  ASSERT_TRUE(cluster_
+                  ->Exec("ALTER TABLE activities ADD CONSTRAINT no_poison "
+                         "CHECK (action <> 'test.poison')",
+                         db_name_)
+                  .ok());
+  std::vector<v1::RecordActivitiesResponse> responses;
+  const v1::ActivityEvent poison = MakeEvent(2, kAgentId, "test.poison");
+  grpc::Status status =
+      Record({{MakeEvent(1), poison, MakeEvent(3), poison}, {MakeEvent(4)}}, &responses);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(responses.size(), 2u);
+  const auto& acks = responses[0].acks();
+  ASSERT_EQ(acks.size(), 4);
+  EXPECT_EQ(acks[0].status(), v1::ACK_STATUS_STORED);
+  EXPECT_EQ(acks[0].seq(), 1);
+  EXPECT_EQ(acks[1].status(), v1::ACK_STATUS_REJECTED);
+  EXPECT_EQ(acks[1].event_id(), Uuid(2));
+  EXPECT_THAT(acks[1].error(), HasSubstr("SQLSTATE 23514"));
+  EXPECT_THAT(acks[1].error(), ::testing::Not(HasSubstr("no_poison")));  // no SQL details
+  EXPECT_EQ(acks[2].status(), v1::ACK_STATUS_STORED);
+  EXPECT_EQ(acks[2].seq(), 2);
+  EXPECT_EQ(acks[3].status(), v1::ACK_STATUS_REJECTED);  // its repeat follows it
+  ASSERT_EQ(responses[1].acks_size(), 1);
+  EXPECT_EQ(responses[1].acks(0).seq(), 3);
+  const v1::VerifyActivitiesResponse verified = Verify();
+  EXPECT_TRUE(verified.ok());
+  EXPECT_EQ(verified.verified_count(), 3);
+}
+
+// Pages are bounded by bytes as well as rows: large activities come in
+// several pages, each well under the message limit, with nothing lost.
+TEST_F(AuditServiceTest, ListPagesAreBoundedByBytes) {
+  const std::string details = absl::StrCat(R"({"notes": ")", std::string(60000, 'x'), "\"}");
+  for (int first = 1; first <= 30; first += 10) {
+    std::vector<v1::ActivityEvent> batch;
+    for (int n = first; n < first + 10; ++n) {
+      batch.push_back(MakeEvent(n));
+      batch.back().set_details_json(details);
+    }
+    RecordOk(batch);
+  }
+  v1::ListActivitiesRequest request;
+  request.set_page_size(1000);
+  std::set<int64_t> seen;
+  int pages = 0;
+  do {
+    v1::ListActivitiesResponse response;
+    grpc::Status s =
+        stub_->ListActivities(Context(Role::kAdmin, kAdminId).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(response.ByteSizeLong(), pagination::kMaxPageBytes + 70000);
+    EXPECT_GT(response.activities_size(), 0);
+    for (const v1::Activity& a : response.activities()) {
+      EXPECT_TRUE(seen.insert(a.seq()).second) << a.seq();
+    }
+    request.set_page_token(response.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 30u);
+  EXPECT_GE(pages, 2);
 }
 
 TEST_F(AuditServiceTest, EmptyBatchIsAPingAndOversizedRequestEndsTheStream) {

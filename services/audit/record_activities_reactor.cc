@@ -133,6 +133,12 @@ void RecordActivitiesReactor::Store() {
   bool stored = false;
   for (size_t i = 0; i < results->size(); ++i) {
     const AppendResult& result = (*results)[i];
+    if (!result.rejected.empty()) {
+      // One event the database refuses never holds up the others.
+      valid_acks[i]->set_status(v1::ACK_STATUS_REJECTED);
+      valid_acks[i]->set_error(result.rejected);
+      continue;
+    }
     valid_acks[i]->set_seq(result.seq);
     valid_acks[i]->set_status(result.duplicate ? v1::ACK_STATUS_DUPLICATE : v1::ACK_STATUS_STORED);
     stored = stored || !result.duplicate;

@@ -138,5 +138,6 @@ int main(int argc, char** argv) {
   runner.AddService(&auth_service, crm::auth::v1::AuthService::service_full_name());
   runner.AddService(&user_service, crm::auth::v1::UserService::service_full_name());
   runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
+  crm::outbox::AddRelayHealthDetail(runner, relay->get());
   return runner.Run();
 }

@@ -31,16 +31,16 @@ absl::Duration LockFor(const ThrottlePolicy& policy, int locks_so_far) {
 // Tells the transaction to roll back: a refused attempt counts nothing.
 absl::Status Refused() { return absl::AbortedError("refused"); }
 
-void RecordActivity(pqxx::transaction_base& tx, int64_t user_id, absl::string_view action,
-                    const json& details) {
+absl::Status RecordActivity(pqxx::transaction_base& tx, int64_t user_id, absl::string_view action,
+                            const json& details) {
   // dump() with `replace` never throws on odd UTF-8 in what was typed.
-  outbox::Record(tx, kService,
-                 outbox::Activity{
-                     .actor_user_id = user_id,
-                     .action = std::string(action),
-                     .entity_type = user_id != 0 ? "user" : "",
-                     .entity_id = user_id,
-                     .details_json = details.dump(-1, ' ', false, json::error_handler_t::replace)});
+  return outbox::Record(tx, kService,
+                        outbox::Activity{.actor_user_id = user_id,
+                                         .action = std::string(action),
+                                         .entity_type = user_id != 0 ? "user" : "",
+                                         .entity_id = user_id,
+                                         .details_json = details.dump(
+                                             -1, ' ', false, json::error_handler_t::replace)});
 }
 
 }  // namespace
@@ -160,10 +160,14 @@ absl::Status SignInThrottle::Failed(const Admission& admission, int64_t user_id,
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
     if (lock_source) {
       tx.exec_prepared("throttle_lock", source_key, absl::ToDoubleSeconds(source_lock));
-      RecordActivity(tx, 0, "auth.source_locked",
-                     {{"peer", admission.source},
-                      {"failures", admission.source_failures},
-                      {"locked_seconds", absl::ToInt64Seconds(source_lock)}});
+      if (absl::Status recorded =
+              RecordActivity(tx, 0, "auth.source_locked",
+                             {{"peer", admission.source},
+                              {"failures", admission.source_failures},
+                              {"locked_seconds", absl::ToInt64Seconds(source_lock)}});
+          !recorded.ok()) {
+        return recorded;
+      }
     }
     // Only the window's first failure and the lock are reported now; the
     // others wait, folded into a count, for the account's next report.
@@ -180,12 +184,10 @@ absl::Status SignInThrottle::Failed(const Admission& admission, int64_t user_id,
       tx.exec_prepared("throttle_lock", account_key, absl::ToDoubleSeconds(account_lock));
       details["locked_seconds"] = absl::ToInt64Seconds(account_lock);
       details["window_failures"] = admission.account_failures;
-      RecordActivity(tx, user_id, "auth.sign_in_locked", details);
-    } else {
-      tx.exec_prepared("throttle_reported", account_key, failures);
-      RecordActivity(tx, user_id, "auth.sign_in_failed", details);
+      return RecordActivity(tx, user_id, "auth.sign_in_locked", details);
     }
-    return absl::OkStatus();
+    tx.exec_prepared("throttle_reported", account_key, failures);
+    return RecordActivity(tx, user_id, "auth.sign_in_failed", details);
   });
   if (status.ok() && lock_account) {
     log::Warning("account locked after failed sign-ins")
@@ -210,13 +212,13 @@ absl::Status SignInThrottle::Succeeded(const Admission& admission, int64_t user_
     // The count includes this attempt, counted when it was admitted.
     const int failed_before = cleared.empty() ? 0 : std::max(0, cleared[0][0].as<int>() - 1);
     tx.exec_prepared("throttle_release", source_key);
-    if (record_sign_in) {
-      RecordActivity(tx, user_id, "auth.sign_in_succeeded",
-                     {{"email", admission.email},
-                      {"peer", admission.source},
-                      {"failures_before", failed_before}});
+    if (!record_sign_in) {
+      return absl::OkStatus();
     }
-    return absl::OkStatus();
+    return RecordActivity(tx, user_id, "auth.sign_in_succeeded",
+                          {{"email", admission.email},
+                           {"peer", admission.source},
+                           {"failures_before", failed_before}});
   });
 }
 
@@ -245,11 +247,14 @@ absl::StatusOr<int> SignInThrottle::PurgeExpired(int batch) {
       if (!absl::ConsumePrefix(&key, kAccountPrefix) || unreported <= 0) {
         continue;
       }
-      RecordActivity(tx, row[3].as<int64_t>(), "auth.sign_in_failed",
-                     {{"email", std::string(key)},
-                      {"peer", row[2].as<std::string>()},
-                      {"failures", unreported},
-                      {"window_closed", true}});
+      if (absl::Status recorded = RecordActivity(tx, row[3].as<int64_t>(), "auth.sign_in_failed",
+                                                 {{"email", std::string(key)},
+                                                  {"peer", row[2].as<std::string>()},
+                                                  {"failures", unreported},
+                                                  {"window_closed", true}});
+          !recorded.ok()) {
+        return recorded;
+      }
     }
     return absl::OkStatus();
   });

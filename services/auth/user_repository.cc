@@ -54,16 +54,16 @@ using json = nlohmann::json;
 
 constexpr absl::string_view kService = "auth";
 
-void RecordUserActivity(pqxx::transaction_base& tx, int64_t actor_id, const std::string& action,
-                        int64_t user_id, const json& details) {
+absl::Status RecordUserActivity(pqxx::transaction_base& tx, int64_t actor_id,
+                                const std::string& action, int64_t user_id, const json& details) {
   // dump() with `replace` never throws on odd UTF-8 in a name.
-  outbox::Record(tx, kService,
-                 outbox::Activity{
-                     .actor_user_id = actor_id,
-                     .action = action,
-                     .entity_type = "user",
-                     .entity_id = user_id,
-                     .details_json = details.dump(-1, ' ', false, json::error_handler_t::replace)});
+  return outbox::Record(tx, kService,
+                        outbox::Activity{.actor_user_id = actor_id,
+                                         .action = action,
+                                         .entity_type = "user",
+                                         .entity_id = user_id,
+                                         .details_json = details.dump(
+                                             -1, ' ', false, json::error_handler_t::replace)});
 }
 
 absl::Status VersionMismatch();
@@ -181,8 +181,12 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
       return absl::AlreadyExistsError("a user with this email already exists");
     }
     created = ToUser(row[0]);
-    RecordUserActivity(tx, caller_id, "user.created", created.id,
-                       {{"name", created.name}, {"email", created.email}, {"role", created.role}});
+    if (absl::Status recorded = RecordUserActivity(
+            tx, caller_id, "user.created", created.id,
+            {{"name", created.name}, {"email", created.email}, {"role", created.role}});
+        !recorded.ok()) {
+      return recorded;
+    }
     if (!request_id.empty()) {
       tx.exec_prepared("request_result_put", caller_id, "CreateUser", request_id, created.id);
     }
@@ -285,10 +289,9 @@ absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges&
         details[field] = {{"old", before}, {"new", after}};
       }
     }
-    RecordUserActivity(tx, actor_id,
-                       user.role != updated.role ? "user.role_changed" : "user.updated", id,
-                       details);
-    return absl::OkStatus();
+    return RecordUserActivity(tx, actor_id,
+                              user.role != updated.role ? "user.role_changed" : "user.updated", id,
+                              details);
   });
   if (!status.ok()) {
     return status;
@@ -312,9 +315,9 @@ absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expect
     updated = ToUser(tx.exec_prepared1("users_deactivate", id));
     const int revoked =
         static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows());
-    RecordUserActivity(tx, actor_id, "user.deactivated", id,
-                       {{"active", {{"old", true}, {"new", false}}}, {"revoked_tokens", revoked}});
-    return absl::OkStatus();
+    return RecordUserActivity(
+        tx, actor_id, "user.deactivated", id,
+        {{"active", {{"old", true}, {"new", false}}}, {"revoked_tokens", revoked}});
   });
   if (!status.ok()) {
     return status;
@@ -334,7 +337,8 @@ absl::StatusOr<int> UserRepository::SetPasswordHash(int64_t id, const std::strin
                   ? static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows())
                   : 0;
     if (password_changed) {
-      RecordUserActivity(tx, actor_id, "user.password_changed", id, {{"revoked_tokens", revoked}});
+      return RecordUserActivity(tx, actor_id, "user.password_changed", id,
+                                {{"revoked_tokens", revoked}});
     }
     return absl::OkStatus();
   });

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/auth/run_authenticated.h"
 #include "common/log/log.h"
+#include "common/pagination/page_fill.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
 #include "services/auth/user_validation.h"
@@ -194,15 +195,12 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
   if (!users.ok()) {
     return users.status();
   }
-  const bool more = static_cast<int>(users->size()) > *page_size;
-  if (more) {
-    users->pop_back();
-  }
-  for (const UserRecord& user : *users) {
-    ToProto(user, !directory, response->add_users());
-  }
-  if (more) {
-    response->set_next_page_token(deps_.page_tokens->EncodeId(fingerprint, users->back().id));
+  const pagination::PageEnd end = pagination::AppendPage(
+      *users, *page_size, pagination::kMaxPageBytes, response->mutable_users(),
+      [directory](const UserRecord& user, User* proto) { ToProto(user, !directory, proto); });
+  if (end.more) {
+    response->set_next_page_token(
+        deps_.page_tokens->EncodeId(fingerprint, (*users)[end.taken - 1].id));
   }
   return absl::OkStatus();
 }

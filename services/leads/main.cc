@@ -31,5 +31,6 @@ int main(int argc, char** argv) {
   crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
   runner.AddService(&lead_service, crm::leads::v1::LeadService::service_full_name());
   runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
+  crm::outbox::AddRelayHealthDetail(runner, relay->get());
   return runner.Run();
 }

@@ -32,5 +32,6 @@ int main(int argc, char** argv) {
   runner.AddService(&notification_service,
                     crm::notifications::v1::NotificationService::service_full_name());
   runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
+  crm::outbox::AddRelayHealthDetail(runner, relay->get());
   return runner.Run();
 }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth/ed25519_key.h"
@@ -440,6 +441,87 @@ TEST_F(ActivityLogTest, OneRelayPerDatabaseDeliversPurgesAndHandsOver) {
                   "SELECT count(DISTINCT entity_id) FROM activities "
                   "WHERE action = 'thing.created'"),
             150);
+}
+
+// A poison event never stops a service's pipeline: events far larger in
+// total than audit's 4 MiB message limit go in byte-bounded batches, an
+// event too large to send is quarantined by the relay, one the audit
+// database refuses is rejected alone, and everything after them flows, in
+// order. The quarantined rows stay, with their reasons, and show in the
+// relay's health details.
+TEST_F(ActivityLogTest, APoisonEventNeverStopsThePipeline) {
+  StartAuth();
+  StartAudit();
+  ASSERT_TRUE(cluster_
+                  ->Exec("ALTER TABLE activities ADD CONSTRAINT no_poison "
+                         "CHECK (action <> 'thing.poisoned')",
+                         "crm_audit")
+                  .ok());
+  auto dsn = cluster_->CreateServiceDatabase("crm_producer");
+  ASSERT_TRUE(dsn.ok()) << dsn.status();
+  ASSERT_TRUE(db::ApplyMigrations(*dsn, outbox::Migrations()).ok());
+  auto insert = [&](int from, int to, const std::string& action, int detail_bytes) {
+    ASSERT_TRUE(cluster_
+                    ->Exec(absl::StrCat("INSERT INTO outbox (event_id, service, action, "
+                                        "entity_type, entity_id, details) SELECT "
+                                        "gen_random_uuid(), 'auth', '",
+                                        action,
+                                        "', 'thing', i, jsonb_build_object('notes', "
+                                        "repeat('x', ",
+                                        detail_bytes, ")) FROM generate_series(", from, ", ", to,
+                                        ") i ORDER BY i"),
+                           "crm_producer")
+                    .ok());
+  };
+  insert(1, 100, "thing.created", 60000);    // ~6 MB in all
+  insert(101, 101, "thing.created", 70000);  // past the per-event limit
+  insert(102, 102, "thing.poisoned", 10);    // refused by the audit database
+  insert(103, 110, "thing.created", 10);
+  auth::ServiceCredentials credentials(auth_->channel(), auth::ServiceAccountEmail("auth"),
+                                       "auth-service-account-secret-1");
+  outbox::RelayOptions options;
+  options.dsn = *dsn;
+  options.audit_channel = audit_->channel();
+  options.authorize = [&credentials](grpc::ClientContext& c) { return credentials.Attach(c); };
+  options.idle_poll = absl::Milliseconds(200);
+  outbox::Relay relay(options);
+  relay.Start();
+  auto eventually = [](auto condition) {
+    for (int i = 0; i < 600 && !condition(); ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return condition();
+  };
+  ASSERT_TRUE(eventually([&] { return relay.delivered() + relay.quarantined() == 110; }))
+      << "delivered " << relay.delivered() << ", quarantined " << relay.quarantined();
+  EXPECT_EQ(relay.delivered(), 108);
+  EXPECT_EQ(relay.quarantined(), 2);
+  // Stored in outbox order, the two poison events left out, the chain whole.
+  EXPECT_EQ(Query("crm_audit",
+                  "SELECT count(*) FROM activities a JOIN activities b ON b.id = a.id + 1 "
+                  "WHERE a.action = 'thing.created' AND b.entity_id < a.entity_id"),
+            0);
+  EXPECT_EQ(Query("crm_audit", "SELECT count(*) FROM activities WHERE action LIKE 'thing.%'"), 108);
+  EXPECT_EQ(Query("crm_producer",
+                  "SELECT count(*) FROM outbox WHERE entity_id = 101 AND delivered_at IS NOT NULL "
+                  "AND rejected_reason LIKE 'not sent: % bytes, larger than an event may be%'"),
+            1);
+  EXPECT_EQ(Query("crm_producer",
+                  "SELECT count(*) FROM outbox WHERE entity_id = 102 AND delivered_at IS NOT NULL "
+                  "AND rejected_reason LIKE '%SQLSTATE 23514%'"),
+            1);
+  EXPECT_TRUE(eventually([&] {
+    return absl::StrContains(relay.HealthJson(), R"("pending":0,"quarantined":2)");
+  })) << relay.HealthJson();
+  // The janitor keeps quarantined rows however old.
+  {
+    db::Pool pool({.dsn = *dsn, .size = 1, .statements = {}});
+    retention::Janitor janitor;
+    janitor.Add(outbox::PurgeDelivered(&pool, absl::ZeroDuration()));
+    EXPECT_EQ(janitor.RunOnce()["outbox"], 108);
+  }
+  EXPECT_EQ(Query("crm_producer", "SELECT count(*) FROM outbox"), 2);
+  relay.Stop();
 }
 
 }  // namespace
