@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "common/auth/jwt.h"
+#include "common/client/channel.h"
 #include "common/log/log.h"
 #include "common/server/blocking_executor.h"
 #include "common/status/grpc_status.h"
@@ -31,7 +32,7 @@ absl::Status Unauthenticated() {
 absl::StatusOr<std::vector<Ed25519PublicKey>> RemoteKeySource::FetchKeys() {
   auto stub = crm::auth::v1::AuthService::NewStub(channel_);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  context.set_deadline(client::OutgoingDeadline(absl::Seconds(3)));
   crm::auth::v1::ListPublicKeysRequest request;
   crm::auth::v1::ListPublicKeysResponse response;
   grpc::Status status = stub->ListPublicKeys(&context, request, &response);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/client/channel.h"
 #include "common/files/read_file.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
@@ -15,7 +16,7 @@ namespace crm::auth {
 
 namespace {
 constexpr absl::string_view kServiceDomain = "@service.crm.local";
-constexpr auto kCallTimeout = std::chrono::seconds(5);
+constexpr absl::Duration kCallTimeout = absl::Seconds(5);
 }  // namespace
 
 std::string ServiceAccountEmail(absl::string_view name) {
@@ -74,7 +75,7 @@ absl::StatusOr<std::string> ServiceCredentials::AccessToken() {
 absl::Status ServiceCredentials::Refresh() {
   auto stub = crm::auth::v1::AuthService::NewStub(channel_);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  context.set_deadline(client::OutgoingDeadline(kCallTimeout));
   crm::auth::v1::RefreshTokenRequest request;
   request.set_refresh_token(refresh_token_);
   crm::auth::v1::RefreshTokenResponse response;
@@ -90,7 +91,7 @@ absl::Status ServiceCredentials::Refresh() {
 absl::Status ServiceCredentials::SignIn() {
   auto stub = crm::auth::v1::AuthService::NewStub(channel_);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  context.set_deadline(client::OutgoingDeadline(kCallTimeout));
   crm::auth::v1::LoginRequest request;
   request.set_email(email_);
   request.set_password(secret_);

@@ -1,7 +1,9 @@
 #include "common/client/channel.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "common/deadline/call_scope.h"
 #include "common/log/log.h"
 #include "grpcpp/create_channel.h"
 
@@ -47,6 +49,10 @@ std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
 
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
+}
+
+std::chrono::system_clock::time_point OutgoingDeadline(absl::Duration cap) {
+  return absl::ToChronoTime(std::min(absl::Now() + cap, CurrentDeadline()));
 }
 
 }  // namespace crm::client

@@ -41,4 +41,11 @@ std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
 // `timeout` from now, as grpc::ClientContext::set_deadline wants it.
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout);
 
+// The deadline of a call made on behalf of the call this thread serves
+// (deadline::CallScope, set by RunBlocking): what is left of that call's
+// deadline, and at most `cap` from now. Outside any call, `cap` from now.
+// So an outgoing call never outlives the incoming one it serves, and a call
+// whose client has given up makes no new calls that last.
+std::chrono::system_clock::time_point OutgoingDeadline(absl::Duration cap);
+
 }  // namespace crm::client
