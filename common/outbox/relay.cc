@@ -39,7 +39,39 @@ void ToEvent(const pqxx::row& row, audit::v1::ActivityEvent* event) {
   event->set_details_json(row[8].as<std::string>());
 }
 
+// The relay's statements (each at most the session's statement_timeout)
+// plus a margin for the server to answer a timeout itself.
+constexpr absl::Duration kStatementTimeout = absl::Seconds(30);
+const absl::Duration kStatementBound = kStatementTimeout + absl::Seconds(2);
+constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+
 }  // namespace
+
+// Arms the connection's socket for one statement (or a few quick ones).
+class Relay::Guard {
+ public:
+  explicit Guard(Relay* relay) : relay_(relay) {
+    const int64_t id = relay_->watchdog_.Arm(relay_->db_->sock(), absl::Now() + kStatementBound);
+    absl::MutexLock lock(&relay_->mu_);
+    relay_->armed_ = id;
+    if (relay_->stop_.HasBeenNotified()) {
+      relay_->watchdog_.CutNow(id);  // Stop() came before the arming
+    }
+  }
+  ~Guard() {
+    int64_t id = 0;
+    {
+      absl::MutexLock lock(&relay_->mu_);
+      std::swap(id, relay_->armed_);
+    }
+    relay_->watchdog_.Disarm(id);
+  }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  Relay* const relay_;
+};
 
 // Sets a flag when the outbox's NOTIFY arrives (constructing it LISTENs).
 class Relay::Wakeup final : public pqxx::notification_receiver {
@@ -60,6 +92,7 @@ void Relay::Start() {
 }
 
 void Relay::Stop() {
+  stopping_ = true;
   if (!stop_.HasBeenNotified()) {
     stop_.Notify();
   }
@@ -67,6 +100,9 @@ void Relay::Stop() {
     absl::MutexLock lock(&mu_);
     if (context_ != nullptr) {
       context_->TryCancel();
+    }
+    if (armed_ != 0) {
+      watchdog_.CutNow(armed_);  // a statement waiting for a silent database
     }
   }
   if (thread_.joinable()) {
@@ -134,6 +170,7 @@ absl::Status Relay::Step() {
   }
   pqxx::result rows;
   try {
+    Guard guard(this);
     pqxx::nontransaction tx(*db_);
     rows = tx.exec_params(kSelectUndelivered, options_.batch_size);
   } catch (const std::exception& e) {
@@ -151,15 +188,18 @@ absl::Status Relay::Step() {
 absl::Status Relay::EnsureDatabase() {
   try {
     if (db_ == nullptr) {
-      db_ = std::make_unique<pqxx::connection>(
-          db::WithConnectionDefaults(options_.dsn, absl::Seconds(5)));
+      db_ = db::ConnectPqxxBefore(db::WithConnectionDefaults(options_.dsn, kConnectTimeout),
+                                  absl::Now() + kConnectTimeout, &stopping_);
+      Guard guard(this);
       pqxx::nontransaction setup(*db_);
-      setup.exec("SET statement_timeout = 30000");
+      setup.exec(
+          absl::StrCat("SET statement_timeout = ", absl::ToInt64Milliseconds(kStatementTimeout)));
       setup.commit();
       receiver_ = std::make_unique<Wakeup>(*db_);
       leader_ = false;
     }
     if (!leader_) {
+      Guard guard(this);
       pqxx::nontransaction tx(*db_);
       leader_ = tx.exec_params1("SELECT pg_try_advisory_lock($1)", kRelayLockKey)[0].as<bool>();
       active_ = leader_;
@@ -195,6 +235,7 @@ void Relay::RefreshCounts() {
   }
   next_count_ = absl::Now() + std::min(options_.idle_poll, absl::Seconds(5));
   try {
+    Guard guard(this);
     pqxx::nontransaction tx(*db_);
     const pqxx::row counts = tx.exec1(
         "SELECT (SELECT count(*) FROM outbox WHERE delivered_at IS NULL), "
@@ -331,6 +372,7 @@ absl::Status Relay::MarkDelivered(std::vector<std::string> ids,
                                   const std::vector<std::pair<std::string, std::string>>& rejected,
                                   int64_t stored) {
   try {
+    Guard guard(this);
     pqxx::work tx(*db_);
     for (const auto& [id, reason] : rejected) {
       // Kept with the reason, out of the queue: see idx_outbox_rejected.

@@ -36,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/db/connect.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -133,16 +134,25 @@ class Relay {
   class Wakeup;
 
   // Only the relay thread touches these.
-  std::unique_ptr<pqxx::connection> db_;
+  std::unique_ptr<db::BoundedConnection> db_;
   std::unique_ptr<Wakeup> receiver_;  // reset before db_
   bool leader_ = false;
   std::unique_ptr<Stream> stream_;
   absl::Time stream_deadline_ = absl::InfinitePast();
   absl::Time next_count_ = absl::InfinitePast();
 
-  // The open stream's context, so Stop() can cancel a blocked read.
+  // A database gone silent never answers, and the relay's statements block
+  // in libpq: each runs with the connection's socket armed on this
+  // watchdog, cut at the statement's bound or at once by Stop().
+  class Guard;
+  db::SocketWatchdog watchdog_;
+  std::atomic<bool> stopping_{false};  // for ConnectPqxxBefore
+
+  // The open stream's context, so Stop() can cancel a blocked read, and the
+  // armed statement, so Stop() can cut it.
   absl::Mutex mu_;
   std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
+  int64_t armed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace crm::outbox

@@ -12,6 +12,7 @@
 #include "common/db/migrations.h"
 #include "common/outbox/outbox.h"
 #include "common/testing/pg_fixture.h"
+#include "common/testing/tcp_proxy.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -153,6 +154,57 @@ TEST_F(RelayTest, BatchesAreBoundedByBytes) {
     }
   }
   EXPECT_EQ(all.size(), 20u);
+}
+
+// A database gone silent (a blackhole: bytes accepted, never answered) holds
+// the relay's thread at most one statement's bound, and Stop() not at all;
+// when the database answers again the relay goes on where it was.
+TEST_F(RelayTest, ASilentDatabaseNeitherHangsTheRelayNorItsStop) {
+  auto proxy = crm::testing::TcpProxy::Start("127.0.0.1", cluster_->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  auto insert = [&](int from, int to) {
+    ASSERT_TRUE(cluster_
+                    ->Exec(absl::StrCat("INSERT INTO outbox (event_id, service, action, "
+                                        "entity_type, entity_id) SELECT gen_random_uuid(), "
+                                        "'test', 'thing.created', 'thing', i "
+                                        "FROM generate_series(",
+                                        from, ", ", to, ") i"),
+                           db_name_)
+                    .ok());
+  };
+  RelayOptions options;
+  options.dsn = absl::StrCat("host=127.0.0.1 port=", (*proxy)->port(), " dbname=", db_name_,
+                             " user=", db_name_);
+  options.audit_channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+  options.authorize = [](grpc::ClientContext&) { return absl::OkStatus(); };
+  options.min_backoff = absl::Milliseconds(10);
+  options.max_backoff = absl::Milliseconds(200);
+  options.idle_poll = absl::Milliseconds(100);
+  auto wait_for = [](auto condition) {
+    for (int i = 0; i < 400 && !condition(); ++i) {
+      absl::SleepFor(absl::Milliseconds(25));
+    }
+    return condition();
+  };
+  {
+    Relay relay(options);
+    relay.Start();
+    insert(1, 1);
+    ASSERT_TRUE(wait_for([&] { return relay.delivered() == 1; }));
+    (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kDrop);
+    insert(2, 2);
+    absl::SleepFor(absl::Milliseconds(500));  // the relay is now waiting on the silence
+    const absl::Time stop_started = absl::Now();
+    relay.Stop();
+    EXPECT_LT(absl::Now() - stop_started, absl::Seconds(2));
+  }
+  (*proxy)->SetMode(crm::testing::TcpProxy::Mode::kPass);
+  Relay relay(options);
+  relay.Start();
+  insert(3, 3);
+  EXPECT_TRUE(wait_for([&] { return Undelivered() == 0; }));
+  relay.Stop();
 }
 
 }  // namespace
