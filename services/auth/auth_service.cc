@@ -7,6 +7,7 @@
 #include "common/auth/service_credentials.h"
 #include "common/log/log.h"
 #include "common/server/client_address.h"
+#include "common/server/delayed_finish.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
 #include "services/auth/user_validation.h"
@@ -50,7 +51,7 @@ grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* co
   // hop and the throttle's reads are spent on an attempt that cannot run.
   if (deps_.hasher->Saturated()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(PasswordHasher::Busy()));
+    server::FinishAfter(reactor, ToGrpcStatus(PasswordHasher::Busy()), deps_.refusal_delay);
     return reactor;
   }
   return server::RunBlocking(context, *deps_.executor, [this, context, request, response] {

@@ -23,6 +23,10 @@ struct AuthServiceDeps {
   server::BlockingExecutor* executor;
   SignInThrottle* throttle;
   const server::TrustedProxies* trusted_proxies;  // whose x-forwarded-for names the client
+  // How long a sign-in refused for a full hashing pool waits for its answer
+  // (server::FinishAfter): a flood's clients that ignore RetryInfo are slowed
+  // to their concurrency / delay.
+  absl::Duration refusal_delay = absl::ZeroDuration();
 };
 
 class AuthServiceImpl final : public crm::auth::v1::AuthService::CallbackService {

@@ -453,6 +453,48 @@ TEST_F(AuthServiceTest, ConcurrentGuessesNeverExceedTheLimit) {
   auth_proxy_.target = auth_impl_.get();
 }
 
+// A sign-in refused because hashing is at its limit is answered after the
+// refusal delay, without a thread each: twenty at once all come back after
+// one delay, however few workers there are. A client that ignores RetryInfo
+// is slowed to its concurrency / delay.
+TEST_F(AuthServiceTest, BusySignInsAreAnsweredLateWithoutHoldingThreads) {
+  PasswordHasher hasher(PasswordHasherOptions{.memory_kib = 1024,
+                                              .iterations = 1,
+                                              .max_concurrent = 1,
+                                              .max_queued = 1,
+                                              .max_per_second = 0.01});
+  ASSERT_TRUE(hasher.Hash("password123").ok());  // the budget's one token
+  AuthServiceImpl slow({.users = users_.get(),
+                        .hasher = &hasher,
+                        .tokens = issuer_.get(),
+                        .authenticator = authenticator_.get(),
+                        .executor = executor_.get(),
+                        .throttle = throttle_.get(),
+                        .trusted_proxies = &trusted_proxies_,
+                        .refusal_delay = absl::Milliseconds(400)});
+  auth_proxy_.target = &slow;
+  std::vector<std::thread> callers;
+  std::atomic<int> refused{0};
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 20; ++i) {
+    callers.emplace_back([&] {
+      LoginResponse response;
+      if (Login(kAdminEmail, kAdminPassword, &response).error_code() ==
+          grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& t : callers) {
+    t.join();
+  }
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(refused.load(), 20);
+  EXPECT_GE(took, absl::Milliseconds(400));
+  EXPECT_LT(took, absl::Milliseconds(400 * 4));  // not one delay after another
+  auth_proxy_.target = auth_impl_.get();
+}
+
 // What the activity log gets from guessing: the window's first failure and
 // the lock at once, the failures between folded into the next report's
 // count (counts never overlap: 1 + 4 = 5 failures), and nothing at all for

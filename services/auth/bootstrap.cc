@@ -43,7 +43,7 @@ absl::Status EnsureBootstrapAdmin(UserRepository& users, PasswordHasher& hasher,
   if (absl::Status valid = PasswordHasher::Validate(*password, "admin password"); !valid.ok()) {
     return valid;
   }
-  absl::StatusOr<std::string> hash = hasher.Hash(*password);
+  absl::StatusOr<std::string> hash = hasher.Hash(*password, PasswordHasher::Budget::kStartUp);
   if (!hash.ok()) {
     return hash.status();
   }
@@ -83,11 +83,12 @@ absl::Status EnsureServiceAccounts(UserRepository& users, PasswordHasher& hasher
       return existing.status();
     }
     if (existing->has_value()) {
-      absl::StatusOr<bool> same = hasher.Verify(*secret, (*existing)->password_hash);
+      absl::StatusOr<bool> same =
+          hasher.Verify(*secret, (*existing)->password_hash, PasswordHasher::Budget::kStartUp);
       if (same.ok() && *same) {
         continue;
       }
-      absl::StatusOr<std::string> hash = hasher.Hash(*secret);
+      absl::StatusOr<std::string> hash = hasher.Hash(*secret, PasswordHasher::Budget::kStartUp);
       if (!hash.ok()) {
         return hash.status();
       }
@@ -98,7 +99,7 @@ absl::Status EnsureServiceAccounts(UserRepository& users, PasswordHasher& hasher
       log::Info("service account secret rotated").Str("account", name);
       continue;
     }
-    absl::StatusOr<std::string> hash = hasher.Hash(*secret);
+    absl::StatusOr<std::string> hash = hasher.Hash(*secret, PasswordHasher::Budget::kStartUp);
     if (!hash.ok()) {
       return hash.status();
     }

@@ -42,8 +42,15 @@ ABSL_FLAG(int32_t, hash_concurrency, 2,
           "CPU priority");
 ABSL_FLAG(int32_t, hash_queue, 2,
           "password hashes waiting for those threads; past it sign-ins answer RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, max_hashes_per_second, 8,
+          "password hashes started per second at most (0: no limit); past it sign-ins answer "
+          "RESOURCE_EXHAUSTED, so a flood costs the machine a bounded share of its CPU and memory "
+          "bandwidth");
 ABSL_FLAG(int32_t, peer_max_failures, 100,
           "failed sign-ins from one client address within 15 minutes before it is locked");
+ABSL_FLAG(int32_t, busy_sign_in_delay_ms, 250,
+          "how long a sign-in refused because the hashing pool is full waits for its answer, "
+          "so clients that retry at once cannot turn refusals into a flood");
 ABSL_FLAG(int32_t, request_id_retention_hours, 24,
           "how long a request_id is remembered: a retry within it returns the first result");
 ABSL_FLAG(int32_t, max_queued_requests, 256,
@@ -78,7 +85,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   crm::auth::PasswordHasher hasher({.max_concurrent = absl::GetFlag(FLAGS_hash_concurrency),
-                                    .max_queued = absl::GetFlag(FLAGS_hash_queue)});
+                                    .max_queued = absl::GetFlag(FLAGS_hash_queue),
+                                    .max_per_second = absl::GetFlag(FLAGS_max_hashes_per_second)});
   // GetUser, the hottest read, is pipelined: no thread per query.
   std::unique_ptr<crm::db::PipelinedReader> reader;
   if (flags.db_read_connections > 0) {
@@ -125,7 +133,9 @@ int main(int argc, char** argv) {
                                            .authenticator = &authenticator,
                                            .executor = &executor,
                                            .throttle = &throttle,
-                                           .trusted_proxies = &flags.trusted_proxies});
+                                           .trusted_proxies = &flags.trusted_proxies,
+                                           .refusal_delay = absl::Milliseconds(std::max(
+                                               0, absl::GetFlag(FLAGS_busy_sign_in_delay_ms)))});
   crm::auth::UserServiceImpl user_service({.users = &users,
                                            .hasher = &hasher,
                                            .authenticator = &authenticator,

@@ -45,7 +45,9 @@ PasswordHasher::PasswordHasher(PasswordHasherOptions options)
                                       ",t=", options.iterations, ",p=", options.parallelism, "$")),
       // A task waits in the queue even when a thread is idle: at least 1.
       pool_(std::max(1, options.max_concurrent), std::max(1, options.max_queued),
-            LowerThisThreadsPriority) {
+            LowerThisThreadsPriority),
+      tokens_(std::max(1.0, options.max_per_second)),
+      refilled_(absl::Now()) {
   // A hash of a random password for VerifyDummy: same parameters, same cost.
   // Only its cost matters (its answer is never used), so a failing generator
   // is logged, not fatal.
@@ -54,7 +56,7 @@ PasswordHasher::PasswordHasher(PasswordHasherOptions options)
                  static_cast<int>(random.size())) != 1) {
     log::Error("the random number generator failed; the dummy hash is not random");
   }
-  absl::StatusOr<std::string> dummy = Hash(absl::StrCat("dummy-", random));
+  absl::StatusOr<std::string> dummy = Hash(absl::StrCat("dummy-", random), Budget::kStartUp);
   if (dummy.ok()) {
     dummy_hash_ = *dummy;
   }
@@ -74,8 +76,36 @@ absl::Status PasswordHasher::Busy() {
                         absl::Seconds(1));
 }
 
-absl::Status PasswordHasher::RunOnPool(absl::FunctionRef<void()> kdf) {
+bool PasswordHasher::HasBudget() const {
+  if (options_.max_per_second <= 0) {
+    return true;
+  }
+  absl::MutexLock lock(&budget_mu_);
+  const double refill = absl::ToDoubleSeconds(absl::Now() - refilled_) * options_.max_per_second;
+  return tokens_ + refill >= 1;
+}
+
+bool PasswordHasher::TakeBudget() {
+  if (options_.max_per_second <= 0) {
+    return true;
+  }
+  absl::MutexLock lock(&budget_mu_);
+  const absl::Time now = absl::Now();
+  tokens_ = std::min(std::max(1.0, options_.max_per_second),
+                     tokens_ + absl::ToDoubleSeconds(now - refilled_) * options_.max_per_second);
+  refilled_ = now;
+  if (tokens_ < 1) {
+    return false;
+  }
+  tokens_ -= 1;
+  return true;
+}
+
+absl::Status PasswordHasher::RunOnPool(absl::FunctionRef<void()> kdf, Budget budget) {
   absl::Notification done;
+  if (budget == Budget::kRequest && !TakeBudget()) {
+    return Busy();
+  }
   if (!pool_.TrySubmit([&kdf, &done] {
         kdf();
         done.Notify();
@@ -86,7 +116,7 @@ absl::Status PasswordHasher::RunOnPool(absl::FunctionRef<void()> kdf) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> PasswordHasher::Hash(absl::string_view password) {
+absl::StatusOr<std::string> PasswordHasher::Hash(absl::string_view password, Budget budget) {
   unsigned char salt[kSaltBytes];
   if (RAND_bytes(salt, sizeof(salt)) != 1) {
     return absl::InternalError("random generator failed");
@@ -96,11 +126,13 @@ absl::StatusOr<std::string> PasswordHasher::Hash(absl::string_view password) {
                         kHashBytes, Argon2_id);
   std::vector<char> encoded(encoded_len);
   int rc = ARGON2_OK;
-  if (absl::Status run = RunOnPool([&] {
-        rc = argon2id_hash_encoded(options_.iterations, options_.memory_kib, options_.parallelism,
-                                   password.data(), password.size(), salt, sizeof(salt), kHashBytes,
-                                   encoded.data(), encoded.size());
-      });
+  if (absl::Status run = RunOnPool(
+          [&] {
+            rc = argon2id_hash_encoded(options_.iterations, options_.memory_kib,
+                                       options_.parallelism, password.data(), password.size(), salt,
+                                       sizeof(salt), kHashBytes, encoded.data(), encoded.size());
+          },
+          budget);
       !run.ok()) {
     return run;
   }
@@ -110,14 +142,14 @@ absl::StatusOr<std::string> PasswordHasher::Hash(absl::string_view password) {
   return std::string(encoded.data());
 }
 
-absl::StatusOr<bool> PasswordHasher::Verify(absl::string_view password,
-                                            const std::string& encoded) {
+absl::StatusOr<bool> PasswordHasher::Verify(absl::string_view password, const std::string& encoded,
+                                            Budget budget) {
   if (!absl::StartsWith(encoded, "$argon2id$")) {
     return false;
   }
   int rc = ARGON2_OK;
   if (absl::Status run = RunOnPool(
-          [&] { rc = argon2id_verify(encoded.c_str(), password.data(), password.size()); });
+          [&] { rc = argon2id_verify(encoded.c_str(), password.data(), password.size()); }, budget);
       !run.ok()) {
     return run;
   }

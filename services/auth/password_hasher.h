@@ -8,9 +8,10 @@
 // Each hash costs ~19 MiB and tens of milliseconds of CPU, so hashes run on
 // a pool of their own: `max_concurrent` threads at a lower CPU priority
 // (nice 10, best effort) and at most `max_queued` hashes waiting. When that
-// is full the caller gets RESOURCE_EXHAUSTED with a RetryInfo at once, so a
+// is full, or more than `max_per_second` hashes were started in the last
+// second, the caller gets RESOURCE_EXHAUSTED with a RetryInfo at once, so a
 // flood of sign-ins can neither exhaust memory nor hold the workers (and
-// the CPU) that every other RPC needs.
+// the CPU and memory bandwidth) that every other RPC needs.
 
 #include <cstdint>
 #include <string>
@@ -19,6 +20,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/server/blocking_executor.h"
 
 namespace crm::auth {
@@ -29,6 +32,11 @@ struct PasswordHasherOptions {
   uint32_t parallelism = 1;
   int max_concurrent = 2;
   int max_queued = 2;
+  // Hashes started per second at most, in bursts of as many (0: no limit).
+  // Beyond what any brokerage signs in, far below what a flood asks for:
+  // argon2 is memory-bound, so besides its threads each hash costs every
+  // other process on the machine cache and memory bandwidth.
+  double max_per_second = 0;
 };
 
 inline constexpr int kMinPasswordLength = 8;
@@ -41,10 +49,15 @@ class PasswordHasher {
   // INVALID_ARGUMENT (naming `field`) unless 8..128 characters (code points).
   static absl::Status Validate(absl::string_view password, absl::string_view field);
 
-  absl::StatusOr<std::string> Hash(absl::string_view password);
+  // Whether a hash counts against max_per_second: requests do; start-up
+  // (the bootstrap and service accounts, before serving) does not.
+  enum class Budget { kRequest, kStartUp };
+
+  absl::StatusOr<std::string> Hash(absl::string_view password, Budget budget = Budget::kRequest);
 
   // OK(true) on a match. Hashes in an unknown format never match.
-  absl::StatusOr<bool> Verify(absl::string_view password, const std::string& encoded);
+  absl::StatusOr<bool> Verify(absl::string_view password, const std::string& encoded,
+                              Budget budget = Budget::kRequest);
 
   // Burns the same time as Verify against a real hash, for unknown users, so
   // timing does not reveal whether an email exists.
@@ -52,7 +65,7 @@ class PasswordHasher {
 
   // Whether a hash asked for now would be refused: lets a sign-in be turned
   // away before any other work is spent on it.
-  bool Saturated() const { return pool_.Full(); }
+  bool Saturated() const { return pool_.Full() || !HasBudget(); }
   // The answer when it is: RESOURCE_EXHAUSTED with a RetryInfo.
   static absl::Status Busy();
 
@@ -60,13 +73,21 @@ class PasswordHasher {
   bool NeedsRehash(const std::string& encoded) const;
 
  private:
-  // Runs `kdf` on the pool and waits for it; RESOURCE_EXHAUSTED when full.
-  absl::Status RunOnPool(absl::FunctionRef<void()> kdf);
+  // Runs `kdf` on the pool and waits for it; RESOURCE_EXHAUSTED when full
+  // or out of budget.
+  absl::Status RunOnPool(absl::FunctionRef<void()> kdf, Budget budget);
+  // The token bucket of max_per_second.
+  bool HasBudget() const;
+  bool TakeBudget();
 
   const PasswordHasherOptions options_;
   const std::string parameters_prefix_;  // "$argon2id$v=19$m=...,t=...,p=...$"
   server::BlockingExecutor pool_;
   std::string dummy_hash_;
+
+  mutable absl::Mutex budget_mu_;
+  double tokens_ ABSL_GUARDED_BY(budget_mu_);
+  absl::Time refilled_ ABSL_GUARDED_BY(budget_mu_);
 };
 
 }  // namespace crm::auth

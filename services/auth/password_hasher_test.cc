@@ -91,5 +91,29 @@ TEST(PasswordHasherTest, AFullPoolAnswersResourceExhaustedAtOnce) {
   EXPECT_LT(absl::Microseconds(slowest_refusal_us.load()), one_hash);
 }
 
+// A flood's hashes are bounded per second too, whatever the threads: each
+// costs the whole machine memory bandwidth. Start-up hashes are exempt.
+TEST(PasswordHasherTest, ABudgetBoundsHashesPerSecondAndStartUpIsExempt) {
+  PasswordHasher hasher({.memory_kib = 1024,
+                         .iterations = 1,
+                         .max_concurrent = 4,
+                         .max_queued = 4,
+                         .max_per_second = 2});
+  EXPECT_TRUE(hasher.Hash("password123").ok());
+  EXPECT_TRUE(hasher.Hash("password123").ok());
+  EXPECT_TRUE(hasher.Saturated());
+  absl::StatusOr<std::string> refused = hasher.Hash("password123");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(hasher.Verify("password123", "$argon2id$v=19$m=1024,t=1,p=1$x$y").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(hasher.Hash("password123", PasswordHasher::Budget::kStartUp).ok());
+  // The bucket refills at the rate: half a second buys one more.
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (hasher.Saturated() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(hasher.Hash("password123").ok());
+}
+
 }  // namespace
 }  // namespace crm::auth
