@@ -86,7 +86,8 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
   absl::StatusOr<std::optional<UserRecord>> user = deps_.users->FindByEmail(*email);
   absl::StatusOr<bool> match = false;
   if (user.ok() && user->has_value() && (*user)->active) {
-    match = deps_.hasher->Verify(request.password(), (*user)->password_hash);
+    match = deps_.hasher->Verify(request.password(), (*user)->password_hash,
+                                 PasswordHasher::Budget::kSignIn);
   } else if (user.ok()) {
     absl::Status burned = deps_.hasher->VerifyDummy(request.password());
     match = burned.ok() ? absl::StatusOr<bool>(false) : burned;

@@ -43,7 +43,7 @@ absl::Status EnsureBootstrapAdmin(UserRepository& users, PasswordHasher& hasher,
   if (absl::Status valid = PasswordHasher::Validate(*password, "admin password"); !valid.ok()) {
     return valid;
   }
-  absl::StatusOr<std::string> hash = hasher.Hash(*password, PasswordHasher::Budget::kStartUp);
+  absl::StatusOr<std::string> hash = hasher.Hash(*password);
   if (!hash.ok()) {
     return hash.status();
   }
@@ -83,12 +83,11 @@ absl::Status EnsureServiceAccounts(UserRepository& users, PasswordHasher& hasher
       return existing.status();
     }
     if (existing->has_value()) {
-      absl::StatusOr<bool> same =
-          hasher.Verify(*secret, (*existing)->password_hash, PasswordHasher::Budget::kStartUp);
+      absl::StatusOr<bool> same = hasher.Verify(*secret, (*existing)->password_hash);
       if (same.ok() && *same) {
         continue;
       }
-      absl::StatusOr<std::string> hash = hasher.Hash(*secret, PasswordHasher::Budget::kStartUp);
+      absl::StatusOr<std::string> hash = hasher.Hash(*secret);
       if (!hash.ok()) {
         return hash.status();
       }
@@ -99,7 +98,7 @@ absl::Status EnsureServiceAccounts(UserRepository& users, PasswordHasher& hasher
       log::Info("service account secret rotated").Str("account", name);
       continue;
     }
-    absl::StatusOr<std::string> hash = hasher.Hash(*secret, PasswordHasher::Budget::kStartUp);
+    absl::StatusOr<std::string> hash = hasher.Hash(*secret);
     if (!hash.ok()) {
       return hash.status();
     }

@@ -43,9 +43,9 @@ ABSL_FLAG(int32_t, hash_concurrency, 2,
 ABSL_FLAG(int32_t, hash_queue, 2,
           "password hashes waiting for those threads; past it sign-ins answer RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, max_hashes_per_second, 8,
-          "password hashes started per second at most (0: no limit); past it sign-ins answer "
-          "RESOURCE_EXHAUSTED, so a flood costs the machine a bounded share of its CPU and memory "
-          "bandwidth");
+          "sign-in password hashes started per second at most (0: no limit); past it sign-ins "
+          "answer RESOURCE_EXHAUSTED, so a flood costs the machine a bounded share of its CPU and "
+          "memory bandwidth");
 ABSL_FLAG(int32_t, peer_max_failures, 100,
           "failed sign-ins from one client address within 15 minutes before it is locked");
 ABSL_FLAG(int32_t, busy_sign_in_delay_ms, 250,

@@ -56,7 +56,7 @@ PasswordHasher::PasswordHasher(PasswordHasherOptions options)
                  static_cast<int>(random.size())) != 1) {
     log::Error("the random number generator failed; the dummy hash is not random");
   }
-  absl::StatusOr<std::string> dummy = Hash(absl::StrCat("dummy-", random), Budget::kStartUp);
+  absl::StatusOr<std::string> dummy = Hash(absl::StrCat("dummy-", random));
   if (dummy.ok()) {
     dummy_hash_ = *dummy;
   }
@@ -103,7 +103,7 @@ bool PasswordHasher::TakeBudget() {
 
 absl::Status PasswordHasher::RunOnPool(absl::FunctionRef<void()> kdf, Budget budget) {
   absl::Notification done;
-  if (budget == Budget::kRequest && !TakeBudget()) {
+  if (budget == Budget::kSignIn && !TakeBudget()) {
     return Busy();
   }
   if (!pool_.TrySubmit([&kdf, &done] {
@@ -157,7 +157,7 @@ absl::StatusOr<bool> PasswordHasher::Verify(absl::string_view password, const st
 }
 
 absl::Status PasswordHasher::VerifyDummy(absl::string_view password) {
-  absl::StatusOr<bool> ignored = Verify(password, dummy_hash_);
+  absl::StatusOr<bool> ignored = Verify(password, dummy_hash_, Budget::kSignIn);
   return ignored.status();
 }
 

@@ -49,22 +49,25 @@ class PasswordHasher {
   // INVALID_ARGUMENT (naming `field`) unless 8..128 characters (code points).
   static absl::Status Validate(absl::string_view password, absl::string_view field);
 
-  // Whether a hash counts against max_per_second: requests do; start-up
-  // (the bootstrap and service accounts, before serving) does not.
-  enum class Budget { kRequest, kStartUp };
+  // Whether a hash counts against max_per_second: a sign-in's does (anyone
+  // may ask for one, as fast as they like); an authenticated caller's
+  // (CreateUser, ChangePassword, a re-hash after sign-in) and start-up's do
+  // not, and are bounded by the pool and the account throttle instead.
+  enum class Budget { kSignIn, kExempt };
 
-  absl::StatusOr<std::string> Hash(absl::string_view password, Budget budget = Budget::kRequest);
+  absl::StatusOr<std::string> Hash(absl::string_view password, Budget budget = Budget::kExempt);
 
   // OK(true) on a match. Hashes in an unknown format never match.
   absl::StatusOr<bool> Verify(absl::string_view password, const std::string& encoded,
-                              Budget budget = Budget::kRequest);
+                              Budget budget = Budget::kExempt);
 
   // Burns the same time as Verify against a real hash, for unknown users, so
-  // timing does not reveal whether an email exists.
+  // timing does not reveal whether an email exists. Counted as a sign-in.
+
   absl::Status VerifyDummy(absl::string_view password);
 
-  // Whether a hash asked for now would be refused: lets a sign-in be turned
-  // away before any other work is spent on it.
+  // Whether a sign-in's hash asked for now would be refused: lets it be
+  // turned away before any other work is spent on it.
   bool Saturated() const { return pool_.Full() || !HasBudget(); }
   // The answer when it is: RESOURCE_EXHAUSTED with a RetryInfo.
   static absl::Status Busy();

@@ -92,27 +92,31 @@ TEST(PasswordHasherTest, AFullPoolAnswersResourceExhaustedAtOnce) {
 }
 
 // A flood's hashes are bounded per second too, whatever the threads: each
-// costs the whole machine memory bandwidth. Start-up hashes are exempt.
-TEST(PasswordHasherTest, ABudgetBoundsHashesPerSecondAndStartUpIsExempt) {
+// costs the whole machine memory bandwidth. Only sign-ins are counted.
+TEST(PasswordHasherTest, ABudgetBoundsSignInHashesPerSecond) {
   PasswordHasher hasher({.memory_kib = 1024,
                          .iterations = 1,
                          .max_concurrent = 4,
                          .max_queued = 4,
                          .max_per_second = 2});
-  EXPECT_TRUE(hasher.Hash("password123").ok());
-  EXPECT_TRUE(hasher.Hash("password123").ok());
+  absl::StatusOr<std::string> hash = hasher.Hash("password123");  // exempt
+  ASSERT_TRUE(hash.ok());
+  const auto sign_in = PasswordHasher::Budget::kSignIn;
+  EXPECT_TRUE(hasher.Verify("password123", *hash, sign_in).ok());
+  EXPECT_TRUE(hasher.VerifyDummy("password123").ok());
   EXPECT_TRUE(hasher.Saturated());
-  absl::StatusOr<std::string> refused = hasher.Hash("password123");
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(hasher.Verify("password123", "$argon2id$v=19$m=1024,t=1,p=1$x$y").status().code(),
+  EXPECT_EQ(hasher.Verify("password123", *hash, sign_in).status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_TRUE(hasher.Hash("password123", PasswordHasher::Budget::kStartUp).ok());
+  EXPECT_EQ(hasher.VerifyDummy("password123").code(), absl::StatusCode::kResourceExhausted);
+  // An authenticated caller's hashes are not a sign-in's.
+  EXPECT_TRUE(hasher.Hash("password123").ok());
+  EXPECT_TRUE(*hasher.Verify("password123", *hash));
   // The bucket refills at the rate: half a second buys one more.
   const absl::Time give_up = absl::Now() + absl::Seconds(5);
   while (hasher.Saturated() && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_TRUE(hasher.Hash("password123").ok());
+  EXPECT_TRUE(hasher.Verify("password123", *hash, sign_in).ok());
 }
 
 }  // namespace
