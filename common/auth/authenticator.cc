@@ -9,8 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "common/auth/jwt.h"
 #include "common/client/channel.h"
+#include "common/deadline/grpc_deadline.h"
 #include "common/log/log.h"
-#include "common/server/blocking_executor.h"
 #include "common/status/grpc_status.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -181,8 +181,8 @@ std::optional<absl::StatusOr<Caller>> Authenticator::Check(const grpc::ServerCon
       !absl::EqualsIgnoreCase(header.substr(0, kBearer.size()), kBearer)) {
     return Unauthenticated();
   }
-  return CheckToken(absl::StripAsciiWhitespace(header.substr(kBearer.size())),
-                    server::DeadlineOf(context), may_block);
+  return CheckToken(absl::StripAsciiWhitespace(header.substr(kBearer.size())), DeadlineOf(context),
+                    may_block);
 }
 
 std::optional<absl::StatusOr<Caller>> Authenticator::CheckToken(absl::string_view token,

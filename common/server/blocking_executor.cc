@@ -4,12 +4,6 @@
 
 namespace crm::server {
 
-absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  return deadline == std::chrono::system_clock::time_point::max() ? absl::InfiniteFuture()
-                                                                  : absl::FromChrono(deadline);
-}
-
 BlockingExecutor::BlockingExecutor(int threads, int max_queued,
                                    std::function<void()> on_thread_start)
     : max_queued_(static_cast<size_t>(max_queued)) {

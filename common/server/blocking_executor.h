@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/deadline/call_scope.h"
+#include "common/deadline/grpc_deadline.h"
 #include "common/status/grpc_status.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -53,9 +54,6 @@ class BlockingExecutor {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
-
-// The call's deadline as absl::Time (InfiniteFuture when the client set none).
-absl::Time DeadlineOf(const grpc::ServerContextBase& context);
 
 // Runs `fn` (returning absl::Status) on `executor` and finishes the unary RPC
 // with the mapped status. A call already cancelled by its client is not run,

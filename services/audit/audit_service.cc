@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth/caller.h"
-#include "common/auth/run_authenticated.h"
 #include "common/pagination/page_fill.h"
+#include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "services/audit/activity_hash.h"
 #include "services/audit/activity_proto.h"
@@ -33,10 +33,10 @@ grpc::ServerWriteReactor<v1::WatchActivitiesResponse>* AuditServiceImpl::WatchAc
 grpc::ServerUnaryReactor* AuditServiceImpl::ListActivities(grpc::CallbackServerContext* context,
                                                            const v1::ListActivitiesRequest* request,
                                                            v1::ListActivitiesResponse* response) {
-  return auth::RunAuthenticated(context, *deps_.executor, *deps_.authenticator,
-                                [=, this](const auth::Caller& caller) {
-                                  return DoListActivities(caller, *request, response);
-                                });
+  return service::RunAuthenticated(context, *deps_.executor, *deps_.authenticator,
+                                   [=, this](const auth::Caller& caller) {
+                                     return DoListActivities(caller, *request, response);
+                                   });
 }
 
 absl::Status AuditServiceImpl::DoListActivities(const auth::Caller& caller,
@@ -90,10 +90,10 @@ absl::Status AuditServiceImpl::DoListActivities(const auth::Caller& caller,
 grpc::ServerUnaryReactor* AuditServiceImpl::VerifyActivities(
     grpc::CallbackServerContext* context, const v1::VerifyActivitiesRequest* request,
     v1::VerifyActivitiesResponse* response) {
-  return auth::RunAuthenticated(context, *deps_.executor, *deps_.authenticator,
-                                [=, this](const auth::Caller& caller) {
-                                  return DoVerifyActivities(caller, *context, *request, response);
-                                });
+  return service::RunAuthenticated(
+      context, *deps_.executor, *deps_.authenticator, [=, this](const auth::Caller& caller) {
+        return DoVerifyActivities(caller, *context, *request, response);
+      });
 }
 
 absl::Status AuditServiceImpl::DoVerifyActivities(const auth::Caller& caller,

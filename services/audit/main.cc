@@ -9,7 +9,7 @@
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
-#include "common/server/service_database.h"
+#include "common/service/service_database.h"
 #include "services/audit/activity_feed.h"
 #include "services/audit/activity_repository.h"
 #include "services/audit/audit_service.h"
@@ -21,7 +21,7 @@ ABSL_FLAG(int32_t, max_queued_requests, 256,
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "audit", .default_port = 50055});
-  auto pool = crm::server::OpenServiceDatabase(flags, crm::audit::Migrations());
+  auto pool = crm::service::OpenServiceDatabase(flags, crm::audit::Migrations());
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }

@@ -17,7 +17,7 @@
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
-#include "common/server/service_database.h"
+#include "common/service/service_database.h"
 #include "services/auth/auth_service.h"
 #include "services/auth/bootstrap.h"
 #include "services/auth/embedded_migrations.h"
@@ -59,7 +59,7 @@ ABSL_FLAG(int32_t, max_queued_requests, 256,
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
-  auto pool = crm::server::OpenServiceDatabase(
+  auto pool = crm::service::OpenServiceDatabase(
       flags, crm::outbox::WithOutbox(crm::auth::Migrations()),
       crm::auth::WithThrottleStatements(crm::auth::UserRepository::Statements()));
   if (!pool.ok()) {

@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/auth/run_authenticated.h"
 #include "common/log/log.h"
 #include "common/pagination/page_fill.h"
+#include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
 #include "services/auth/user_validation.h"
@@ -50,7 +50,7 @@ View ViewOf(const Caller& caller, const UserRecord& user) {
 grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
                                                       const CreateUserRequest* request,
                                                       CreateUserResponse* response) {
-  return RunAuthenticated(
+  return service::RunAuthenticated(
       context, *deps_.executor, *deps_.authenticator,
       [=, this](const Caller& caller) { return DoCreate(caller, *request, response); });
 }
@@ -104,19 +104,19 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* 
                                                    const GetUserRequest* request,
                                                    GetUserResponse* response) {
   if (!deps_.users->HasAsyncReads()) {
-    return RunAuthenticated(
+    return service::RunAuthenticated(
         context, *deps_.executor, *deps_.authenticator,
         [=, this](const Caller& caller) { return DoGet(caller, *request, response); });
   }
   // The busiest read of the suite: no thread hop, the query pipelined.
-  return RunAuthenticatedAsync(context, *deps_.executor, *deps_.authenticator,
-                               [=, this](const Caller& caller, UnaryFinisher finish) {
-                                 deps_.users->GetAsync(
-                                     GetId(caller, *request),
-                                     [caller, response, finish](absl::StatusOr<UserRecord> user) {
-                                       finish(RespondGet(caller, user, response));
-                                     });
-                               });
+  return service::RunAuthenticatedAsync(
+      context, *deps_.executor, *deps_.authenticator,
+      [=, this](const Caller& caller, service::UnaryFinisher finish) {
+        deps_.users->GetAsync(GetId(caller, *request),
+                              [caller, response, finish](absl::StatusOr<UserRecord> user) {
+                                finish(RespondGet(caller, user, response));
+                              });
+      });
 }
 
 int64_t UserServiceImpl::GetId(const Caller& caller, const GetUserRequest& request) {
@@ -145,7 +145,7 @@ absl::Status UserServiceImpl::DoGet(const Caller& caller, const GetUserRequest& 
 grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,
                                                      const ListUsersRequest* request,
                                                      ListUsersResponse* response) {
-  return RunAuthenticated(
+  return service::RunAuthenticated(
       context, *deps_.executor, *deps_.authenticator,
       [=, this](const Caller& caller) { return DoList(caller, *request, response); });
 }
@@ -208,7 +208,7 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
 grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
                                                       const UpdateUserRequest* request,
                                                       UpdateUserResponse* response) {
-  return RunAuthenticated(
+  return service::RunAuthenticated(
       context, *deps_.executor, *deps_.authenticator,
       [=, this](const Caller& caller) { return DoUpdate(caller, *request, response); });
 }
@@ -273,7 +273,7 @@ absl::Status UserServiceImpl::DoUpdate(const Caller& caller, const UpdateUserReq
 grpc::ServerUnaryReactor* UserServiceImpl::ChangePassword(grpc::CallbackServerContext* context,
                                                           const ChangePasswordRequest* request,
                                                           ChangePasswordResponse* response) {
-  return RunAuthenticated(
+  return service::RunAuthenticated(
       context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
         return DoChangePassword(caller, server::ClientAddress(*context, *deps_.trusted_proxies),
                                 *request, response);
@@ -344,7 +344,7 @@ absl::Status UserServiceImpl::DoChangePassword(const Caller& caller, const std::
 grpc::ServerUnaryReactor* UserServiceImpl::DeactivateUser(grpc::CallbackServerContext* context,
                                                           const DeactivateUserRequest* request,
                                                           DeactivateUserResponse* response) {
-  return RunAuthenticated(
+  return service::RunAuthenticated(
       context, *deps_.executor, *deps_.authenticator,
       [=, this](const Caller& caller) { return DoDeactivate(caller, *request, response); });
 }

@@ -6,7 +6,7 @@
 #include "common/outbox/relay_flags.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
-#include "common/server/service_database.h"
+#include "common/service/service_database.h"
 #include "services/leads/embedded_migrations.h"
 #include "services/leads/lead_service.h"
 
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "leads", .default_port = 50052});
   auto pool =
-      crm::server::OpenServiceDatabase(flags, crm::outbox::WithOutbox(crm::leads::Migrations()));
+      crm::service::OpenServiceDatabase(flags, crm::outbox::WithOutbox(crm::leads::Migrations()));
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
   }

@@ -6,14 +6,14 @@
 #include "common/outbox/relay_flags.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
-#include "common/server/service_database.h"
+#include "common/service/service_database.h"
 #include "services/notifications/embedded_migrations.h"
 #include "services/notifications/notification_service.h"
 
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "notifications", .default_port = 50054});
-  auto pool = crm::server::OpenServiceDatabase(
+  auto pool = crm::service::OpenServiceDatabase(
       flags, crm::outbox::WithOutbox(crm::notifications::Migrations()));
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;

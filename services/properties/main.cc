@@ -6,14 +6,14 @@
 #include "common/outbox/relay_flags.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
-#include "common/server/service_database.h"
+#include "common/service/service_database.h"
 #include "services/properties/embedded_migrations.h"
 #include "services/properties/property_service.h"
 
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
       crm::server::InitService(argc, argv, {.name = "properties", .default_port = 50053});
-  auto pool = crm::server::OpenServiceDatabase(
+  auto pool = crm::service::OpenServiceDatabase(
       flags, crm::outbox::WithOutbox(crm::properties::Migrations()));
   if (!pool.ok()) {
     return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;

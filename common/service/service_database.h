@@ -12,11 +12,11 @@
 #include "common/db/pool.h"
 #include "common/server/flags.h"
 
-namespace crm::server {
+namespace crm::service {
 
 // CANCELLED when SIGTERM/SIGINT arrives while waiting: main() then exits 0.
 absl::StatusOr<std::unique_ptr<db::Pool>> OpenServiceDatabase(
-    const ServiceFlags& flags, const std::vector<db::Migration>& migrations,
+    const server::ServiceFlags& flags, const std::vector<db::Migration>& migrations,
     std::vector<db::PreparedStatement> statements = {});
 
-}  // namespace crm::server
+}  // namespace crm::service

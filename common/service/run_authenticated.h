@@ -1,14 +1,14 @@
 #pragma once
 
 // The shape of an authenticated unary RPC: authenticate the call, then run
-// `handler(const Caller&)` on the service's blocking executor and finish with
+// `handler(const auth::Caller&)` on the service's blocking executor and finish with
 // its status. A missing or invalid token never reaches the handler.
 //
 // The token is checked on gRPC's thread when that cannot block (a cached or
 // verifiable token, or a refusal), so a refused call costs no thread hop; a
 // token naming a key not fetched yet is checked on the executor instead.
 //
-//   return RunAuthenticated(context, executor_, authenticator_, [=](const Caller& caller) {
+//   return RunAuthenticated(context, executor_, authenticator_, [=](const auth::Caller& caller) {
 //     return DoGetLead(caller, *request, response);
 //   });
 
@@ -19,17 +19,19 @@
 #include "absl/status/statusor.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/caller.h"
+#include "common/deadline/call_scope.h"
+#include "common/deadline/grpc_deadline.h"
 #include "common/server/blocking_executor.h"
 #include "common/status/grpc_status.h"
 #include "grpcpp/support/server_callback.h"
 
-namespace crm::auth {
+namespace crm::service {
 
 template <typename Handler>
 grpc::ServerUnaryReactor* RunAuthenticated(grpc::CallbackServerContext* context,
                                            server::BlockingExecutor& executor,
-                                           Authenticator& authenticator, Handler handler) {
-  std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(*context);
+                                           auth::Authenticator& authenticator, Handler handler) {
+  std::optional<absl::StatusOr<auth::Caller>> caller = authenticator.TryAuthenticate(*context);
   if (caller.has_value() && !caller->ok()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(caller->status()));
@@ -41,7 +43,7 @@ grpc::ServerUnaryReactor* RunAuthenticated(grpc::CallbackServerContext* context,
                                if (caller.has_value()) {
                                  return handler(**caller);
                                }
-                               absl::StatusOr<Caller> checked =
+                               absl::StatusOr<auth::Caller> checked =
                                    authenticator.Authenticate(*context);
                                if (!checked.ok()) {
                                  return checked.status();
@@ -58,22 +60,23 @@ struct UnaryFinisher {
 
 // The shape of an authenticated unary RPC whose handler never blocks: it
 // starts asynchronous work (a db::PipelinedReader read) and finishes the call
-// from that work's callback. `start(const Caller&, UnaryFinisher finish)`
+// from that work's callback. `start(const auth::Caller&, UnaryFinisher finish)`
 // runs on gRPC's thread when the token can be checked without blocking, on
 // the executor otherwise; `finish` must be called exactly once.
 //
 //   return RunAuthenticatedAsync(context, executor_, authenticator_,
-//                                [=](const Caller& caller, UnaryFinisher finish) {
+//                                [=](const auth::Caller& caller, UnaryFinisher finish) {
 //     repository_->GetAsync(id, [=](absl::StatusOr<Row> row) { finish(Respond(row)); });
 //   });
 template <typename Start>
 grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* context,
                                                 server::BlockingExecutor& executor,
-                                                Authenticator& authenticator, Start start) {
+                                                auth::Authenticator& authenticator, Start start) {
   const UnaryFinisher finish{context->DefaultReactor()};
-  if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(*context)) {
+  if (std::optional<absl::StatusOr<auth::Caller>> caller =
+          authenticator.TryAuthenticate(*context)) {
     if (caller->ok()) {
-      CallScope scope(server::DeadlineOf(*context));
+      CallScope scope(DeadlineOf(*context));
       start(**caller, finish);
     } else {
       finish(caller->status());
@@ -82,12 +85,12 @@ grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* con
   }
   const bool queued =
       executor.TrySubmit([context, &authenticator, start = std::move(start), finish]() mutable {
-        absl::StatusOr<Caller> checked = authenticator.Authenticate(*context);
+        absl::StatusOr<auth::Caller> checked = authenticator.Authenticate(*context);
         if (!checked.ok()) {
           finish(checked.status());
           return;
         }
-        CallScope scope(server::DeadlineOf(*context));
+        CallScope scope(DeadlineOf(*context));
         start(*checked, finish);
       });
   if (!queued) {
@@ -96,4 +99,4 @@ grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* con
   return finish.reactor;
 }
 
-}  // namespace crm::auth
+}  // namespace crm::service

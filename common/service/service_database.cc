@@ -1,14 +1,14 @@
-#include "common/server/service_database.h"
+#include "common/service/service_database.h"
 
 #include <utility>
 
 #include "absl/time/clock.h"
 #include "common/log/log.h"
 
-namespace crm::server {
+namespace crm::service {
 
 absl::StatusOr<std::unique_ptr<db::Pool>> OpenServiceDatabase(
-    const ServiceFlags& flags, const std::vector<db::Migration>& migrations,
+    const server::ServiceFlags& flags, const std::vector<db::Migration>& migrations,
     std::vector<db::PreparedStatement> statements) {
   // Services may start before PostgreSQL: wait for it, but stay stoppable.
   // The deadline and SIGTERM hold inside a run of the migrations too, so a
@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<db::Pool>> OpenServiceDatabase(
       .lock_retry = absl::Milliseconds(200),
       .stop_requested =
           [&stop_signal](absl::Duration wait) {
-            stop_signal = WaitForTerminationSignal(wait);
+            stop_signal = server::WaitForTerminationSignal(wait);
             return stop_signal != 0;
           },
   };
@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<db::Pool>> OpenServiceDatabase(
           .Num("timeout_seconds", absl::ToDoubleSeconds(flags.db_startup_timeout));
       waiting_logged = true;
     }
-    if (const int signal = WaitForTerminationSignal(absl::Milliseconds(500)); signal != 0) {
+    if (const int signal = server::WaitForTerminationSignal(absl::Milliseconds(500)); signal != 0) {
       log::Info("signal received while waiting for the database").Int("signal", signal);
       return absl::CancelledError("stopped before the database was ready");
     }
@@ -66,4 +66,4 @@ absl::StatusOr<std::unique_ptr<db::Pool>> OpenServiceDatabase(
   return pool;
 }
 
-}  // namespace crm::server
+}  // namespace crm::service

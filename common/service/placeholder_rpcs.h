@@ -11,11 +11,13 @@
 
 #include "absl/status/status.h"
 #include "common/auth/authenticator.h"
+#include "common/deadline/call_scope.h"
+#include "common/deadline/grpc_deadline.h"
 #include "common/server/blocking_executor.h"
 #include "common/status/grpc_status.h"
 #include "grpcpp/support/server_callback.h"
 
-namespace crm::auth {
+namespace crm::service {
 
 // Shared by every placeholder method of the process; never destroyed, so no
 // exit-time ordering against gRPC's threads.
@@ -24,18 +26,19 @@ inline server::BlockingExecutor& PlaceholderExecutor() {
   return *executor;
 }
 
-inline absl::Status AuthenticateThenUnimplemented(Authenticator& authenticator,
+inline absl::Status AuthenticateThenUnimplemented(auth::Authenticator& authenticator,
                                                   const grpc::ServerContextBase& context) {
-  absl::StatusOr<Caller> caller = authenticator.Authenticate(context);
+  absl::StatusOr<auth::Caller> caller = authenticator.Authenticate(context);
   if (!caller.ok()) {
     return caller.status();
   }
   return absl::UnimplementedError("not implemented yet");
 }
 
-inline grpc::ServerUnaryReactor* PlaceholderUnary(Authenticator& authenticator,
+inline grpc::ServerUnaryReactor* PlaceholderUnary(auth::Authenticator& authenticator,
                                                   grpc::CallbackServerContext* context) {
-  if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(*context)) {
+  if (std::optional<absl::StatusOr<auth::Caller>> caller =
+          authenticator.TryAuthenticate(*context)) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(caller->ok() ? absl::UnimplementedError("not implemented yet")
                                               : caller->status()));
@@ -52,8 +55,9 @@ inline grpc::ServerUnaryReactor* PlaceholderUnary(Authenticator& authenticator,
 template <typename Reactor>
 class PlaceholderStream final : public Reactor {
  public:
-  PlaceholderStream(Authenticator& authenticator, const grpc::ServerContextBase& context) {
-    if (std::optional<absl::StatusOr<Caller>> caller = authenticator.TryAuthenticate(context)) {
+  PlaceholderStream(auth::Authenticator& authenticator, const grpc::ServerContextBase& context) {
+    if (std::optional<absl::StatusOr<auth::Caller>> caller =
+            authenticator.TryAuthenticate(context)) {
       this->Finish(ToGrpcStatus(caller->ok() ? absl::UnimplementedError("not implemented yet")
                                              : caller->status()));
       return;
@@ -67,4 +71,4 @@ class PlaceholderStream final : public Reactor {
   void OnDone() override { delete this; }
 };
 
-}  // namespace crm::auth
+}  // namespace crm::service
