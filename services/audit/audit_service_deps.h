@@ -12,7 +12,7 @@ namespace crm::audit {
 struct AuditServiceDeps {
   ActivityRepository* activities;
   auth::Authenticator* authenticator;
-  pagination::PageTokenCodec* page_tokens;
+  const pagination::PageTokenCodec* page_tokens;
   server::BlockingExecutor* executor;  // every database call and token check runs here
   ActivityFeed* feed;
 };

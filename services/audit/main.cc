@@ -1,49 +1,30 @@
-// crm-audit: flags and wiring only; see README.md in this folder.
+// crm-audit: a list of its parts; see README.md in this folder.
 
-#include <memory>
-
-#include "absl/flags/flag.h"
-#include "common/auth/authenticator_flags.h"
-#include "common/log/log.h"
-#include "common/pagination/page_token.h"
-#include "common/server/blocking_executor.h"
-#include "common/server/flags.h"
-#include "common/server/runner.h"
-#include "common/service/service_database.h"
+#include "common/service/kit.h"
 #include "services/audit/activity_feed.h"
 #include "services/audit/activity_repository.h"
 #include "services/audit/audit_service.h"
 #include "services/audit/embedded_migrations.h"
 
-ABSL_FLAG(int32_t, max_queued_requests, 256,
-          "requests waiting for a worker before RESOURCE_EXHAUSTED");
-
 int main(int argc, char** argv) {
-  const crm::server::ServiceFlags flags =
-      crm::server::InitService(argc, argv, {.name = "audit", .default_port = 50055});
-  auto pool = crm::service::OpenServiceDatabase(flags, crm::audit::Migrations());
-  if (!pool.ok()) {
-    return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
+  // Audit is where activities go: it has no outbox of its own.
+  auto kit = crm::service::Kit::Start(argc, argv,
+                                      {.info = {.name = "audit", .default_port = 50055},
+                                       .migrations = crm::audit::Migrations(),
+                                       .outbox = false,
+                                       .page_tokens = true});
+  if (!kit.ok()) {
+    return kit.exit_code();
   }
-  auto page_tokens = crm::pagination::PageTokenCodec::FromFile(flags.page_token_secret_file);
-  if (!page_tokens.ok()) {
-    crm::log::Error("start failed").Str("error", page_tokens.status().ToString());
-    return 1;
-  }
-  auto authenticator = crm::auth::RemoteAuthenticatorFromFlags(flags.client_tls);
-  crm::audit::ActivityRepository activities(pool->get());
+  crm::audit::ActivityRepository activities(&kit->pool());
   crm::audit::ActivityFeed feed;
-  crm::server::BlockingExecutor executor(flags.db_pool_size,
-                                         absl::GetFlag(FLAGS_max_queued_requests));
   crm::audit::AuditServiceImpl audit_service({.activities = &activities,
-                                              .authenticator = authenticator.get(),
-                                              .page_tokens = &*page_tokens,
-                                              .executor = &executor,
+                                              .authenticator = &kit->authenticator(),
+                                              .page_tokens = &kit->page_tokens(),
+                                              .executor = &kit->executor(),
                                               .feed = &feed});
-
-  crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
-  runner.AddService(&audit_service, crm::audit::v1::AuditService::service_full_name());
-  runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
-  runner.AddShutdownHook([&feed] { feed.Shutdown(); });  // ends live feeds and ingest streams
-  return runner.Run();
+  kit->AddService(&audit_service, crm::audit::v1::AuditService::service_full_name());
+  // Ends live feeds and ingest streams, so the drain waits only for calls that end.
+  kit->runner().AddShutdownHook([&feed] { feed.Shutdown(); });
+  return kit->Run();
 }

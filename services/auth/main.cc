@@ -1,4 +1,4 @@
-// crm-auth: flags and wiring only; see README.md in this folder.
+// crm-auth: its flags and a list of its parts; see README.md in this folder.
 
 #include <algorithm>
 #include <memory>
@@ -10,14 +10,8 @@
 #include "common/auth/authenticator_flags.h"
 #include "common/db/pipelined_reader.h"
 #include "common/log/log.h"
-#include "common/outbox/outbox.h"
-#include "common/outbox/relay_flags.h"
-#include "common/pagination/page_token.h"
 #include "common/retention/janitor.h"
-#include "common/server/blocking_executor.h"
-#include "common/server/flags.h"
-#include "common/server/runner.h"
-#include "common/service/service_database.h"
+#include "common/service/kit.h"
 #include "services/auth/auth_service.h"
 #include "services/auth/bootstrap.h"
 #include "services/auth/embedded_migrations.h"
@@ -53,24 +47,18 @@ ABSL_FLAG(int32_t, busy_sign_in_delay_ms, 250,
           "so clients that retry at once cannot turn refusals into a flood");
 ABSL_FLAG(int32_t, request_id_retention_hours, 24,
           "how long a request_id is remembered: a retry within it returns the first result");
-ABSL_FLAG(int32_t, max_queued_requests, 256,
-          "requests waiting for a worker before RESOURCE_EXHAUSTED");
 
 int main(int argc, char** argv) {
-  const crm::server::ServiceFlags flags =
-      crm::server::InitService(argc, argv, {.name = "auth", .default_port = 50051});
-  auto pool = crm::service::OpenServiceDatabase(
-      flags, crm::outbox::WithOutbox(crm::auth::Migrations()),
-      crm::auth::WithThrottleStatements(crm::auth::UserRepository::Statements()));
-  if (!pool.ok()) {
-    return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
+  auto kit = crm::service::Kit::Start(
+      argc, argv,
+      {.info = {.name = "auth", .default_port = 50051},
+       .migrations = crm::auth::Migrations(),
+       .statements = crm::auth::WithThrottleStatements(crm::auth::UserRepository::Statements()),
+       .page_tokens = true});
+  if (!kit.ok()) {
+    return kit.exit_code();
   }
-  // Delivers this service's activities to audit until main() returns.
-  auto relay = crm::outbox::StartRelayFromFlags(flags);
-  if (!relay.ok()) {
-    crm::log::Error("start failed").Str("error", relay.status().ToString());
-    return 1;
-  }
+  const crm::server::ServiceFlags& flags = kit->flags();
   const crm::auth::AuthenticatorOptions auth_options = crm::auth::AuthenticatorOptionsFromFlags();
   auto tokens = crm::auth::TokenIssuer::FromFiles(
       absl::GetFlag(FLAGS_signing_key_files),
@@ -78,10 +66,8 @@ int main(int argc, char** argv) {
        .audience = auth_options.audience,
        .access_ttl = absl::Seconds(std::min(absl::GetFlag(FLAGS_access_token_ttl_seconds), 900)),
        .refresh_ttl = absl::Hours(absl::GetFlag(FLAGS_refresh_token_ttl_hours))});
-  auto page_tokens = crm::pagination::PageTokenCodec::FromFile(flags.page_token_secret_file);
-  if (!tokens.ok() || !page_tokens.ok()) {
-    crm::log::Error("start failed")
-        .Str("error", (!tokens.ok() ? tokens.status() : page_tokens.status()).ToString());
+  if (!tokens.ok()) {
+    crm::log::Error("start failed").Str("error", tokens.status().ToString());
     return 1;
   }
   crm::auth::PasswordHasher hasher({.max_concurrent = absl::GetFlag(FLAGS_hash_concurrency),
@@ -95,7 +81,7 @@ int main(int argc, char** argv) {
                                         .connections = flags.db_read_connections,
                                         .statements = crm::auth::UserRepository::Statements()});
   }
-  crm::auth::UserRepository users(pool->get(), reader.get());
+  crm::auth::UserRepository users(&kit->pool(), reader.get());
   for (absl::Status status :
        {crm::auth::EnsureBootstrapAdmin(users, hasher, absl::GetFlag(FLAGS_admin_email),
                                         absl::GetFlag(FLAGS_admin_password_file)),
@@ -106,32 +92,26 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Auth verifies its own tokens with its own keys: no call to itself.
   crm::auth::Authenticator authenticator(std::make_unique<crm::auth::LocalKeySource>(tokens->get()),
                                          auth_options);
-  crm::server::BlockingExecutor executor(flags.db_pool_size,
-                                         absl::GetFlag(FLAGS_max_queued_requests));
-
+  kit->UseAuthenticator(&authenticator);
   crm::auth::SignInThrottle throttle(
-      pool->get(),
+      &kit->pool(),
       {.account = {},
        .source = {.max_failures = std::max(1, absl::GetFlag(FLAGS_peer_max_failures))}});
-
-  // Expired rows go in small batches, off the request path.
-  crm::retention::Janitor janitor(crm::retention::JanitorOptionsFromFlags());
-  janitor.Add({.name = "login_throttle",
-               .run = [&throttle](int batch) { return throttle.PurgeExpired(batch); }});
+  kit->janitor().Add({.name = "login_throttle",
+                      .run = [&throttle](int batch) { return throttle.PurgeExpired(batch); }});
   for (crm::retention::PurgeTask& task : users.PurgeTasks(
            absl::Hours(std::max(1, absl::GetFlag(FLAGS_request_id_retention_hours))))) {
-    janitor.Add(std::move(task));
+    kit->janitor().Add(std::move(task));
   }
-  janitor.Add(crm::outbox::PurgeDelivered(pool->get(), crm::outbox::OutboxRetentionFromFlags()));
-  janitor.Start();
 
   crm::auth::AuthServiceImpl auth_service({.users = &users,
                                            .hasher = &hasher,
                                            .tokens = tokens->get(),
                                            .authenticator = &authenticator,
-                                           .executor = &executor,
+                                           .executor = &kit->executor(),
                                            .throttle = &throttle,
                                            .trusted_proxies = &flags.trusted_proxies,
                                            .refusal_delay = absl::Milliseconds(std::max(
@@ -139,15 +119,11 @@ int main(int argc, char** argv) {
   crm::auth::UserServiceImpl user_service({.users = &users,
                                            .hasher = &hasher,
                                            .authenticator = &authenticator,
-                                           .page_tokens = &*page_tokens,
-                                           .executor = &executor,
+                                           .page_tokens = &kit->page_tokens(),
+                                           .executor = &kit->executor(),
                                            .throttle = &throttle,
                                            .trusted_proxies = &flags.trusted_proxies});
-
-  crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
-  runner.AddService(&auth_service, crm::auth::v1::AuthService::service_full_name());
-  runner.AddService(&user_service, crm::auth::v1::UserService::service_full_name());
-  runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
-  crm::outbox::AddRelayHealthDetail(runner, relay->get());
-  return runner.Run();
+  kit->AddService(&auth_service, crm::auth::v1::AuthService::service_full_name());
+  kit->AddService(&user_service, crm::auth::v1::UserService::service_full_name());
+  return kit->Run();
 }

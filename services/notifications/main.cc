@@ -1,37 +1,18 @@
-// crm-notifications: flags and wiring only; see README.md in this folder.
+// crm-notifications: a list of its parts; see README.md in this folder.
 
-#include "common/auth/authenticator_flags.h"
-#include "common/log/log.h"
-#include "common/outbox/outbox.h"
-#include "common/outbox/relay_flags.h"
-#include "common/server/flags.h"
-#include "common/server/runner.h"
-#include "common/service/service_database.h"
+#include "common/service/kit.h"
 #include "services/notifications/embedded_migrations.h"
 #include "services/notifications/notification_service.h"
 
 int main(int argc, char** argv) {
-  const crm::server::ServiceFlags flags =
-      crm::server::InitService(argc, argv, {.name = "notifications", .default_port = 50054});
-  auto pool = crm::service::OpenServiceDatabase(
-      flags, crm::outbox::WithOutbox(crm::notifications::Migrations()));
-  if (!pool.ok()) {
-    return pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
+  auto kit = crm::service::Kit::Start(argc, argv,
+                                      {.info = {.name = "notifications", .default_port = 50054},
+                                       .migrations = crm::notifications::Migrations()});
+  if (!kit.ok()) {
+    return kit.exit_code();
   }
-  // Delivers this service's activities to audit until main() returns.
-  auto relay = crm::outbox::StartRelayFromFlags(flags);
-  if (!relay.ok()) {
-    crm::log::Error("start failed").Str("error", relay.status().ToString());
-    return 1;
-  }
-
-  auto authenticator = crm::auth::RemoteAuthenticatorFromFlags(flags.client_tls);
-  crm::notifications::NotificationServiceImpl notification_service(authenticator.get());
-
-  crm::server::Runner runner(crm::server::RunnerOptions::FromFlags(flags));
-  runner.AddService(&notification_service,
-                    crm::notifications::v1::NotificationService::service_full_name());
-  runner.AddDependency("database", [&pool] { return (*pool)->Ping(); });
-  crm::outbox::AddRelayHealthDetail(runner, relay->get());
-  return runner.Run();
+  crm::notifications::NotificationServiceImpl notification_service(&kit->authenticator());
+  kit->AddService(&notification_service,
+                  crm::notifications::v1::NotificationService::service_full_name());
+  return kit->Run();
 }

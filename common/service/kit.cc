@@ -1,0 +1,102 @@
+#include "common/service/kit.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/flags/flag.h"
+#include "common/auth/authenticator_flags.h"
+#include "common/log/log.h"
+#include "common/outbox/outbox.h"
+#include "common/service/service_database.h"
+
+ABSL_FLAG(int32_t, max_queued_requests, 256,
+          "requests waiting for a worker before RESOURCE_EXHAUSTED");
+
+namespace crm::service {
+
+Kit::Kit(server::ServiceFlags flags) : flags_(std::move(flags)) {}
+
+Kit::~Kit() {
+  // Served calls end before the parts they use go.
+  runner_.reset();
+  if (janitor_ != nullptr) {
+    janitor_->Stop();
+  }
+  if (relay_ != nullptr) {
+    relay_->Stop();
+  }
+}
+
+Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
+  Started started;
+  server::ServiceFlags flags = server::InitService(argc, argv, options.info);
+  std::unique_ptr<Kit> kit(new Kit(std::move(flags)));
+  const server::ServiceFlags& f = kit->flags_;
+
+  std::vector<db::Migration> migrations = std::move(options.migrations);
+  if (options.outbox) {
+    migrations = outbox::WithOutbox(std::move(migrations));
+  }
+  absl::StatusOr<std::unique_ptr<db::Pool>> pool =
+      OpenServiceDatabase(f, migrations, std::move(options.statements));
+  if (!pool.ok()) {
+    started.exit_code_ = pool.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
+    return started;
+  }
+  kit->pool_ = *std::move(pool);
+  kit->janitor_ = std::make_unique<retention::Janitor>(retention::JanitorOptionsFromFlags());
+
+  if (options.outbox) {
+    // Delivers this service's activities to audit until the kit goes.
+    absl::StatusOr<std::unique_ptr<outbox::ConfiguredRelay>> relay = outbox::StartRelayFromFlags(f);
+    if (!relay.ok()) {
+      log::Error("start failed").Str("error", relay.status().ToString());
+      return started;
+    }
+    kit->relay_ = *std::move(relay);
+    kit->janitor_->Add(
+        outbox::PurgeDelivered(kit->pool_.get(), outbox::OutboxRetentionFromFlags()));
+  }
+  if (options.page_tokens) {
+    absl::StatusOr<pagination::PageTokenCodec> codec =
+        pagination::PageTokenCodec::FromFile(f.page_token_secret_file);
+    if (!codec.ok()) {
+      log::Error("start failed").Str("error", codec.status().ToString());
+      return started;
+    }
+    kit->page_tokens_ = std::make_unique<pagination::PageTokenCodec>(*std::move(codec));
+  }
+  kit->executor_ = std::make_unique<server::BlockingExecutor>(
+      f.db_pool_size, std::max(1, absl::GetFlag(FLAGS_max_queued_requests)));
+  kit->runner_ = std::make_unique<server::Runner>(server::RunnerOptions::FromFlags(f));
+  db::Pool* database = kit->pool_.get();
+  kit->runner_->AddDependency("database", [database] { return database->Ping(); });
+  if (options.outbox) {
+    outbox::AddRelayHealthDetail(*kit->runner_, kit->relay_.get());
+  }
+  started.kit_ = std::move(kit);
+  return started;
+}
+
+auth::Authenticator& Kit::authenticator() {
+  if (external_authenticator_ != nullptr) {
+    return *external_authenticator_;
+  }
+  if (authenticator_ == nullptr) {
+    authenticator_ = auth::RemoteAuthenticatorFromFlags(flags_.client_tls);
+  }
+  return *authenticator_;
+}
+
+void Kit::AddService(grpc::Service* service, const std::string& full_name) {
+  runner_->AddService(service, full_name);
+}
+
+int Kit::Run() {
+  janitor_->Start();
+  const int exit_code = runner_->Run();
+  janitor_->Stop();
+  return exit_code;
+}
+
+}  // namespace crm::service
