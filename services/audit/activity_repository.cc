@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/db/sql_array.h"
 #include "services/audit/activity_hash.h"
 
 namespace crm::audit {
@@ -108,29 +109,27 @@ struct ChainedRow {
 
 void InsertRows(pqxx::transaction_base& tx, const std::vector<Event>& events,
                 const std::vector<ChainedRow>& rows) {
-  std::vector<std::string> params;
-  params.reserve(rows.size() * 11);
-  std::string values;
+  // One array per column, one element per row (activities_insert).
+  std::vector<std::string> columns[11];
+  for (std::vector<std::string>& column : columns) {
+    column.reserve(rows.size());
+  }
   for (const ChainedRow& row : rows) {
     const Event& e = events[row.index];
-    const size_t n = params.size();
-    absl::StrAppend(&values, values.empty() ? "" : ", ", "($", n + 1, "::bigint, $", n + 2,
-                    "::uuid, $", n + 3, "::bigint, $", n + 4, ", $", n + 5, "::timestamptz, $",
-                    n + 6, ", $", n + 7, ", $", n + 8, "::bigint, $", n + 9, ", $", n + 10,
-                    "::bytea, $", n + 11, "::bytea)");
-    for (std::string p :
+    int c = 0;
+    for (std::string value :
          {absl::StrCat(row.seq), e.event_id, absl::StrCat(e.user_id), e.action,
           TimestampText(e.occurred_at_micros), e.service, e.entity_type, absl::StrCat(e.entity_id),
           e.details_json, absl::StrCat("\\x", absl::BytesToHexString(row.prev_hash)),
           absl::StrCat("\\x", absl::BytesToHexString(row.hash))}) {
-      params.push_back(std::move(p));
+      columns[c++].push_back(std::move(value));
     }
   }
-  tx.exec_params(absl::StrCat("INSERT INTO activities (id, event_id, user_id, action, "
-                              "\"timestamp\", service, entity_type, entity_id, details_json, "
-                              "prev_hash, hash) VALUES ",
-                              values),
-                 pqxx::prepare::make_dynamic_params(params));
+  tx.exec_prepared(
+      "activities_insert", db::ArrayLiteral(columns[0]), db::ArrayLiteral(columns[1]),
+      db::ArrayLiteral(columns[2]), db::ArrayLiteral(columns[3]), db::ArrayLiteral(columns[4]),
+      db::ArrayLiteral(columns[5]), db::ArrayLiteral(columns[6]), db::ArrayLiteral(columns[7]),
+      db::ArrayLiteral(columns[8]), db::ArrayLiteral(columns[9]), db::ArrayLiteral(columns[10]));
 }
 
 // A value or constraint the database will not store (data exception,
@@ -162,6 +161,19 @@ std::optional<std::string> InsertInSavepoint(pqxx::work& tx, const std::vector<E
 }
 
 }  // namespace
+
+std::vector<db::PreparedStatement> ActivityRepository::Statements() {
+  return {
+      // A batch as one array per column: one statement text whatever the
+      // batch's size, prepared once per connection.
+      {"activities_insert",
+       "INSERT INTO activities (id, event_id, user_id, action, \"timestamp\", service, "
+       "entity_type, entity_id, details_json, prev_hash, hash) "
+       "SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], "
+       "$5::timestamptz[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bytea[], "
+       "$11::bytea[])"},
+  };
+}
 
 absl::StatusOr<std::vector<AppendResult>> ActivityRepository::Append(
     const std::vector<Event>& events) {

@@ -35,6 +35,9 @@ class ActivityRepository {
  public:
   explicit ActivityRepository(db::Pool* pool) : pool_(pool) {}
 
+  // The statements this repository prepares on every pooled connection.
+  static std::vector<db::PreparedStatement> Statements();
+
   // Stores the events not stored before, in order, and returns one result per
   // event. One transaction for the whole batch.
   absl::StatusOr<std::vector<AppendResult>> Append(const std::vector<Event>& events);

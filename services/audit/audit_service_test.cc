@@ -59,7 +59,8 @@ class AuditServiceTest : public testing::PgTest {
   void SetUp() override {
     PgTest::SetUp();
     ASSERT_TRUE(db::ApplyMigrations(dsn_, Migrations()).ok());
-    pool_ = std::make_unique<db::Pool>(db::PoolOptions{.dsn = dsn_, .size = 4, .statements = {}});
+    pool_ = std::make_unique<db::Pool>(
+        db::PoolOptions{.dsn = dsn_, .size = 4, .statements = ActivityRepository::Statements()});
     activities_ = std::make_unique<ActivityRepository>(pool_.get());
     // No clock skew allowance, so a test's short-lived token expires on time.
     authenticator_ = tokens_.NewAuthenticator({.clock_skew = absl::ZeroDuration()});
@@ -644,7 +645,8 @@ TEST_F(AuditServiceTest, ServiceRunsAsANonOwnerRoleWithOnlySelectAndInsert) {
   absl::Status checked = db::ApplyMigrations(runtime_dsn, Migrations());
   ASSERT_TRUE(checked.ok()) << checked;
 
-  db::Pool pool(db::PoolOptions{.dsn = runtime_dsn, .size = 1, .statements = {}});
+  db::Pool pool(db::PoolOptions{
+      .dsn = runtime_dsn, .size = 1, .statements = ActivityRepository::Statements()});
   ActivityRepository repository(&pool);
   absl::StatusOr<std::vector<AppendResult>> appended =
       repository.Append({Event{.event_id = Uuid(1),

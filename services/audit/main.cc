@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   auto kit = crm::service::Kit::Start(argc, argv,
                                       {.info = {.name = "audit", .default_port = 50055},
                                        .migrations = crm::audit::Migrations(),
+                                       .statements = crm::audit::ActivityRepository::Statements(),
                                        .outbox = false,
                                        .page_tokens = true});
   if (!kit.ok()) {
