@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth/caller.h"
-#include "common/pagination/page_fill.h"
+#include "common/pagination/keyset_page.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "services/audit/activity_hash.h"
@@ -59,31 +59,21 @@ absl::Status AuditServiceImpl::DoListActivities(const auth::Caller& caller,
     }
     filter->user_id = caller.user_id;
   }
-  absl::StatusOr<int> page_size = pagination::NormalizePageSize(request.page_size());
-  if (!page_size.ok()) {
-    return page_size.status();
-  }
   const bool oldest_first = request.order() == v1::ACTIVITY_ORDER_OLDEST_FIRST;
   const std::string fingerprint =
       absl::StrCat("activities|", FilterFingerprint(*filter), "|oldest_first=", oldest_first);
-  absl::StatusOr<std::optional<int64_t>> after =
-      deps_.page_tokens->DecodeId(request.page_token(), fingerprint);
-  if (!after.ok()) {
-    return after.status();
+  absl::StatusOr<pagination::KeysetPage> page = pagination::KeysetPage::Begin(
+      *deps_.page_tokens, fingerprint, request.page_size(), request.page_token());
+  if (!page.ok()) {
+    return page.status();
   }
-  // One row more than asked says whether another page exists.
   absl::StatusOr<std::vector<StoredActivity>> rows =
-      deps_.activities->List(*filter, !oldest_first, *after, *page_size + 1);
+      deps_.activities->List(*filter, !oldest_first, page->after(), page->fetch_limit());
   if (!rows.ok()) {
     return rows.status();
   }
-  const pagination::PageEnd end =
-      pagination::AppendPage(*rows, *page_size, pagination::kMaxPageBytes,
-                             response->mutable_activities(), ActivityToProto);
-  if (end.more) {
-    response->set_next_page_token(
-        deps_.page_tokens->EncodeId(fingerprint, (*rows)[end.taken - 1].seq));
-  }
+  response->set_next_page_token(page->Finish(*rows, response->mutable_activities(), ActivityToProto,
+                                             [](const StoredActivity& a) { return a.seq; }));
   return absl::OkStatus();
 }
 

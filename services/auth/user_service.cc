@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log/log.h"
-#include "common/pagination/page_fill.h"
+#include "common/pagination/keyset_page.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "services/auth/user_proto.h"
@@ -156,12 +156,7 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
       !allowed.ok()) {
     return allowed;
   }
-  absl::StatusOr<int> page_size = pagination::NormalizePageSize(request.page_size());
-  if (!page_size.ok()) {
-    return page_size.status();
-  }
   ListUsersQuery query;
-  query.limit = *page_size + 1;  // one more tells whether another page exists
   if (request.role() != ROLE_UNSPECIFIED) {
     std::optional<Role> role = FromProtoRole(request.role());
     if (!role.has_value()) {
@@ -184,24 +179,22 @@ absl::Status UserServiceImpl::DoList(const Caller& caller, const ListUsersReques
   const std::string fingerprint =
       absl::StrCat("users|role=", query.role.value_or("*"),
                    "|active=", query.active.has_value() ? (*query.active ? "1" : "0") : "*",
-                   "|view=", directory ? "directory" : "full", "|size=", *page_size);
-  absl::StatusOr<std::optional<int64_t>> after =
-      deps_.page_tokens->DecodeId(request.page_token(), fingerprint);
-  if (!after.ok()) {
-    return after.status();
+                   "|view=", directory ? "directory" : "full");
+  absl::StatusOr<pagination::KeysetPage> page = pagination::KeysetPage::Begin(
+      *deps_.page_tokens, fingerprint, request.page_size(), request.page_token());
+  if (!page.ok()) {
+    return page.status();
   }
-  query.after_id = after->value_or(0);
+  query.after_id = page->after().value_or(0);
+  query.limit = page->fetch_limit();
   absl::StatusOr<std::vector<UserRecord>> users = deps_.users->List(query);
   if (!users.ok()) {
     return users.status();
   }
-  const pagination::PageEnd end = pagination::AppendPage(
-      *users, *page_size, pagination::kMaxPageBytes, response->mutable_users(),
-      [directory](const UserRecord& user, User* proto) { ToProto(user, !directory, proto); });
-  if (end.more) {
-    response->set_next_page_token(
-        deps_.page_tokens->EncodeId(fingerprint, (*users)[end.taken - 1].id));
-  }
+  response->set_next_page_token(page->Finish(
+      *users, response->mutable_users(),
+      [directory](const UserRecord& user, User* proto) { ToProto(user, !directory, proto); },
+      [](const UserRecord& user) { return user.id; }));
   return absl::OkStatus();
 }
 

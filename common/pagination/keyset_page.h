@@ -1,0 +1,77 @@
+#pragma once
+
+// The whole keyset-paging routine of a List method keyed by one int64 (an id
+// or a seq), so each service writes only its query:
+//
+//   ASSIGN_OR_RETURN(KeysetPage page, KeysetPage::Begin(codec, fingerprint,
+//                                                       request.page_size(),
+//                                                       request.page_token()));
+//   rows = repository.List(filter, page.after(), page.fetch_limit());   // one row more than the
+//   page response->set_next_page_token(page.Finish(rows, response->mutable_leads(), ToProto,
+//                                             [](const Row& r) { return r.id; }));
+//
+// Begin validates page_size (NormalizePageSize) and the token (bound to the
+// query's fingerprint, so a token cannot be replayed against other filters);
+// Finish fills the response within the page size and kMaxPageBytes and
+// returns the next token, empty on the last page.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/pagination/page_fill.h"
+#include "common/pagination/page_token.h"
+
+namespace crm::pagination {
+
+class KeysetPage {
+ public:
+  static absl::StatusOr<KeysetPage> Begin(const PageTokenCodec& codec, std::string fingerprint,
+                                          int32_t page_size, const std::string& page_token) {
+    absl::StatusOr<int> size = NormalizePageSize(page_size);
+    if (!size.ok()) {
+      return size.status();
+    }
+    absl::StatusOr<std::optional<int64_t>> after = codec.DecodeId(page_token, fingerprint);
+    if (!after.ok()) {
+      return after.status();
+    }
+    return KeysetPage(codec, std::move(fingerprint), *size, *after);
+  }
+
+  // The key of the previous page's last row; none on the first page.
+  std::optional<int64_t> after() const { return after_; }
+  int page_size() const { return page_size_; }
+  // How many rows to read: one more than the page says whether more remain.
+  int fetch_limit() const { return page_size_ + 1; }
+
+  // Appends rows[0..] to `out` as `convert(row, message)` does, and returns
+  // the token of the next page ("" when none).
+  template <typename Row, typename Message, typename Convert, typename KeyOf>
+  std::string Finish(const std::vector<Row>& rows, google::protobuf::RepeatedPtrField<Message>* out,
+                     Convert convert, KeyOf key_of) const {
+    const PageEnd end = AppendPage(rows, page_size_, kMaxPageBytes, out, convert);
+    if (!end.more) {
+      return "";
+    }
+    return codec_->EncodeId(fingerprint_, key_of(rows[end.taken - 1]));
+  }
+
+ private:
+  KeysetPage(const PageTokenCodec& codec, std::string fingerprint, int page_size,
+             std::optional<int64_t> after)
+      : codec_(&codec),
+        fingerprint_(std::move(fingerprint)),
+        page_size_(page_size),
+        after_(after) {}
+
+  const PageTokenCodec* codec_;
+  std::string fingerprint_;
+  int page_size_;
+  std::optional<int64_t> after_;
+};
+
+}  // namespace crm::pagination
