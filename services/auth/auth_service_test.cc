@@ -495,6 +495,30 @@ TEST_F(AuthServiceTest, BusySignInsAreAnsweredLateWithoutHoldingThreads) {
   auth_proxy_.target = auth_impl_.get();
 }
 
+// Attempts on a locked account write nothing: they are refused on a read,
+// so they neither wait for the counter's row lock nor leave row versions
+// behind. A session holding that row shows it: refusals still come at once.
+TEST_F(AuthServiceTest, AttemptsOnALockedAccountAreRefusedWithoutWriting) {
+  LoginResponse response;
+  for (int i = 0; i < 5; ++i) {
+    Login(kAdminEmail, "wrong-password", &response);
+  }
+  pqxx::connection holder(dsn_);
+  pqxx::work hold(holder);
+  hold.exec_params("SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE",
+                   absl::StrCat("account:", kAdminEmail));
+  for (int i = 0; i < 5; ++i) {
+    LoginRequest request;
+    request.set_email(kAdminEmail);
+    request.set_password(kAdminPassword);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    EXPECT_EQ(auth_->Login(&context, request, &response).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  hold.abort();
+}
+
 // What the activity log gets from guessing: the window's first failure and
 // the lock at once, the failures between folded into the next report's
 // count (counts never overlap: 1 + 4 = 5 failures), and nothing at all for

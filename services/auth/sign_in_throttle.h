@@ -72,8 +72,9 @@ class SignInThrottle {
   static std::vector<db::PreparedStatement> Statements();
 
   // Counts an attempt on the account and the source, unless either is
-  // locked; `admitted` is false when either is locked or already past its
-  // limit (a lock is being decided), with the time to wait.
+  // locked (found by a read, so attempts on a locked key write nothing);
+  // `admitted` is false when either is locked or already past its limit (a
+  // lock is being decided), with the time to wait.
   absl::StatusOr<Admission> Admit(const std::string& email, const std::string& source);
 
   // After a wrong password: locks the keys that reached their limit, and
