@@ -32,8 +32,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -156,5 +158,46 @@ class Pool {
   std::atomic<bool> healthy_{false};
   SocketWatchdog watchdog_;  // cuts connections of calls past their bound
 };
+
+// Transact and Read for a result, so a repository method is one expression:
+//
+//   absl::StatusOr<UserRecord> UserRepository::Get(int64_t id) {
+//     return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<UserRecord> {
+//       pqxx::result row = tx.exec_prepared("users_get", id);
+//       if (row.empty()) return NotFound();
+//       return ToUser(row[0]);
+//     });
+//   }
+//
+// `fn` returns absl::StatusOr<T>: OK commits and is the answer; an error
+// rolls back and is returned. Like Transact, `fn` may run more than once.
+template <typename Fn>
+auto TransactFor(Pool& pool, Fn fn, Isolation isolation = Isolation::kReadCommitted)
+    -> decltype(fn(std::declval<pqxx::work&>())) {
+  std::optional<decltype(fn(std::declval<pqxx::work&>()))> result;
+  const absl::Status status = pool.Transact(
+      [&](pqxx::work& tx) {
+        result.emplace(fn(tx));
+        return result->status();
+      },
+      isolation);
+  if (!status.ok()) {
+    return status;
+  }
+  return *std::move(result);
+}
+
+template <typename Fn>
+auto ReadFor(Pool& pool, Fn fn) -> decltype(fn(std::declval<pqxx::nontransaction&>())) {
+  std::optional<decltype(fn(std::declval<pqxx::nontransaction&>()))> result;
+  const absl::Status status = pool.Read([&](pqxx::nontransaction& tx) {
+    result.emplace(fn(tx));
+    return result->status();
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return *std::move(result);
+}
 
 }  // namespace crm::db

@@ -87,6 +87,29 @@ TEST_F(PoolTest, RollsBackAndReturnsCallbackError) {
   EXPECT_EQ(Counter(pool), 0);
 }
 
+// The result forms: the value of a committed transaction, the error of a
+// rolled-back one, and the value of a read.
+TEST_F(PoolTest, TransactForAndReadForReturnTheCallbacksResult) {
+  Pool pool(Options());
+  absl::StatusOr<int64_t> added = TransactFor(pool, [](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    return tx.exec1("UPDATE counters SET n = n + 7 WHERE id = 1 RETURNING n")[0].as<int64_t>();
+  });
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, 7);
+  absl::StatusOr<int64_t> refused =
+      TransactFor(pool, [](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+        tx.exec("UPDATE counters SET n = n + 100 WHERE id = 1");
+        return absl::FailedPreconditionError("changed my mind");
+      });
+  EXPECT_EQ(refused.status(), absl::FailedPreconditionError("changed my mind"));
+  absl::StatusOr<int64_t> read =
+      ReadFor(pool, [](pqxx::nontransaction& tx) -> absl::StatusOr<int64_t> {
+        return tx.exec_prepared1("get_counter", 1)[0].as<int64_t>();
+      });
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, 7);  // the refused +100 rolled back
+}
+
 TEST_F(PoolTest, MapsConstraintViolationsWithoutLeakingValues) {
   Pool pool(Options());
   auto add = [&](const std::string& name) {

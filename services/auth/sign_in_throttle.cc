@@ -255,11 +255,9 @@ absl::StatusOr<int> SignInThrottle::PurgeExpired(int batch) {
   // forgotten anyway: deleting such a row changes no future decision.
   const absl::Duration quiet =
       std::max({options_.account.window, options_.source.window, absl::Hours(1)});
-  int deleted = 0;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<int> {
     const pqxx::result gone =
         tx.exec_prepared("throttle_purge", absl::ToDoubleSeconds(quiet), batch);
-    deleted = static_cast<int>(gone.size());
     for (const pqxx::row& row : gone) {
       const std::string stored_key = row[0].as<std::string>();
       absl::string_view key = stored_key;
@@ -276,12 +274,8 @@ absl::StatusOr<int> SignInThrottle::PurgeExpired(int batch) {
         return recorded;
       }
     }
-    return absl::OkStatus();
+    return static_cast<int>(gone.size());
   });
-  if (!status.ok()) {
-    return status;
-  }
-  return deleted;
 }
 
 }  // namespace crm::auth

@@ -253,19 +253,15 @@ absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std:
 }
 
 absl::StatusOr<std::vector<UserRecord>> UserRepository::List(const ListUsersQuery& query) {
-  std::vector<UserRecord> users;
-  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    users.clear();
-    for (const auto& row :
-         tx.exec_prepared("users_list", query.after_id, query.role, query.active, query.limit)) {
-      users.push_back(ToUser(row));
-    }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) {
-    return status;
-  }
-  return users;
+  return db::ReadFor(
+      *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<UserRecord>> {
+        std::vector<UserRecord> users;
+        for (const auto& row : tx.exec_prepared("users_list", query.after_id, query.role,
+                                                query.active, query.limit)) {
+          users.push_back(ToUser(row));
+        }
+        return users;
+      });
 }
 
 absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges& changes,
@@ -405,31 +401,20 @@ absl::StatusOr<RefreshTokenRotation> UserRepository::RotateRefreshToken(const st
 
 absl::StatusOr<std::optional<int64_t>> UserRepository::UserOfRefreshToken(
     const std::string& token_hash) {
-  std::optional<int64_t> user_id;
-  absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    pqxx::result row = tx.exec_prepared("refresh_user", pqxx::binarystring(token_hash));
-    user_id.reset();
-    if (!row.empty()) {
-      user_id = row[0][0].as<int64_t>();
-    }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) {
-    return status;
-  }
-  return user_id;
+  return db::ReadFor(
+      *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::optional<int64_t>> {
+        pqxx::result row = tx.exec_prepared("refresh_user", pqxx::binarystring(token_hash));
+        if (row.empty()) {
+          return std::nullopt;
+        }
+        return row[0][0].as<int64_t>();
+      });
 }
 
 absl::StatusOr<int> UserRepository::RevokeRefreshTokens(int64_t user_id) {
-  int revoked = 0;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) {
-    revoked = static_cast<int>(tx.exec_prepared("refresh_revoke_user", user_id).affected_rows());
-    return absl::OkStatus();
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<int> {
+    return static_cast<int>(tx.exec_prepared("refresh_revoke_user", user_id).affected_rows());
   });
-  if (!status.ok()) {
-    return status;
-  }
-  return revoked;
 }
 
 std::vector<retention::PurgeTask> UserRepository::PurgeTasks(absl::Duration request_id_ttl) {
