@@ -43,6 +43,11 @@ bool IsRetryableSqlState(absl::string_view sqlstate) {
   return sqlstate == "40001" || sqlstate == "40P01";
 }
 
+bool IsRefusedDataSqlState(absl::string_view sqlstate) {
+  return absl::StartsWith(sqlstate, "22") || absl::StartsWith(sqlstate, "23") ||
+         absl::StartsWith(sqlstate, "54");
+}
+
 std::string SqlState(const std::exception& e) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
       sql != nullptr && !sql->sqlstate().empty()) {

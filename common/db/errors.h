@@ -19,6 +19,12 @@ absl::StatusCode CodeForSqlState(absl::string_view sqlstate);
 // serialization failures (40001) and deadlocks (40P01).
 bool IsRetryableSqlState(absl::string_view sqlstate);
 
+// True for errors that are the data's fault (data exceptions 22, integrity
+// violations 23, program limits 54 such as an index row too large): running
+// the same statement again cannot help, but the other rows of a batch may
+// be stored without the one refused.
+bool IsRefusedDataSqlState(absl::string_view sqlstate);
+
 // The SQLSTATE of a libpqxx error. libpqxx 6.4 leaves sqlstate() empty for
 // some errors (serialization failures among them), so it is then derived from
 // the exception's class.

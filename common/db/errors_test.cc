@@ -33,6 +33,15 @@ TEST(DbErrorsTest, OnlySerializationAndDeadlockAreRetryable) {
   EXPECT_FALSE(IsRetryableSqlState("08006"));
 }
 
+TEST(DbErrorsTest, OnlyTheDatasFaultIsARefusedRow) {
+  for (const char* state : {"22P02", "22001", "23514", "23505", "54000", "54001"}) {
+    EXPECT_TRUE(IsRefusedDataSqlState(state)) << state;
+  }
+  for (const char* state : {"08006", "40001", "57014", "53100", "XX000", ""}) {
+    EXPECT_FALSE(IsRefusedDataSqlState(state)) << state;
+  }
+}
+
 TEST(DbErrorsTest, MessagesNeverCarrySqlOrValues) {
   pqxx::unique_violation e(
       "ERROR: duplicate key value violates unique constraint \"users_email_key\"\n"

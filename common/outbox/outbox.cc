@@ -84,10 +84,10 @@ retention::PurgeTask PurgeDelivered(db::Pool* pool, absl::Duration retention) {
   return retention::SqlPurge(
       pool, "outbox",
       // Quarantined rows are kept: they are what an operator must look at.
-      absl::StrCat("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < "
-                   "now() - make_interval(secs => ",
-                   absl::ToInt64Seconds(retention),
-                   ") AND rejected_reason IS NULL ORDER BY delivered_at LIMIT $1)"));
+      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_at < "
+      "now() - make_interval(secs => $2) AND rejected_reason IS NULL ORDER BY delivered_at "
+      "LIMIT $1)",
+      retention);
 }
 
 std::vector<db::Migration> WithOutbox(std::vector<db::Migration> own) {

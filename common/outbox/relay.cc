@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/db/pool.h"
+#include "common/db/sql_array.h"
 #include "common/log/log.h"
 #include "common/outbox/event_limits.h"
 #include "common/outbox/outbox.h"
@@ -380,7 +380,7 @@ absl::Status Relay::MarkDelivered(std::vector<std::string> ids,
       ids.push_back(id);  // a locally quarantined one is not among them yet: marked twice is fine
     }
     tx.exec_params("UPDATE outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])",
-                   absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
+                   db::ArrayLiteral(ids));
     tx.commit();
   } catch (const std::exception& e) {
     return DatabaseFailure(e);  // audit has them: the resend is acked as duplicates

@@ -84,6 +84,17 @@ class RelayTest : public crm::testing::PgTest {
     }
   }
 
+  // A relay of `dsn`'s outbox to the scripted audit, retrying quickly.
+  RelayOptions Options(const std::string& dsn) {
+    RelayOptions options;
+    options.dsn = dsn;
+    options.audit_channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+    options.authorize = [](grpc::ClientContext&) { return absl::OkStatus(); };
+    options.min_backoff = absl::Milliseconds(10);
+    return options;
+  }
+
   int64_t Undelivered() {
     pqxx::connection conn(dsn_);
     pqxx::nontransaction tx(conn);
@@ -102,12 +113,7 @@ TEST_F(RelayTest, AnAckForAnotherEventMarksNothingAndTheBatchIsSentAgain) {
                          "FROM generate_series(1, 3) i",
                          db_name_)
                   .ok());
-  RelayOptions options;
-  options.dsn = dsn_;
-  options.audit_channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
-  options.authorize = [](grpc::ClientContext&) { return absl::OkStatus(); };
-  options.min_backoff = absl::Milliseconds(10);
+  RelayOptions options = Options(dsn_);
   Relay relay(options);
   relay.Start();
   for (int i = 0; i < 400 && relay.delivered() < 3; ++i) {
@@ -131,12 +137,7 @@ TEST_F(RelayTest, BatchesAreBoundedByBytes) {
                          "FROM generate_series(1, 20) i",
                          db_name_)
                   .ok());
-  RelayOptions options;
-  options.dsn = dsn_;
-  options.audit_channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
-  options.authorize = [](grpc::ClientContext&) { return absl::OkStatus(); };
-  options.min_backoff = absl::Milliseconds(10);
+  RelayOptions options = Options(dsn_);
   options.max_batch_bytes = 100000;  // three events of ~30 kB
   Relay relay(options);
   relay.Start();
@@ -172,13 +173,8 @@ TEST_F(RelayTest, ASilentDatabaseNeitherHangsTheRelayNorItsStop) {
                            db_name_)
                     .ok());
   };
-  RelayOptions options;
-  options.dsn = absl::StrCat("host=127.0.0.1 port=", (*proxy)->port(), " dbname=", db_name_,
-                             " user=", db_name_);
-  options.audit_channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
-  options.authorize = [](grpc::ClientContext&) { return absl::OkStatus(); };
-  options.min_backoff = absl::Milliseconds(10);
+  RelayOptions options = Options(absl::StrCat("host=127.0.0.1 port=", (*proxy)->port(),
+                                              " dbname=", db_name_, " user=", db_name_));
   options.max_backoff = absl::Milliseconds(200);
   options.idle_poll = absl::Milliseconds(100);
   auto wait_for = [](auto condition) {

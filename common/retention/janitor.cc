@@ -20,19 +20,14 @@ JanitorOptions JanitorOptionsFromFlags() {
   return options;
 }
 
-PurgeTask SqlPurge(db::Pool* pool, std::string name, std::string sql) {
-  return PurgeTask{.name = std::move(name),
-                   .run = [pool, sql = std::move(sql)](int batch) -> absl::StatusOr<int> {
-                     int deleted = 0;
-                     absl::Status status = pool->Transact([&](pqxx::work& tx) {
-                       deleted = static_cast<int>(tx.exec_params(sql, batch).affected_rows());
-                       return absl::OkStatus();
-                     });
-                     if (!status.ok()) {
-                       return status;
-                     }
-                     return deleted;
-                   }};
+PurgeTask SqlPurge(db::Pool* pool, std::string name, std::string sql, absl::Duration age) {
+  return PurgeTask{
+      .name = std::move(name),
+      .run = [pool, sql = std::move(sql), seconds = absl::ToDoubleSeconds(age)](int batch) {
+        return db::TransactFor(*pool, [&](pqxx::work& tx) -> absl::StatusOr<int> {
+          return static_cast<int>(tx.exec_params(sql, batch, seconds).affected_rows());
+        });
+      }};
 }
 
 Janitor::~Janitor() { Stop(); }

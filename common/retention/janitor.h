@@ -10,7 +10,8 @@
 //   Janitor janitor({.interval = absl::Minutes(10)});
 //   janitor.Add(SqlPurge(&pool, "request_results",
 //       "DELETE FROM request_results WHERE ctid IN (SELECT ctid FROM request_results "
-//       "WHERE created_at < now() - interval '24 hours' LIMIT $1)"));
+//       "WHERE created_at < now() - make_interval(secs => $2) LIMIT $1)",
+//       absl::Hours(24)));
 //   janitor.Start();
 
 #include <atomic>
@@ -38,9 +39,10 @@ struct PurgeTask {
   absl::AnyInvocable<absl::StatusOr<int>(int batch)> run;
 };
 
-// A task that executes `sql` with the batch size as $1 and counts the rows
-// it affected; the statement must delete at most $1 rows.
-PurgeTask SqlPurge(db::Pool* pool, std::string name, std::string sql);
+// A task that executes `sql` with the batch size as $1 and `age` in seconds
+// as $2 (the age past which a row expires), and counts the rows it
+// affected; the statement must delete at most $1 rows.
+PurgeTask SqlPurge(db::Pool* pool, std::string name, std::string sql, absl::Duration age);
 
 struct JanitorOptions {
   absl::Duration interval = absl::Minutes(10);

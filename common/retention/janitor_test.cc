@@ -34,7 +34,7 @@ class JanitorTest : public crm::testing::PgTest {
 
   static constexpr char kPurge[] =
       "DELETE FROM results WHERE id IN (SELECT id FROM results "
-      "WHERE created_at < now() - interval '1 day' ORDER BY id LIMIT $1)";
+      "WHERE created_at < now() - make_interval(secs => $2) ORDER BY id LIMIT $1)";
 
   std::unique_ptr<db::Pool> pool_;
 };
@@ -42,7 +42,7 @@ class JanitorTest : public crm::testing::PgTest {
 TEST_F(JanitorTest, DeletesTheBacklogInSmallBatchesAndKeepsLiveRows) {
   Janitor janitor({.batch = 100});
   int batches = 0;
-  PurgeTask sql = SqlPurge(pool_.get(), "results", kPurge);
+  PurgeTask sql = SqlPurge(pool_.get(), "results", kPurge, absl::Hours(24));
   janitor.Add({.name = "results", .run = [&](int batch) {
                  ++batches;
                  EXPECT_EQ(batch, 100);
@@ -57,7 +57,7 @@ TEST_F(JanitorTest, DeletesTheBacklogInSmallBatchesAndKeepsLiveRows) {
 
 TEST_F(JanitorTest, ARunIsBoundedAndTheNextGoesOn) {
   Janitor janitor({.batch = 100, .max_batches_per_run = 5});
-  janitor.Add(SqlPurge(pool_.get(), "results", kPurge));
+  janitor.Add(SqlPurge(pool_.get(), "results", kPurge, absl::Hours(24)));
   EXPECT_EQ(janitor.RunOnce()["results"], 500);
   EXPECT_EQ(janitor.RunOnce()["results"], 500);
   EXPECT_EQ(janitor.RunOnce()["results"], 234);
@@ -65,8 +65,10 @@ TEST_F(JanitorTest, ARunIsBoundedAndTheNextGoesOn) {
 
 TEST_F(JanitorTest, AFailingTaskDoesNotStopTheOthers) {
   Janitor janitor({.batch = 100});
-  janitor.Add(SqlPurge(pool_.get(), "broken", "DELETE FROM no_such_table WHERE $1::int > 0"));
-  janitor.Add(SqlPurge(pool_.get(), "results", kPurge));
+  janitor.Add(SqlPurge(pool_.get(), "broken",
+                       "DELETE FROM no_such_table WHERE $1::int > 0 AND $2::float8 > 0",
+                       absl::Hours(24)));
+  janitor.Add(SqlPurge(pool_.get(), "results", kPurge, absl::Hours(24)));
   std::map<std::string, int64_t> counts = janitor.RunOnce();
   EXPECT_EQ(counts["broken"], 0);
   EXPECT_EQ(counts["results"], 1234);
@@ -74,7 +76,7 @@ TEST_F(JanitorTest, AFailingTaskDoesNotStopTheOthers) {
 
 TEST_F(JanitorTest, StartRunsAtOnceAndStopJoins) {
   Janitor janitor({.interval = absl::Hours(1), .batch = 1000});
-  janitor.Add(SqlPurge(pool_.get(), "results", kPurge));
+  janitor.Add(SqlPurge(pool_.get(), "results", kPurge, absl::Hours(24)));
   janitor.Start();
   const absl::Time give_up = absl::Now() + absl::Seconds(20);
   while (janitor.deleted()["results"] < 1234 && absl::Now() < give_up) {

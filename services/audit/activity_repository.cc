@@ -6,10 +6,9 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/db/errors.h"
 #include "common/db/sql_array.h"
 #include "services/audit/activity_hash.h"
 
@@ -132,16 +131,6 @@ void InsertRows(pqxx::transaction_base& tx, const std::vector<Event>& events,
       db::ArrayLiteral(columns[8]), db::ArrayLiteral(columns[9]), db::ArrayLiteral(columns[10]));
 }
 
-// A value or constraint the database will not store (data exception,
-// integrity violation, a program limit such as an index row too large):
-// the event's fault, so resending cannot help. Anything else (a lost
-// connection, a timeout, a serialization failure) is the batch's, retried.
-bool RefusedByTheDatabase(const pqxx::sql_error& e) {
-  const std::string& state = e.sqlstate();
-  return absl::StartsWith(state, "22") || absl::StartsWith(state, "23") ||
-         absl::StartsWith(state, "54");
-}
-
 // Inserts `rows` inside a savepoint; when the database refuses them, rolls
 // back to it (the transaction goes on) and returns the SQLSTATE.
 std::optional<std::string> InsertInSavepoint(pqxx::work& tx, const std::vector<Event>& events,
@@ -150,11 +139,14 @@ std::optional<std::string> InsertInSavepoint(pqxx::work& tx, const std::vector<E
   try {
     InsertRows(tx, events, rows);
   } catch (const pqxx::sql_error& e) {
-    if (!RefusedByTheDatabase(e)) {
+    // The data's fault: leaving the event out lets the rest go in. Anything
+    // else (a lost connection, a timeout) fails the batch, which is resent.
+    std::string state = db::SqlState(e);
+    if (!db::IsRefusedDataSqlState(state)) {
       throw;
     }
     tx.exec("ROLLBACK TO SAVEPOINT append");
-    return e.sqlstate();
+    return state;
   }
   tx.exec("RELEASE SAVEPOINT append");
   return std::nullopt;
@@ -189,12 +181,12 @@ absl::StatusOr<std::vector<AppendResult>> ActivityRepository::Append(
     std::vector<std::string> ids;
     ids.reserve(events.size());
     for (const Event& e : events) {
-      ids.push_back(e.event_id);  // validated UUIDs: safe inside an array literal
+      ids.push_back(e.event_id);
     }
     std::map<std::string, int64_t, std::less<>> stored;
     for (const pqxx::row& row : tx.exec_params(
              "SELECT event_id::text, id FROM activities WHERE event_id = ANY($1::uuid[])",
-             absl::StrCat("{", absl::StrJoin(ids, ","), "}"))) {
+             db::ArrayLiteral(ids))) {
       stored.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
     }
 

@@ -81,8 +81,12 @@ bool PasswordHasher::HasBudget() const {
     return true;
   }
   absl::MutexLock lock(&budget_mu_);
-  const double refill = absl::ToDoubleSeconds(absl::Now() - refilled_) * options_.max_per_second;
-  return tokens_ + refill >= 1;
+  return TokensAt(absl::Now()) >= 1;
+}
+
+double PasswordHasher::TokensAt(absl::Time now) const {
+  return std::min(std::max(1.0, options_.max_per_second),
+                  tokens_ + absl::ToDoubleSeconds(now - refilled_) * options_.max_per_second);
 }
 
 bool PasswordHasher::TakeBudget() {
@@ -91,8 +95,7 @@ bool PasswordHasher::TakeBudget() {
   }
   absl::MutexLock lock(&budget_mu_);
   const absl::Time now = absl::Now();
-  tokens_ = std::min(std::max(1.0, options_.max_per_second),
-                     tokens_ + absl::ToDoubleSeconds(now - refilled_) * options_.max_per_second);
+  tokens_ = TokensAt(now);
   refilled_ = now;
   if (tokens_ < 1) {
     return false;

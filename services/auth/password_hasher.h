@@ -82,6 +82,8 @@ class PasswordHasher {
   // The token bucket of max_per_second.
   bool HasBudget() const;
   bool TakeBudget();
+  // The bucket's tokens at `now`: refilled at the rate, capped at the burst.
+  double TokensAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(budget_mu_);
 
   const PasswordHasherOptions options_;
   const std::string parameters_prefix_;  // "$argon2id$v=19$m=...,t=...,p=...$"

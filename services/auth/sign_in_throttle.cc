@@ -28,8 +28,8 @@ absl::Duration LockFor(const ThrottlePolicy& policy, int locks_so_far) {
   return std::min(policy.base_lock * (1 << std::min(locks_so_far, 10)), policy.max_lock);
 }
 
-// Tells the transaction to roll back: a refused attempt counts nothing.
-absl::Status Refused() { return absl::AbortedError("refused"); }
+std::string AccountKey(absl::string_view email) { return absl::StrCat(kAccountPrefix, email); }
+std::string SourceKey(absl::string_view source) { return absl::StrCat(kSourcePrefix, source); }
 
 absl::Status RecordActivity(pqxx::transaction_base& tx, int64_t user_id, absl::string_view action,
                             const json& details) {
@@ -118,8 +118,8 @@ std::vector<db::PreparedStatement> WithThrottleStatements(
 absl::StatusOr<Admission> SignInThrottle::Admit(const std::string& email,
                                                 const std::string& source) {
   Admission admission{.email = email, .source = source};
-  const std::string account_key = absl::StrCat(kAccountPrefix, email);
-  const std::string source_key = absl::StrCat(kSourcePrefix, source);
+  const std::string account_key = AccountKey(email);
+  const std::string source_key = SourceKey(source);
   // A lock seen here refuses at once; the upsert below stays the authority
   // (a lock set meanwhile is seen there).
   double locked = 0;
@@ -134,8 +134,15 @@ absl::StatusOr<Admission> SignInThrottle::Admit(const std::string& email,
     admission.retry_after = absl::Seconds(locked);
     return admission;
   }
+  // A refused attempt rolls back its counts: the callback returns an error
+  // and says that it was a refusal, not a failure.
+  bool refused = false;
+  auto refuse = [&refused] {
+    refused = true;
+    return absl::AbortedError("refused");
+  };
   absl::Status status = pool_->Transact([&](pqxx::work& tx) {
-    admission.admitted = false;
+    refused = false;
     admission.retry_after = absl::ZeroDuration();
     // The account first, always: one lock order, so attempts never deadlock.
     const pqxx::row account = tx.exec_prepared1(
@@ -144,7 +151,7 @@ absl::StatusOr<Admission> SignInThrottle::Admit(const std::string& email,
     admission.account_locks = account[1].as<int>();
     if (const double locked = account[2].as<double>(); locked > 0) {
       admission.retry_after = absl::Seconds(locked);
-      return Refused();
+      return refuse();
     }
     const pqxx::row peer = tx.exec_prepared1("throttle_admit", source_key,
                                              absl::ToDoubleSeconds(options_.source.window), source);
@@ -152,27 +159,26 @@ absl::StatusOr<Admission> SignInThrottle::Admit(const std::string& email,
     admission.source_locks = peer[1].as<int>();
     if (const double locked = peer[2].as<double>(); locked > 0) {
       admission.retry_after = absl::Seconds(locked);
-      return Refused();
+      return refuse();
     }
     if (admission.account_failures > options_.account.max_failures ||
         admission.source_failures > options_.source.max_failures) {
       admission.retry_after = kPendingLockRetry;
-      return Refused();
+      return refuse();
     }
-    admission.admitted = true;
     return absl::OkStatus();
   });
-  if (!status.ok() && !(status.code() == absl::StatusCode::kAborted && !admission.admitted &&
-                        admission.retry_after > absl::ZeroDuration())) {
+  if (!status.ok() && !refused) {
     return status;
   }
+  admission.admitted = !refused;
   return admission;
 }
 
 absl::Status SignInThrottle::Failed(const Admission& admission, int64_t user_id,
                                     absl::string_view via) {
-  const std::string account_key = absl::StrCat(kAccountPrefix, admission.email);
-  const std::string source_key = absl::StrCat(kSourcePrefix, admission.source);
+  const std::string account_key = AccountKey(admission.email);
+  const std::string source_key = SourceKey(admission.source);
   const bool lock_account = admission.account_failures >= options_.account.max_failures;
   const bool lock_source = admission.source_failures >= options_.source.max_failures;
   const absl::Duration account_lock = LockFor(options_.account, admission.account_locks);
@@ -225,8 +231,8 @@ absl::Status SignInThrottle::Failed(const Admission& admission, int64_t user_id,
 
 absl::Status SignInThrottle::Succeeded(const Admission& admission, int64_t user_id,
                                        bool record_sign_in) {
-  const std::string account_key = absl::StrCat(kAccountPrefix, admission.email);
-  const std::string source_key = absl::StrCat(kSourcePrefix, admission.source);
+  const std::string account_key = AccountKey(admission.email);
+  const std::string source_key = SourceKey(admission.source);
   return pool_->Transact([&](pqxx::work& tx) {
     const pqxx::result cleared = tx.exec_prepared("throttle_clear", account_key);
     // The count includes this attempt, counted when it was admitted.
@@ -244,8 +250,8 @@ absl::Status SignInThrottle::Succeeded(const Admission& admission, int64_t user_
 
 absl::Status SignInThrottle::Release(const Admission& admission) {
   return pool_->Transact([&](pqxx::work& tx) {
-    tx.exec_prepared("throttle_release", absl::StrCat(kAccountPrefix, admission.email));
-    tx.exec_prepared("throttle_release", absl::StrCat(kSourcePrefix, admission.source));
+    tx.exec_prepared("throttle_release", AccountKey(admission.email));
+    tx.exec_prepared("throttle_release", SourceKey(admission.source));
     return absl::OkStatus();
   });
 }

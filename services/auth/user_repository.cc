@@ -422,13 +422,14 @@ std::vector<retention::PurgeTask> UserRepository::PurgeTasks(absl::Duration requ
   tasks.push_back(retention::SqlPurge(
       pool_, "refresh_tokens",
       "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens "
-      "WHERE expires_at < now() - interval '1 day' ORDER BY expires_at LIMIT $1)"));
+      "WHERE expires_at < now() - make_interval(secs => $2) ORDER BY expires_at LIMIT $1)",
+      absl::Hours(24)));
   tasks.push_back(retention::SqlPurge(
       pool_, "request_results",
-      absl::StrCat("DELETE FROM request_results WHERE (caller_id, method, request_id) IN ("
-                   "SELECT caller_id, method, request_id FROM request_results "
-                   "WHERE created_at < now() - make_interval(secs => ",
-                   absl::ToInt64Seconds(request_id_ttl), ") ORDER BY created_at LIMIT $1)")));
+      "DELETE FROM request_results WHERE (caller_id, method, request_id) IN ("
+      "SELECT caller_id, method, request_id FROM request_results "
+      "WHERE created_at < now() - make_interval(secs => $2) ORDER BY created_at LIMIT $1)",
+      request_id_ttl));
   return tasks;
 }
 
