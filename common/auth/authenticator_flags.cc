@@ -9,6 +9,9 @@ ABSL_FLAG(std::string, auth_address, "127.0.0.1:50051",
           "host:port of the auth service (token verification keys)");
 ABSL_FLAG(std::string, token_issuer, "crm-auth", "the `iss` every access token must carry");
 ABSL_FLAG(std::string, token_audience, "crm", "the `aud` every access token must carry");
+ABSL_FLAG(std::string, service_account_secret_file, "",
+          "file holding this service's account secret, for its calls to other services (the "
+          "outbox relay to audit, directory look-ups in auth); empty: no such calls");
 ABSL_FLAG(int32_t, token_cache_size, 10000,
           "verified access tokens remembered until they expire (0: verify every call)");
 
@@ -28,6 +31,16 @@ std::unique_ptr<Authenticator> RemoteAuthenticatorFromFlags(const client::Client
   return std::make_unique<Authenticator>(
       std::make_unique<RemoteKeySource>(client::CreateServiceChannel(AuthAddressFromFlags(), tls)),
       AuthenticatorOptionsFromFlags());
+}
+
+absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentialsFromFlags(
+    const std::string& service, const client::ClientTlsOptions& tls) {
+  const std::string secret_file = absl::GetFlag(FLAGS_service_account_secret_file);
+  if (secret_file.empty()) {
+    return nullptr;
+  }
+  return ServiceCredentials::FromFile(client::CreateServiceChannel(AuthAddressFromFlags(), tls),
+                                      service, secret_file);
 }
 
 }  // namespace crm::auth

@@ -6,7 +6,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "common/auth/authenticator.h"
+#include "common/auth/service_credentials.h"
 #include "common/client/tls_options.h"
 
 namespace crm::auth {
@@ -20,5 +22,12 @@ std::string AuthAddressFromFlags();
 // An Authenticator that fetches keys from the auth service at --auth_address
 // over a channel with `tls` (the process's --tls_ca_file/--tls_client_*).
 std::unique_ptr<Authenticator> RemoteAuthenticatorFromFlags(const client::ClientTlsOptions& tls);
+
+// The service's own identity for calls to other services (the outbox relay,
+// directory look-ups): its SERVICE account `service`, signing in to
+// --auth_address with the secret in --service_account_secret_file. nullptr
+// when that flag is empty; FAILED_PRECONDITION when the file is unreadable.
+absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentialsFromFlags(
+    const std::string& service, const client::ClientTlsOptions& tls);
 
 }  // namespace crm::auth

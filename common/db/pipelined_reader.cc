@@ -63,6 +63,11 @@ absl::string_view Rows::Get(int row, int column) const {
                            static_cast<size_t>(PQgetlength(result_.get(), row, column)));
 }
 
+absl::string_view Rows::Get(int row, const char* column) const {
+  const int index = PQfnumber(result_.get(), column);
+  return index < 0 ? absl::string_view() : Get(row, index);
+}
+
 PipelinedReader::PipelinedReader(PipelinedReaderOptions options)
     : options_(std::move(options)),
       dsn_(WithConnectionDefaults(options_.dsn, options_.connect_timeout)),

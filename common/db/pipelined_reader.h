@@ -61,6 +61,8 @@ class Rows {
   bool IsNull(int row, int column) const;
   // The text of a field ("" for NULL); valid while this Rows lives.
   absl::string_view Get(int row, int column) const;
+  // The same by column name ("" for a column the result lacks).
+  absl::string_view Get(int row, const char* column) const;
 
  private:
   struct Free {

@@ -13,30 +13,32 @@
 #include "common/outbox/event_limits.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/timestamp/timestamp.h"
 
 namespace crm::outbox {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 // One relay per database: the holder of this session lock delivers.
 constexpr int64_t kRelayLockKey = 0x63726d5f72656c;  // "crm_rel"
 
-constexpr char kSelectUndelivered[] =
-    "SELECT id, event_id::text, (extract(epoch FROM occurred_at) * 1000000)::bigint, service, "
-    "actor_user_id, action, entity_type, entity_id, details::text "
-    "FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1";
+const std::string& SelectUndelivered() {
+  static const std::string* const sql = new std::string(
+      absl::StrCat("SELECT id, event_id::text, ", timestamp::MicrosColumn("occurred_at"),
+                   ", service, actor_user_id, action, entity_type, entity_id, details::text "
+                   "FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1"));
+  return *sql;
+}
 
 void ToEvent(const pqxx::row& row, audit::v1::ActivityEvent* event) {
-  event->set_event_id(row[1].as<std::string>());
-  *event->mutable_occurred_at() = TimeUtil::MicrosecondsToTimestamp(row[2].as<int64_t>());
-  event->set_service(row[3].as<std::string>());
-  event->set_user_id(row[4].as<int64_t>());
-  event->set_action(row[5].as<std::string>());
-  event->set_entity_type(row[6].as<std::string>());
-  event->set_entity_id(row[7].as<int64_t>());
-  event->set_details_json(row[8].as<std::string>());
+  event->set_event_id(row["event_id"].as<std::string>());
+  timestamp::ToProto(timestamp::FromMicros(row["occurred_at"].as<int64_t>()),
+                     event->mutable_occurred_at());
+  event->set_service(row["service"].as<std::string>());
+  event->set_user_id(row["actor_user_id"].as<int64_t>());
+  event->set_action(row["action"].as<std::string>());
+  event->set_entity_type(row["entity_type"].as<std::string>());
+  event->set_entity_id(row["entity_id"].as<int64_t>());
+  event->set_details_json(row["details"].as<std::string>());
 }
 
 // The relay's statements (each at most the session's statement_timeout)
@@ -172,7 +174,7 @@ absl::Status Relay::Step() {
   try {
     Guard guard(this);
     pqxx::nontransaction tx(*db_);
-    rows = tx.exec_params(kSelectUndelivered, options_.batch_size);
+    rows = tx.exec_params(SelectUndelivered(), options_.batch_size);
   } catch (const std::exception& e) {
     return DatabaseFailure(e);
   }

@@ -4,21 +4,17 @@
 #include <utility>
 
 #include "absl/flags/flag.h"
-#include "common/auth/authenticator_flags.h"
 #include "common/client/channel.h"
 #include "common/log/log.h"
 
 ABSL_FLAG(std::string, audit_address, "127.0.0.1:50055",
           "host:port of the audit service, where the outbox relay sends activities");
-ABSL_FLAG(std::string, service_account_secret_file, "",
-          "file holding this service's account secret, for the outbox relay; empty: no relay");
 ABSL_FLAG(int32_t, outbox_retention_hours, 168, "delivered outbox rows are deleted after this");
 
 namespace crm::outbox {
 
-ConfiguredRelay::ConfiguredRelay(std::unique_ptr<auth::ServiceCredentials> credentials,
-                                 RelayOptions options)
-    : credentials_(std::move(credentials)), relay_([this, &options] {
+ConfiguredRelay::ConfiguredRelay(auth::ServiceCredentials* credentials, RelayOptions options)
+    : credentials_(credentials), relay_([this, &options] {
         options.authorize = [this](grpc::ClientContext& context) {
           return credentials_->Attach(context);
         };
@@ -37,27 +33,19 @@ absl::Duration OutboxRetentionFromFlags() {
   return absl::Hours(absl::GetFlag(FLAGS_outbox_retention_hours));
 }
 
-absl::StatusOr<std::unique_ptr<ConfiguredRelay>> StartRelayFromFlags(
-    const server::ServiceFlags& flags) {
-  const std::string secret_file = absl::GetFlag(FLAGS_service_account_secret_file);
-  if (secret_file.empty()) {
+std::unique_ptr<ConfiguredRelay> StartRelayFromFlags(const server::ServiceFlags& flags,
+                                                     auth::ServiceCredentials* credentials) {
+  if (credentials == nullptr) {
     log::Warning(
         "outbox relay disabled: --service_account_secret_file is not set; activities "
         "stay in the outbox until it is");
     return nullptr;
   }
-  absl::StatusOr<std::unique_ptr<auth::ServiceCredentials>> credentials =
-      auth::ServiceCredentials::FromFile(
-          client::CreateServiceChannel(auth::AuthAddressFromFlags(), flags.client_tls),
-          flags.service, secret_file);
-  if (!credentials.ok()) {
-    return credentials.status();
-  }
   RelayOptions options;
   options.dsn = flags.dsn;
   options.audit_channel =
       client::CreateServiceChannel(absl::GetFlag(FLAGS_audit_address), flags.client_tls);
-  return std::make_unique<ConfiguredRelay>(*std::move(credentials), std::move(options));
+  return std::make_unique<ConfiguredRelay>(credentials, std::move(options));
 }
 
 }  // namespace crm::outbox

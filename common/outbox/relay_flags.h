@@ -3,12 +3,13 @@
 // The outbox relay of a service binary, configured from flags (each also
 // settable as CRM_<SERVICE>_<FLAG>):
 //   --audit_address                 host:port of the audit service
-//   --service_account_secret_file   the service account's secret; empty
-//                                   disables the relay (events wait in the
-//                                   outbox, and a warning says so)
 //   --outbox_retention_hours        how long delivered rows are kept
 //
-//   auto relay = crm::outbox::StartRelayFromFlags(flags);
+// It authenticates with the service's credentials (ServiceCredentialsFromFlags);
+// without them there is no relay: events wait in the outbox, and a warning
+// says so.
+//
+//   auto relay = crm::outbox::StartRelayFromFlags(flags, credentials.get());
 //   if (!relay.ok()) return 1;
 //   ...
 //   runner.AddShutdownHook([&] { if (*relay) (*relay)->Stop(); });
@@ -25,12 +26,13 @@ namespace crm::outbox {
 
 class ConfiguredRelay {
  public:
-  ConfiguredRelay(std::unique_ptr<auth::ServiceCredentials> credentials, RelayOptions options);
+  // `credentials` must outlive the relay.
+  ConfiguredRelay(auth::ServiceCredentials* credentials, RelayOptions options);
   void Stop() { relay_.Stop(); }
   const Relay& relay() const { return relay_; }
 
  private:
-  const std::unique_ptr<auth::ServiceCredentials> credentials_;
+  auth::ServiceCredentials* const credentials_;
   Relay relay_;
 };
 
@@ -41,9 +43,8 @@ void AddRelayHealthDetail(server::Runner& runner, const ConfiguredRelay* relay);
 // --outbox_retention_hours, for outbox::PurgeDelivered.
 absl::Duration OutboxRetentionFromFlags();
 
-// The started relay; nullptr when --service_account_secret_file is empty.
-// An unreadable secret file is an error (FAILED_PRECONDITION).
-absl::StatusOr<std::unique_ptr<ConfiguredRelay>> StartRelayFromFlags(
-    const server::ServiceFlags& flags);
+// The started relay; nullptr when `credentials` is (no service account).
+std::unique_ptr<ConfiguredRelay> StartRelayFromFlags(const server::ServiceFlags& flags,
+                                                     auth::ServiceCredentials* credentials);
 
 }  // namespace crm::outbox

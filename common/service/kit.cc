@@ -5,6 +5,8 @@
 
 #include "absl/flags/flag.h"
 #include "common/auth/authenticator_flags.h"
+#include "common/client/channel.h"
+#include "common/idempotency/request_results.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
 #include "common/service/service_database.h"
@@ -37,6 +39,14 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
   if (options.outbox) {
     migrations = outbox::WithOutbox(std::move(migrations));
   }
+  if (options.request_results) {
+    for (db::Migration& m : idempotency::Migrations()) {
+      migrations.push_back(std::move(m));
+    }
+    for (db::PreparedStatement& statement : idempotency::Statements()) {
+      options.statements.push_back(std::move(statement));
+    }
+  }
   absl::StatusOr<std::unique_ptr<db::Pool>> pool =
       OpenServiceDatabase(f, migrations, std::move(options.statements));
   if (!pool.ok()) {
@@ -46,14 +56,19 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
   kit->pool_ = *std::move(pool);
   kit->janitor_ = std::make_unique<retention::Janitor>(retention::JanitorOptionsFromFlags());
 
+  absl::StatusOr<std::unique_ptr<auth::ServiceCredentials>> credentials =
+      auth::ServiceCredentialsFromFlags(f.service, f.client_tls);
+  if (!credentials.ok()) {
+    log::Error("start failed").Str("error", credentials.status().ToString());
+    return started;
+  }
+  kit->credentials_ = *std::move(credentials);
+  if (options.request_results) {
+    kit->janitor_->Add(idempotency::PurgeTask(kit->pool_.get(), idempotency::RetentionFromFlags()));
+  }
   if (options.outbox) {
     // Delivers this service's activities to audit until the kit goes.
-    absl::StatusOr<std::unique_ptr<outbox::ConfiguredRelay>> relay = outbox::StartRelayFromFlags(f);
-    if (!relay.ok()) {
-      log::Error("start failed").Str("error", relay.status().ToString());
-      return started;
-    }
-    kit->relay_ = *std::move(relay);
+    kit->relay_ = outbox::StartRelayFromFlags(f, kit->credentials_.get());
     kit->janitor_->Add(
         outbox::PurgeDelivered(kit->pool_.get(), outbox::OutboxRetentionFromFlags()));
   }
@@ -86,6 +101,13 @@ auth::Authenticator& Kit::authenticator() {
     authenticator_ = auth::RemoteAuthenticatorFromFlags(flags_.client_tls);
   }
   return *authenticator_;
+}
+
+std::shared_ptr<grpc::Channel> Kit::auth_channel() {
+  if (auth_channel_ == nullptr) {
+    auth_channel_ = client::CreateServiceChannel(auth::AuthAddressFromFlags(), flags_.client_tls);
+  }
+  return auth_channel_;
 }
 
 void Kit::AddService(grpc::Service* service, const std::string& full_name) {

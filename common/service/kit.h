@@ -21,7 +21,9 @@
 // audit and the purge of delivered rows, the blocking executor
 // (--db_pool_size workers, --max_queued_requests waiting), the page-token
 // codec when asked for, and the runner with the database as a dependency
-// and the relay in its health details. The authenticator verifies against
+// and the relay in its health details. The service's own credentials
+// (--service_account_secret_file) serve the relay and the service's calls to
+// other services. The authenticator verifies against
 // auth's published keys unless the service sets its own first (auth does,
 // with its local keys). Run() starts the janitor and serves until SIGTERM.
 
@@ -31,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "common/auth/authenticator.h"
+#include "common/auth/service_credentials.h"
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "common/outbox/relay_flags.h"
@@ -39,6 +42,7 @@
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/impl/service_type.h"
 
 namespace crm::service {
@@ -52,6 +56,9 @@ struct KitOptions {
   bool outbox = true;
   // A PageTokenCodec from --page_token_secret_file.
   bool page_tokens = false;
+  // The `request_results` table and statements behind idempotency::Begin
+  // and Remember, and the janitor's purge of old results.
+  bool request_results = false;
 };
 
 class Kit {
@@ -83,6 +90,10 @@ class Kit {
   const pagination::PageTokenCodec& page_tokens() const { return *page_tokens_; }
   retention::Janitor& janitor() { return *janitor_; }
   server::Runner& runner() { return *runner_; }
+  // The service account's credentials; nullptr when none are configured.
+  auth::ServiceCredentials* service_credentials() { return credentials_.get(); }
+  // A channel to auth (--auth_address), for directory look-ups.
+  std::shared_ptr<grpc::Channel> auth_channel();
 
   // The token verifier: the one given to UseAuthenticator, else one that
   // verifies against auth's published keys (--auth_address), made on first
@@ -107,6 +118,8 @@ class Kit {
 
   const server::ServiceFlags flags_;
   std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<auth::ServiceCredentials> credentials_;
+  std::shared_ptr<grpc::Channel> auth_channel_;
   std::unique_ptr<outbox::ConfiguredRelay> relay_;
   std::unique_ptr<server::BlockingExecutor> executor_;
   std::unique_ptr<pagination::PageTokenCodec> page_tokens_;

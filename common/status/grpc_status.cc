@@ -31,6 +31,19 @@ absl::Status InvalidArgumentError(absl::string_view field, absl::string_view des
   return status;
 }
 
+absl::Status WithResourceInfo(absl::Status status, absl::string_view resource_type,
+                              absl::string_view resource_name, absl::string_view description) {
+  if (status.ok()) {
+    return status;
+  }
+  google::rpc::ResourceInfo info;
+  info.set_resource_type(std::string(resource_type));
+  info.set_resource_name(std::string(resource_name));
+  info.set_description(std::string(description));
+  status.SetPayload(TypeUrl(info), absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
   if (status.ok()) {
     return status;

@@ -20,6 +20,11 @@ namespace crm {
 // google.rpc.BadRequest detail with one field violation.
 absl::Status InvalidArgumentError(absl::string_view field, absl::string_view description);
 
+// Returns `status` with a google.rpc.ResourceInfo detail naming the resource
+// it concerns (e.g. the existing lead an ALREADY_EXISTS refers to).
+absl::Status WithResourceInfo(absl::Status status, absl::string_view resource_type,
+                              absl::string_view resource_name, absl::string_view description);
+
 // Returns `status` with a google.rpc.RetryInfo detail telling the client how
 // long to wait (for RESOURCE_EXHAUSTED and UNAVAILABLE).
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);

@@ -56,6 +56,20 @@ TEST(GrpcStatusTest, RetryDelayRoundTrips) {
   EXPECT_EQ(retry.retry_delay().nanos(), 500000000);
 }
 
+TEST(GrpcStatusTest, ResourceInfoRoundTrips) {
+  absl::Status status = WithResourceInfo(absl::AlreadyExistsError("a lead has this email"),
+                                         "crm.leads.v1.Lead", "leads/42", "same email");
+  absl::Status back = FromGrpcStatus(ToGrpcStatus(status));
+  EXPECT_EQ(back.code(), absl::StatusCode::kAlreadyExists);
+  auto payload = back.GetPayload("type.googleapis.com/google.rpc.ResourceInfo");
+  ASSERT_TRUE(payload.has_value());
+  google::rpc::ResourceInfo info;
+  ASSERT_TRUE(info.ParseFromString(std::string(*payload)));
+  EXPECT_EQ(info.resource_type(), "crm.leads.v1.Lead");
+  EXPECT_EQ(info.resource_name(), "leads/42");
+  EXPECT_EQ(info.description(), "same email");
+}
+
 TEST(GrpcStatusTest, RetryDelayOnOkIsIgnored) {
   EXPECT_TRUE(WithRetryDelay(absl::OkStatus(), absl::Seconds(1)).ok());
 }

@@ -7,17 +7,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/status/grpc_status.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/timestamp/timestamp.h"
 #include "nlohmann/json.hpp"
 
 namespace crm::audit {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 constexpr size_t kMaxNameLength = outbox::kMaxNameLength;
-// Activities happen between the epoch and the end of PostgreSQL's 4-digit years.
-constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
 
 bool IsCanonicalUuid(absl::string_view s) {
   if (s.size() != 36) {
@@ -97,13 +93,14 @@ bool StorableJson(const nlohmann::json& value) {
   }
 }
 
+// PostgreSQL keeps microseconds; the hash covers what is stored.
 absl::StatusOr<int64_t> TimestampMicros(const google::protobuf::Timestamp& ts,
                                         const std::string& field) {
-  if (ts.seconds() < 0 || ts.seconds() > kMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999999999) {
-    return InvalidArgumentError(field, "must be between 1970-01-01 and 9999-12-31");
+  absl::StatusOr<absl::Time> t = timestamp::FromProto(ts, field);
+  if (!t.ok()) {
+    return t.status();
   }
-  // PostgreSQL keeps microseconds; the hash covers what is stored.
-  return TimeUtil::TimestampToMicroseconds(ts);
+  return timestamp::ToMicros(*t);
 }
 
 }  // namespace
@@ -171,14 +168,15 @@ void ActivityToProto(const StoredActivity& activity, v1::Activity* proto) {
   proto->set_event_id(e.event_id);
   proto->set_user_id(e.user_id);
   proto->set_action(e.action);
-  *proto->mutable_timestamp() = TimeUtil::MicrosecondsToTimestamp(e.occurred_at_micros);
+  *proto->mutable_timestamp() = timestamp::ToProto(timestamp::FromMicros(e.occurred_at_micros));
   proto->set_service(e.service);
   proto->set_entity_type(e.entity_type);
   proto->set_entity_id(e.entity_id);
   proto->set_details_json(e.details_json);
   proto->set_hash(activity.hash);
   proto->set_prev_hash(activity.prev_hash);
-  *proto->mutable_record_time() = TimeUtil::MicrosecondsToTimestamp(activity.record_time_micros);
+  *proto->mutable_record_time() =
+      timestamp::ToProto(timestamp::FromMicros(activity.record_time_micros));
 }
 
 absl::StatusOr<ActivityFilter> FilterFromProto(const v1::ActivityFilter& proto,

@@ -10,6 +10,8 @@
 #include "absl/time/time.h"
 #include "common/db/errors.h"
 #include "common/db/sql_array.h"
+#include "common/db/where_clause.h"
+#include "common/timestamp/timestamp.h"
 #include "services/audit/activity_hash.h"
 
 namespace crm::audit {
@@ -21,73 +23,62 @@ constexpr int64_t kAppendLockKey = 0x63726d5f617564;  // "crm_aud"
 // Timestamps travel as text with microseconds, which PostgreSQL parses
 // exactly (an epoch offset would go through a double).
 std::string TimestampText(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(micros),
-                          absl::UTCTimeZone());
+  return timestamp::SqlText(timestamp::FromMicros(micros));
 }
 
-constexpr char kColumns[] =
-    "id, event_id::text, user_id, action, "
-    "(extract(epoch FROM \"timestamp\") * 1000000)::bigint, service, entity_type, entity_id, "
-    "details_json, encode(prev_hash, 'hex'), encode(hash, 'hex'), "
-    "(extract(epoch FROM record_time) * 1000000)::bigint";
+const std::string& Columns() {
+  static const std::string* const columns = new std::string(absl::StrCat(
+      "id AS seq, event_id::text, user_id, action, ",
+      timestamp::MicrosColumn("\"timestamp\"", "occurred_at"),
+      ", service, entity_type, entity_id, details_json, encode(prev_hash, 'hex') AS prev_hash, "
+      "encode(hash, 'hex') AS hash, ",
+      timestamp::MicrosColumn("record_time")));
+  return *columns;
+}
 
 StoredActivity FromRow(const pqxx::row& row) {
   StoredActivity a;
-  a.seq = row[0].as<int64_t>();
-  a.event.event_id = row[1].as<std::string>();
-  a.event.user_id = row[2].as<int64_t>();
-  a.event.action = row[3].as<std::string>();
-  a.event.occurred_at_micros = row[4].as<int64_t>();
-  a.event.service = row[5].as<std::string>();
-  a.event.entity_type = row[6].as<std::string>();
-  a.event.entity_id = row[7].as<int64_t>();
-  a.event.details_json = row[8].as<std::string>();
-  a.prev_hash = absl::HexStringToBytes(row[9].as<std::string>());
-  a.hash = absl::HexStringToBytes(row[10].as<std::string>());
-  a.record_time_micros = row[11].as<int64_t>();
+  a.seq = row["seq"].as<int64_t>();
+  a.event.event_id = row["event_id"].as<std::string>();
+  a.event.user_id = row["user_id"].as<int64_t>();
+  a.event.action = row["action"].as<std::string>();
+  a.event.occurred_at_micros = row["occurred_at"].as<int64_t>();
+  a.event.service = row["service"].as<std::string>();
+  a.event.entity_type = row["entity_type"].as<std::string>();
+  a.event.entity_id = row["entity_id"].as<int64_t>();
+  a.event.details_json = row["details_json"].as<std::string>();
+  a.prev_hash = absl::HexStringToBytes(row["prev_hash"].as<std::string>());
+  a.hash = absl::HexStringToBytes(row["hash"].as<std::string>());
+  a.record_time_micros = row["record_time"].as<int64_t>();
   return a;
 }
 
-// A WHERE clause built from fixed fragments; every value is a parameter.
-class Where {
- public:
-  explicit Where(const ActivityFilter& filter) {
-    if (filter.user_id != 0) {
-      Add("user_id = ", absl::StrCat(filter.user_id), "::bigint");
-    }
-    if (!filter.entity_type.empty()) {
-      Add("entity_type = ", filter.entity_type, "::text");
-    }
-    if (filter.entity_id != 0) {
-      Add("entity_id = ", absl::StrCat(filter.entity_id), "::bigint");
-    }
-    if (!filter.action.empty()) {
-      Add("action = ", filter.action, "::text");
-    }
-    if (!filter.service.empty()) {
-      Add("service = ", filter.service, "::text");
-    }
-    if (filter.start_micros.has_value()) {
-      Add("\"timestamp\" >= ", TimestampText(*filter.start_micros), "::timestamptz");
-    }
-    if (filter.end_micros.has_value()) {
-      Add("\"timestamp\" < ", TimestampText(*filter.end_micros), "::timestamptz");
-    }
+// The filter's conditions; every value is a parameter.
+db::WhereClause Where(const ActivityFilter& filter) {
+  db::WhereClause where;
+  if (filter.user_id != 0) {
+    where.Add("user_id = ", absl::StrCat(filter.user_id), "::bigint");
   }
-
-  // Adds `<lhs>$n<cast>` with `value` as parameter n.
-  void Add(absl::string_view lhs, std::string value, absl::string_view cast) {
-    params_.push_back(std::move(value));
-    absl::StrAppend(&sql_, sql_.empty() ? " WHERE " : " AND ", lhs, "$", params_.size(), cast);
+  if (!filter.entity_type.empty()) {
+    where.Add("entity_type = ", filter.entity_type, "::text");
   }
-
-  const std::string& sql() const { return sql_; }
-  const std::vector<std::string>& params() const { return params_; }
-
- private:
-  std::string sql_;
-  std::vector<std::string> params_;
-};
+  if (filter.entity_id != 0) {
+    where.Add("entity_id = ", absl::StrCat(filter.entity_id), "::bigint");
+  }
+  if (!filter.action.empty()) {
+    where.Add("action = ", filter.action, "::text");
+  }
+  if (!filter.service.empty()) {
+    where.Add("service = ", filter.service, "::text");
+  }
+  if (filter.start_micros.has_value()) {
+    where.Add("\"timestamp\" >= ", TimestampText(*filter.start_micros), "::timestamptz");
+  }
+  if (filter.end_micros.has_value()) {
+    where.Add("\"timestamp\" < ", TimestampText(*filter.end_micros), "::timestamptz");
+  }
+  return where;
+}
 
 std::vector<StoredActivity> Rows(const pqxx::result& result) {
   std::vector<StoredActivity> rows;
@@ -269,12 +260,12 @@ absl::StatusOr<std::vector<AppendResult>> ActivityRepository::Append(
 
 absl::StatusOr<std::vector<StoredActivity>> ActivityRepository::List(
     const ActivityFilter& filter, bool newest_first, std::optional<int64_t> after_seq, int limit) {
-  Where where(filter);
+  db::WhereClause where = Where(filter);
   if (after_seq.has_value()) {
     where.Add(newest_first ? "id < " : "id > ", absl::StrCat(*after_seq), "::bigint");
   }
   const std::string sql =
-      absl::StrCat("SELECT ", kColumns, " FROM activities", where.sql(), " ORDER BY id ",
+      absl::StrCat("SELECT ", Columns(), " FROM activities", where.sql(), " ORDER BY id ",
                    newest_first ? "DESC" : "ASC", " LIMIT ", limit);
   std::vector<StoredActivity> rows;
   absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
@@ -289,14 +280,14 @@ absl::StatusOr<std::vector<StoredActivity>> ActivityRepository::List(
 
 absl::StatusOr<FeedPage> ActivityRepository::ReadFeed(int64_t from_seq,
                                                       const ActivityFilter& filter, int limit) {
-  Where where(filter);
+  db::WhereClause where = Where(filter);
   where.Add("id >= ", absl::StrCat(from_seq), "::bigint");
   // One statement, so the head and the rows come from one snapshot: every
   // seq up to the head is either returned or known not to match.
   const std::string sql = absl::StrCat(
       "WITH head AS (SELECT coalesce(max(id), 0) AS seq FROM activities) "
-      "SELECT (SELECT seq FROM head), r.* FROM (SELECT ",
-      kColumns, " FROM activities", where.sql(),
+      "SELECT (SELECT seq FROM head) AS head_seq, r.* FROM (SELECT ",
+      Columns(), " FROM activities", where.sql(),
       " AND id <= (SELECT seq FROM head) ORDER BY id LIMIT ", limit,
       ") r RIGHT JOIN (SELECT 1) one ON true");
   FeedPage page;
@@ -304,11 +295,11 @@ absl::StatusOr<FeedPage> ActivityRepository::ReadFeed(int64_t from_seq,
     page = FeedPage{};
     for (const pqxx::row& row :
          tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params()))) {
-      page.considered_through = row[0].as<int64_t>();
-      if (row[1].is_null()) {
+      page.considered_through = row["head_seq"].as<int64_t>();
+      if (row["seq"].is_null()) {
         continue;  // no matching row: the join's single filler row
       }
-      page.activities.push_back(FromRow(row.slice(1, row.size())));
+      page.activities.push_back(FromRow(row));
     }
     return absl::OkStatus();
   });

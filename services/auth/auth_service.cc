@@ -9,6 +9,7 @@
 #include "common/server/client_address.h"
 #include "common/server/delayed_finish.h"
 #include "common/status/grpc_status.h"
+#include "common/timestamp/timestamp.h"
 #include "services/auth/user_proto.h"
 #include "services/auth/user_validation.h"
 
@@ -137,8 +138,8 @@ absl::Status AuthServiceImpl::DoLogin(const std::string& peer, const LoginReques
   response->set_access_token(access->token);
   response->set_refresh_token(*refresh);
   response->set_token_type("Bearer");
-  ToTimestamp(access->expires_at, response->mutable_access_token_expires_at());
-  ToTimestamp(refresh_expires, response->mutable_refresh_token_expires_at());
+  timestamp::ToProto(access->expires_at, response->mutable_access_token_expires_at());
+  timestamp::ToProto(refresh_expires, response->mutable_refresh_token_expires_at());
   ToProto(account, /*full=*/true, response->mutable_user());
   return absl::OkStatus();
 }
@@ -176,8 +177,8 @@ absl::Status AuthServiceImpl::DoRefresh(const RefreshTokenRequest& request,
   response->set_access_token(access->token);
   response->set_refresh_token(*next);
   response->set_token_type("Bearer");
-  ToTimestamp(access->expires_at, response->mutable_access_token_expires_at());
-  ToTimestamp(next_expires, response->mutable_refresh_token_expires_at());
+  timestamp::ToProto(access->expires_at, response->mutable_access_token_expires_at());
+  timestamp::ToProto(next_expires, response->mutable_refresh_token_expires_at());
   ToProto(rotation->user, /*full=*/true, response->mutable_user());
   return absl::OkStatus();
 }

@@ -22,6 +22,7 @@
 #include "common/auth/jwt.h"
 #include "common/auth/service_credentials.h"
 #include "common/db/migrations.h"
+#include "common/idempotency/request_results.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
 #include "common/retention/janitor.h"
@@ -102,11 +103,19 @@ class AuthServiceTest : public crm::testing::PgTest {
 
   void SetUp() override {
     PgTest::SetUp();
-    ASSERT_TRUE(db::ApplyMigrations(dsn_, outbox::WithOutbox(Migrations())).ok());
+    // What the kit composes in the binary.
+    std::vector<db::Migration> migrations = outbox::WithOutbox(Migrations());
+    std::vector<db::PreparedStatement> statements =
+        WithThrottleStatements(UserRepository::Statements());
+    for (db::Migration& m : idempotency::Migrations()) {
+      migrations.push_back(std::move(m));
+    }
+    for (db::PreparedStatement& statement : idempotency::Statements()) {
+      statements.push_back(std::move(statement));
+    }
+    ASSERT_TRUE(db::ApplyMigrations(dsn_, migrations).ok());
     pool_ = std::make_unique<db::Pool>(
-        db::PoolOptions{.dsn = dsn_,
-                        .size = 4,
-                        .statements = WithThrottleStatements(UserRepository::Statements())});
+        db::PoolOptions{.dsn = dsn_, .size = 4, .statements = std::move(statements)});
     // GetUser runs on the pipelined reader, as in the binary; a subclass
     // tests the pool's path.
     if (UsePipelinedReader()) {
@@ -597,9 +606,10 @@ TEST_F(AuthServiceTest, ExpiredSessionsAndOldRequestIdsArePurgedInBatches) {
                          db_name_)
                   .ok());
   retention::Janitor janitor({.batch = 2});
-  for (retention::PurgeTask& task : users_->PurgeTasks(absl::Hours(24))) {
+  for (retention::PurgeTask& task : users_->PurgeTasks()) {
     janitor.Add(std::move(task));
   }
+  janitor.Add(idempotency::PurgeTask(pool_.get(), absl::Hours(24)));
   std::map<std::string, int64_t> purged = janitor.RunOnce();
   EXPECT_EQ(purged["request_results"], 4);
   EXPECT_EQ(purged["refresh_tokens"], 3);

@@ -45,8 +45,6 @@ ABSL_FLAG(int32_t, peer_max_failures, 100,
 ABSL_FLAG(int32_t, busy_sign_in_delay_ms, 250,
           "how long a sign-in refused because the hashing pool is full waits for its answer, "
           "so clients that retry at once cannot turn refusals into a flood");
-ABSL_FLAG(int32_t, request_id_retention_hours, 24,
-          "how long a request_id is remembered: a retry within it returns the first result");
 
 int main(int argc, char** argv) {
   auto kit = crm::service::Kit::Start(
@@ -54,7 +52,8 @@ int main(int argc, char** argv) {
       {.info = {.name = "auth", .default_port = 50051},
        .migrations = crm::auth::Migrations(),
        .statements = crm::auth::WithThrottleStatements(crm::auth::UserRepository::Statements()),
-       .page_tokens = true});
+       .page_tokens = true,
+       .request_results = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }
@@ -102,8 +101,7 @@ int main(int argc, char** argv) {
        .source = {.max_failures = std::max(1, absl::GetFlag(FLAGS_peer_max_failures))}});
   kit->janitor().Add({.name = "login_throttle",
                       .run = [&throttle](int batch) { return throttle.PurgeExpired(batch); }});
-  for (crm::retention::PurgeTask& task : users.PurgeTasks(
-           absl::Hours(std::max(1, absl::GetFlag(FLAGS_request_id_retention_hours))))) {
+  for (crm::retention::PurgeTask& task : users.PurgeTasks()) {
     kit->janitor().Add(std::move(task));
   }
 

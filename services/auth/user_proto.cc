@@ -1,12 +1,8 @@
 #include "services/auth/user_proto.h"
 
-namespace crm::auth {
+#include "common/timestamp/timestamp.h"
 
-void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
+namespace crm::auth {
 
 crm::auth::v1::Role ToProtoRole(Role role) {
   switch (role) {
@@ -48,8 +44,8 @@ void ToProto(const UserRecord& user, bool full, crm::auth::v1::User* out) {
   }
   out->set_active(user.active);
   out->set_version(user.version);
-  ToTimestamp(user.created_at, out->mutable_create_time());
-  ToTimestamp(user.updated_at, out->mutable_update_time());
+  timestamp::ToProto(user.created_at, out->mutable_create_time());
+  timestamp::ToProto(user.updated_at, out->mutable_update_time());
 }
 
 }  // namespace crm::auth

@@ -3,10 +3,8 @@
 // UserRecord ⇄ crm.auth.v1 messages. The password hash never leaves here.
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "common/auth/caller.h"
 #include "crm/auth/v1/user.pb.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "services/auth/user_repository.h"
 
 namespace crm::auth {
@@ -14,8 +12,6 @@ namespace crm::auth {
 // `full` false gives the directory view other agents may see: id, name,
 // email, role.
 void ToProto(const UserRecord& user, bool full, crm::auth::v1::User* out);
-
-void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 
 crm::auth::v1::Role ToProtoRole(Role role);
 std::optional<Role> FromProtoRole(crm::auth::v1::Role role);

@@ -7,19 +7,24 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/idempotency/request_results.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
+#include "common/timestamp/timestamp.h"
 
 namespace crm::auth {
 namespace {
 
-constexpr char kUserColumns[] =
-    "id, name, email, role, active, version, (extract(epoch FROM created_at) * 1000000)::int8, "
-    "(extract(epoch FROM updated_at) * 1000000)::int8, password_hash";
+const std::string& UserColumns() {
+  static const std::string* const columns = new std::string(absl::StrCat(
+      "id, name, email, role, active, version, ", timestamp::MicrosColumn("created_at"), ", ",
+      timestamp::MicrosColumn("updated_at"), ", password_hash"));
+  return *columns;
+}
 
-// The text of column `i` of a row, from libpqxx or from the pipelined reader:
-// one decoding for both, and none through iostreams.
-using Field = absl::FunctionRef<absl::string_view(int)>;
+// The text of a column of a row, by name, from libpqxx or from the
+// pipelined reader: one decoding for both, and none through iostreams.
+using Field = absl::FunctionRef<absl::string_view(const char*)>;
 
 int64_t Int64(absl::string_view text) {
   int64_t value = 0;
@@ -28,25 +33,24 @@ int64_t Int64(absl::string_view text) {
 
 UserRecord ParseUser(Field field) {
   UserRecord user;
-  user.id = Int64(field(0));
-  user.name = std::string(field(1));
-  user.email = std::string(field(2));
-  user.role = std::string(field(3));
-  user.active = field(4) == "t";
-  user.version = Int64(field(5));
-  // Microseconds since the epoch, as PostgreSQL keeps them: exact, where a
-  // float8 of seconds loses the last digit.
-  user.created_at = absl::FromUnixMicros(Int64(field(6)));
-  user.updated_at = absl::FromUnixMicros(Int64(field(7)));
-  user.password_hash = std::string(field(8));
+  user.id = Int64(field("id"));
+  user.name = std::string(field("name"));
+  user.email = std::string(field("email"));
+  user.role = std::string(field("role"));
+  user.active = field("active") == "t";
+  user.version = Int64(field("version"));
+  user.created_at = timestamp::FromMicros(Int64(field("created_at")));
+  user.updated_at = timestamp::FromMicros(Int64(field("updated_at")));
+  user.password_hash = std::string(field("password_hash"));
   return user;
 }
 
 UserRecord ToUser(const pqxx::row& row) {
-  return ParseUser([&row](int i) { return absl::string_view(row[i].c_str(), row[i].size()); });
+  return ParseUser([&row](const char* name) {
+    const pqxx::field f = row[name];
+    return absl::string_view(f.c_str(), f.size());
+  });
 }
-
-double Epoch(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
 
 absl::Status NotFound() { return absl::NotFoundError("user not found"); }
 
@@ -90,7 +94,7 @@ absl::Status VersionMismatch() {
 }  // namespace
 
 std::vector<db::PreparedStatement> UserRepository::Statements() {
-  const std::string columns = kUserColumns;
+  const std::string& columns = UserColumns();
   return {
       {"users_any", "SELECT EXISTS (SELECT 1 FROM users)"},
       {"users_insert",
@@ -115,19 +119,9 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
       {"users_set_password",
        "UPDATE users SET password_hash = $2, version = version + 1, updated_at = now() "
        "WHERE id = $1"},
-      // Two-key advisory locks have a key space of their own; the first key
-      // marks request ids.
-      {"request_lock",
-       "SELECT pg_advisory_xact_lock(1380275529, hashtext($1::text || '/' || $2 || '/' || $3))"},
-      {"request_result_get",
-       "SELECT resource_id FROM request_results WHERE caller_id = $1 AND method = $2 "
-       "AND request_id = $3"},
-      {"request_result_put",
-       "INSERT INTO request_results (caller_id, method, request_id, resource_id) "
-       "VALUES ($1, $2, $3, $4)"},
       {"refresh_insert",
        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) "
-       "VALUES ($1, $2, $3::uuid, to_timestamp($4))"},
+       "VALUES ($1, $2, $3::uuid, $4::timestamptz)"},
       {"refresh_get_for_update",
        "SELECT user_id, family_id::text, retired_at IS NOT NULL, revoked_at IS NOT NULL, "
        "expires_at <= now() FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE"},
@@ -159,21 +153,16 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
                                                   const std::string& request_id) {
   UserRecord created;
   absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    if (!request_id.empty()) {
-      // Retries racing each other wait here for the first to commit, then
-      // find its result instead of failing on the email it just took.
-      tx.exec_prepared("request_lock", caller_id, "CreateUser", request_id);
-      pqxx::result previous =
-          tx.exec_prepared("request_result_get", caller_id, "CreateUser", request_id);
-      if (!previous.empty()) {
-        const int64_t id = previous[0][0].as<int64_t>();
-        pqxx::result row = tx.exec_prepared("users_get", id);
-        if (row.empty()) {
-          return NotFound();
-        }
-        created = ToUser(row[0]);
-        return absl::OkStatus();
+    // Retries racing each other wait here for the first to commit, then
+    // find its result instead of failing on the email it just took.
+    if (std::optional<idempotency::Result> done =
+            idempotency::Begin(tx, caller_id, "CreateUser", request_id)) {
+      pqxx::result row = tx.exec_prepared("users_get", done->resource_id);
+      if (row.empty()) {
+        return NotFound();
       }
+      created = ToUser(row[0]);
+      return absl::OkStatus();
     }
     pqxx::result row =
         tx.exec_prepared("users_insert", user.name, user.email, user.role, user.password_hash);
@@ -187,9 +176,7 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
         !recorded.ok()) {
       return recorded;
     }
-    if (!request_id.empty()) {
-      tx.exec_prepared("request_result_put", caller_id, "CreateUser", request_id, created.id);
-    }
+    idempotency::Remember(tx, caller_id, "CreateUser", request_id, {.resource_id = created.id});
     return absl::OkStatus();
   });
   if (!status.ok()) {
@@ -234,18 +221,19 @@ absl::StatusOr<UserRecord> UserRepository::Get(int64_t id) {
 
 void UserRepository::GetAsync(int64_t id,
                               absl::AnyInvocable<void(absl::StatusOr<UserRecord>) &&> done) {
-  reader_->Read("users_get", {absl::StrCat(id)},
-                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-                  if (!rows.ok()) {
-                    std::move(done)(rows.status());
-                    return;
-                  }
-                  if (rows->size() == 0) {
-                    std::move(done)(NotFound());
-                    return;
-                  }
-                  std::move(done)(ParseUser([&rows](int i) { return rows->Get(0, i); }));
-                });
+  reader_->Read(
+      "users_get", {absl::StrCat(id)},
+      [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+        if (!rows.ok()) {
+          std::move(done)(rows.status());
+          return;
+        }
+        if (rows->size() == 0) {
+          std::move(done)(NotFound());
+          return;
+        }
+        std::move(done)(ParseUser([&rows](const char* name) { return rows->Get(0, name); }));
+      });
 }
 
 absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std::string& email) {
@@ -349,7 +337,7 @@ absl::Status UserRepository::StoreRefreshToken(const std::string& token_hash, in
                                                absl::Time expires_at) {
   return pool_->Transact([&](pqxx::work& tx) {
     tx.exec_prepared("refresh_insert", pqxx::binarystring(token_hash), user_id, family_id,
-                     Epoch(expires_at));
+                     timestamp::SqlText(expires_at));
     return absl::OkStatus();
   });
 }
@@ -385,7 +373,7 @@ absl::StatusOr<RefreshTokenRotation> UserRepository::RotateRefreshToken(const st
     }
     tx.exec_prepared("refresh_retire", pqxx::binarystring(old_hash));
     tx.exec_prepared("refresh_insert", pqxx::binarystring(new_hash), user_id, family,
-                     Epoch(new_expires_at));
+                     timestamp::SqlText(new_expires_at));
     rotation.user = ToUser(user[0]);
     rotation.family_id = family;
     return absl::OkStatus();
@@ -417,19 +405,13 @@ absl::StatusOr<int> UserRepository::RevokeRefreshTokens(int64_t user_id) {
   });
 }
 
-std::vector<retention::PurgeTask> UserRepository::PurgeTasks(absl::Duration request_id_ttl) {
+std::vector<retention::PurgeTask> UserRepository::PurgeTasks() {
   std::vector<retention::PurgeTask> tasks;
   tasks.push_back(retention::SqlPurge(
       pool_, "refresh_tokens",
       "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens "
       "WHERE expires_at < now() - make_interval(secs => $2) ORDER BY expires_at LIMIT $1)",
       absl::Hours(24)));
-  tasks.push_back(retention::SqlPurge(
-      pool_, "request_results",
-      "DELETE FROM request_results WHERE (caller_id, method, request_id) IN ("
-      "SELECT caller_id, method, request_id FROM request_results "
-      "WHERE created_at < now() - make_interval(secs => $2) ORDER BY created_at LIMIT $1)",
-      request_id_ttl));
   return tasks;
 }
 

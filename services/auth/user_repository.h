@@ -1,9 +1,8 @@
 #pragma once
 
-// All SQL of the auth service: users, refresh tokens, sign-in throttling and
-// idempotent request results, through named prepared statements on the
-// service's own pool. Every change also writes its activity to the outbox in
-// the same transaction. Nothing here knows gRPC; errors are absl::Status.
+// All SQL of the auth service's users and refresh tokens, through named
+// prepared statements on the service's own pool. Every change also writes its activity to the
+// outbox in the same transaction. Nothing here knows gRPC; errors are absl::Status.
 
 #include <cstdint>
 #include <optional>
@@ -106,9 +105,8 @@ class UserRepository {
 
   // The janitor's tasks for this repository's tables: refresh tokens a day
   // past expiry (a retired one is kept until then, so its reuse is still
-  // caught), and idempotency results older than `request_id_ttl` (a retry
-  // after that creates anew).
-  std::vector<retention::PurgeTask> PurgeTasks(absl::Duration request_id_ttl);
+  // caught). The kit purges request results.
+  std::vector<retention::PurgeTask> PurgeTasks();
 
  private:
   db::Pool* const pool_;

@@ -9,6 +9,7 @@
 #include "common/pagination/keyset_page.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
+#include "common/timestamp/timestamp.h"
 #include "services/auth/user_proto.h"
 #include "services/auth/user_validation.h"
 
@@ -330,7 +331,7 @@ absl::Status UserServiceImpl::DoChangePassword(const Caller& caller, const std::
   }
   log::Info("password changed").Int("user_id", id).Int("by", caller.user_id);
   response->set_revoked_token_count(*revoked);
-  ToTimestamp(absl::Now(), response->mutable_update_time());
+  timestamp::ToProto(absl::Now(), response->mutable_update_time());
   return absl::OkStatus();
 }
 

@@ -1,17 +1,56 @@
-// crm-leads: a list of its parts; see README.md in this folder.
+// crm-leads: its flags and a list of its parts; see README.md in this folder.
 
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "common/log/log.h"
 #include "common/service/kit.h"
+#include "common/users/user_directory.h"
 #include "services/leads/embedded_migrations.h"
+#include "services/leads/lead_fields.h"
+#include "services/leads/lead_repository.h"
 #include "services/leads/lead_service.h"
 
+ABSL_FLAG(std::string, default_phone_region, "US",
+          "ISO 3166-1 region of phone numbers written without a country code");
+ABSL_FLAG(int32_t, directory_cache_seconds, 5,
+          "how long auth's answers (who is an active agent) are reused; a deactivated agent "
+          "stops receiving leads within this");
+
 int main(int argc, char** argv) {
-  auto kit = crm::service::Kit::Start(
-      argc, argv,
-      {.info = {.name = "leads", .default_port = 50052}, .migrations = crm::leads::Migrations()});
+  auto kit = crm::service::Kit::Start(argc, argv,
+                                      {.info = {.name = "leads", .default_port = 50052},
+                                       .migrations = crm::leads::Migrations(),
+                                       .statements = crm::leads::LeadRepository::Statements(),
+                                       .page_tokens = true,
+                                       .request_results = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }
-  crm::leads::LeadServiceImpl lead_service(&kit->authenticator());
+  absl::StatusOr<crm::leads::PhoneNormalizer> phones =
+      crm::leads::PhoneNormalizer::Create(absl::GetFlag(FLAGS_default_phone_region));
+  if (!phones.ok()) {
+    crm::log::Error("start failed").Str("error", phones.status().ToString());
+    return 1;
+  }
+  crm::auth::ServiceCredentials* credentials = kit->service_credentials();
+  crm::users::UserDirectory directory(
+      {.auth_channel = kit->auth_channel(),
+       .authorize = [credentials](grpc::ClientContext& context) -> absl::Status {
+         if (credentials == nullptr) {
+           return absl::FailedPreconditionError(
+               "no service account (--service_account_secret_file) to ask auth with");
+         }
+         return credentials->Attach(context);
+       },
+       .ttl = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_directory_cache_seconds)))});
+  crm::leads::LeadRepository leads(&kit->pool());
+  crm::leads::LeadServiceImpl lead_service({.leads = &leads,
+                                            .directory = &directory,
+                                            .phones = &*phones,
+                                            .authenticator = &kit->authenticator(),
+                                            .page_tokens = &kit->page_tokens(),
+                                            .executor = &kit->executor()});
   kit->AddService(&lead_service, crm::leads::v1::LeadService::service_full_name());
   return kit->Run();
 }

@@ -251,8 +251,8 @@ TEST_F(SuiteTest, ServicesRequireAValidTokenFromAuth) {
   login.set_password("e2e-admin-pass");
   crm::auth::v1::LoginResponse session;
   ASSERT_TRUE(auth_stub->Login(&context, login, &session).ok());
-  // A real token gets through to the (not yet implemented) method.
-  EXPECT_EQ(call(session.access_token()), grpc::StatusCode::UNIMPLEMENTED);
+  // A real token gets through to the method (which refuses lead id 0).
+  EXPECT_EQ(call(session.access_token()), grpc::StatusCode::INVALID_ARGUMENT);
 
   // Streaming placeholders check the token the same way.
   auto notifications = StartService("notifications", {"--auth_address=" + auth->address()});

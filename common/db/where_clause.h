@@ -1,0 +1,46 @@
+#pragma once
+
+// A WHERE clause built from fixed SQL fragments, every value a parameter, for
+// queries whose filters are optional (List methods):
+//
+//   db::WhereClause where;
+//   if (status) where.Add("status = ", *status, "::text");
+//   where.AddSql("deleted_at IS NULL");
+//   tx.exec_params("SELECT ... FROM leads" + where.sql() + " ORDER BY id DESC",
+//                  pqxx::prepare::make_dynamic_params(where.params()));
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace crm::db {
+
+class WhereClause {
+ public:
+  // Adds `<lhs>$n<rhs>` with `value` as parameter n (`rhs` is a cast, or the
+  // rest of the condition, e.g. "::text").
+  void Add(absl::string_view lhs, std::string value, absl::string_view rhs) {
+    params_.push_back(std::move(value));
+    AddSql(absl::StrCat(lhs, "$", params_.size(), rhs));
+  }
+
+  // Adds a condition with no value. `condition` must be fixed text.
+  void AddSql(absl::string_view condition) {
+    absl::StrAppend(&sql_, sql_.empty() ? " WHERE " : " AND ", condition);
+  }
+
+  // " WHERE a AND b" ("" with no condition).
+  const std::string& sql() const { return sql_; }
+  const std::vector<std::string>& params() const { return params_; }
+  // "$<n>" for the next parameter added (for a LIMIT after the conditions).
+  std::string NextParam() const { return absl::StrCat("$", params_.size() + 1); }
+
+ private:
+  std::string sql_;
+  std::vector<std::string> params_;
+};
+
+}  // namespace crm::db

@@ -1,0 +1,706 @@
+#include "services/leads/lead_repository.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/db/sql_array.h"
+#include "common/db/where_clause.h"
+#include "common/idempotency/request_results.h"
+#include "common/outbox/outbox.h"
+#include "common/status/grpc_status.h"
+#include "common/timestamp/timestamp.h"
+
+namespace crm::leads {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr absl::string_view kService = "leads";
+constexpr char kRoundRobin[] = "round_robin";
+
+const std::string& LeadColumns() {
+  static const std::string* const columns = new std::string(absl::StrCat(
+      "id, name, coalesce(contact_info, '') AS contact_info, status, "
+      "coalesce(assigned_to, 0) AS assigned_to, email, coalesce(email_key, '') AS email_key, "
+      "phone, coalesce(phone_e164, '') AS phone_e164, source, "
+      "coalesce(external_id, '') AS external_id, notes, coalesce(property_id, 0) AS property_id, "
+      "coalesce(property_mls_id, '') AS property_mls_id, version, ",
+      timestamp::MicrosColumn("created_at"), ", ", timestamp::MicrosColumn("updated_at"), ", ",
+      timestamp::MicrosColumn("assigned_at"),
+      ", coalesce(routing_rule, '') AS routing_rule, coalesce(routed_to, 0) AS routed_to, "
+      "coalesce(routing_reason, '') AS routing_reason, "
+      "coalesce(array_to_string(routing_candidates, ','), '') AS routing_candidates, ",
+      timestamp::MicrosColumn("routed_at")));
+  return *columns;
+}
+
+std::optional<absl::Time> OptionalTime(const pqxx::field& field) {
+  if (field.is_null()) {
+    return std::nullopt;
+  }
+  return timestamp::FromMicros(field.as<int64_t>());
+}
+
+LeadRecord ToLead(const pqxx::row& row) {
+  LeadRecord lead;
+  lead.id = row["id"].as<int64_t>();
+  lead.name = row["name"].as<std::string>();
+  lead.contact_info = row["contact_info"].as<std::string>();
+  lead.status = row["status"].as<std::string>();
+  lead.assigned_to = row["assigned_to"].as<int64_t>();
+  lead.email = row["email"].as<std::string>();
+  lead.email_key = row["email_key"].as<std::string>();
+  lead.phone = row["phone"].as<std::string>();
+  lead.phone_e164 = row["phone_e164"].as<std::string>();
+  lead.source = row["source"].as<std::string>();
+  lead.external_id = row["external_id"].as<std::string>();
+  lead.notes = row["notes"].as<std::string>();
+  lead.property_id = row["property_id"].as<int64_t>();
+  lead.property_mls_id = row["property_mls_id"].as<std::string>();
+  lead.version = row["version"].as<int64_t>();
+  lead.created_at = timestamp::FromMicros(row["created_at"].as<int64_t>());
+  lead.updated_at = timestamp::FromMicros(row["updated_at"].as<int64_t>());
+  lead.assigned_at = OptionalTime(row["assigned_at"]);
+  lead.routing.rule = row["routing_rule"].as<std::string>();
+  lead.routing.agent_id = row["routed_to"].as<int64_t>();
+  lead.routing.reason = row["routing_reason"].as<std::string>();
+  for (absl::string_view id :
+       absl::StrSplit(row["routing_candidates"].as<std::string>(), ',', absl::SkipEmpty())) {
+    int64_t value = 0;
+    if (absl::SimpleAtoi(id, &value)) {
+      lead.routing.candidates.push_back(value);
+    }
+  }
+  lead.routing.time = OptionalTime(row["routed_at"]);
+  return lead;
+}
+
+std::string IdArray(const std::vector<int64_t>& ids) {
+  std::vector<std::string> text;
+  text.reserve(ids.size());
+  for (int64_t id : ids) {
+    text.push_back(absl::StrCat(id));
+  }
+  return db::ArrayLiteral(text);
+}
+
+json RoutingJson(const Routing& routing) {
+  return {{"rule", routing.rule},
+          {"agent_id", routing.agent_id},
+          {"reason", routing.reason},
+          {"candidates", routing.candidates}};
+}
+
+absl::Status Record(pqxx::transaction_base& tx, int64_t actor_id, const std::string& action,
+                    int64_t lead_id, const json& details) {
+  // dump() with `replace` never throws on odd UTF-8 in a name.
+  return outbox::Record(tx, kService,
+                        outbox::Activity{.actor_user_id = actor_id,
+                                         .action = action,
+                                         .entity_type = "lead",
+                                         .entity_id = lead_id,
+                                         .details_json = details.dump(
+                                             -1, ' ', false, json::error_handler_t::replace)});
+}
+
+absl::Status NotFound() { return absl::NotFoundError("lead not found"); }
+
+absl::Status VersionMismatch() {
+  return absl::AbortedError(
+      "lead was changed by someone else (version mismatch); reload and retry");
+}
+
+// Serialises every change that could create or match a lead with these keys,
+// so two captures of one person cannot both create it. Locks are taken in
+// one order (sorted), so they cannot deadlock.
+void LockKeys(pqxx::transaction_base& tx, const std::string& source, const std::string& external_id,
+              const std::string& email_key, const std::string& phone_e164) {
+  std::vector<std::string> keys;
+  if (!external_id.empty()) {
+    keys.push_back(absl::StrCat("x/", source, "/", external_id));
+  }
+  if (!email_key.empty()) {
+    keys.push_back(absl::StrCat("e/", email_key));
+  }
+  if (!phone_e164.empty()) {
+    keys.push_back(absl::StrCat("p/", phone_e164));
+  }
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    tx.exec_prepared("leads_key_lock", key);
+  }
+}
+
+std::optional<LeadRecord> FirstLead(const pqxx::result& rows) {
+  if (rows.empty()) {
+    return std::nullopt;
+  }
+  return ToLead(rows[0]);
+}
+
+// The live lead sharing a key, by the capture rules' order.
+std::optional<std::pair<LeadRecord, Match>> FindMatch(pqxx::transaction_base& tx,
+                                                      const std::string& source,
+                                                      const std::string& external_id,
+                                                      const std::string& email_key,
+                                                      const std::string& phone_e164) {
+  if (!external_id.empty()) {
+    if (auto lead = FirstLead(tx.exec_prepared("leads_by_external_id", source, external_id))) {
+      return std::make_pair(*std::move(lead), Match::kExternalId);
+    }
+  }
+  if (!email_key.empty()) {
+    if (auto lead = FirstLead(tx.exec_prepared("leads_by_email_key", email_key))) {
+      return std::make_pair(*std::move(lead), Match::kEmail);
+    }
+  }
+  if (!phone_e164.empty()) {
+    if (auto lead = FirstLead(tx.exec_prepared("leads_by_phone", phone_e164))) {
+      return std::make_pair(*std::move(lead), Match::kPhone);
+    }
+  }
+  return std::nullopt;
+}
+
+LeadRecord Insert(pqxx::transaction_base& tx, const NewLead& lead) {
+  const Routing& routing = lead.routing;
+  return ToLead(tx.exec_prepared1(
+      "leads_insert", lead.contact.name, lead.contact.contact_info, lead.status, lead.assigned_to,
+      lead.contact.email, lead.contact.email_key, lead.contact.phone, lead.contact.phone_e164,
+      lead.source, lead.external_id, lead.notes, lead.property_id, routing.rule, routing.agent_id,
+      routing.reason, IdArray(routing.candidates), lead.property_mls_id));
+}
+
+// Writes every field of `lead` (the caller changed some).
+LeadRecord Write(pqxx::transaction_base& tx, const LeadRecord& lead) {
+  return ToLead(tx.exec_prepared1("leads_update", lead.id, lead.name, lead.contact_info,
+                                  lead.status, lead.email, lead.email_key, lead.phone,
+                                  lead.phone_e164, lead.source, lead.external_id, lead.notes,
+                                  lead.property_id, lead.property_mls_id));
+}
+
+absl::StatusOr<LeadRecord> LockForChange(pqxx::transaction_base& tx, int64_t id,
+                                         int64_t expected_version, Allow allow) {
+  std::optional<LeadRecord> lead = FirstLead(tx.exec_prepared("leads_get_for_update", id));
+  if (!lead.has_value()) {
+    return NotFound();
+  }
+  // Access first: a caller who may not see the lead learns nothing of its
+  // version either.
+  if (absl::Status allowed = allow(*lead); !allowed.ok()) {
+    return allowed;
+  }
+  if (expected_version != 0 && expected_version != lead->version) {
+    return VersionMismatch();
+  }
+  return *std::move(lead);
+}
+
+absl::StatusOr<LeadRecord> Replay(pqxx::transaction_base& tx, int64_t id) {
+  std::optional<LeadRecord> lead = FirstLead(tx.exec_prepared("leads_get", id));
+  if (!lead.has_value()) {
+    return NotFound();
+  }
+  return *std::move(lead);
+}
+
+// Round robin: the next active agent after the one who got the last lead
+// (by id, wrapping), the cursor row locked so concurrent captures take turns.
+Routing RouteRoundRobin(pqxx::transaction_base& tx, const RoutingPool& pool) {
+  Routing routing{.rule = kRoundRobin, .candidates = pool.agents};
+  if (pool.agents.empty()) {
+    routing.reason = pool.empty_reason.empty() ? "no active agent" : pool.empty_reason;
+    return routing;
+  }
+  const int64_t last =
+      tx.exec_prepared1("routing_cursor_lock", kRoundRobin)["last_agent_id"].as<int64_t>();
+  auto next = std::upper_bound(pool.agents.begin(), pool.agents.end(), last);
+  const bool wrapped = next == pool.agents.end();
+  routing.agent_id = wrapped ? pool.agents.front() : *next;
+  tx.exec_prepared("routing_cursor_set", kRoundRobin, routing.agent_id);
+  routing.reason = absl::StrCat(
+      "next of ", pool.agents.size(), " active agents in rotation",
+      last == 0 ? " (first lead routed)"
+                : absl::StrCat(" after agent ", last, wrapped ? ", wrapping to the first" : ""));
+  return routing;
+}
+
+std::string AppendMessage(const std::string& notes, const std::string& message) {
+  if (message.empty() || absl::StrContains(notes, message)) {
+    return notes;
+  }
+  return notes.empty() ? message : absl::StrCat(notes, "\n\n", message);
+}
+
+// Fills the lead's empty fields from the capture; returns which changed.
+std::vector<std::string> Merge(const CaptureInput& capture, LeadRecord& lead) {
+  std::vector<std::string> filled;
+  auto fill = [&filled](std::string& field, const std::string& value, const char* name) {
+    if (field.empty() && !value.empty()) {
+      field = value;
+      filled.push_back(name);
+    }
+  };
+  fill(lead.name, capture.contact.name, "name");
+  if (lead.email.empty() && !capture.contact.email.empty()) {
+    lead.email = capture.contact.email;
+    lead.email_key = capture.contact.email_key;
+    filled.push_back("email");
+  }
+  if (lead.phone.empty() && !capture.contact.phone.empty()) {
+    lead.phone = capture.contact.phone;
+    lead.phone_e164 = capture.contact.phone_e164;
+    filled.push_back("phone");
+  }
+  fill(lead.contact_info, capture.contact.contact_info, "contact_info");
+  // The source's id belongs to the source's own leads.
+  if (lead.source == capture.source) {
+    fill(lead.external_id, capture.external_id, "external_id");
+  }
+  if (lead.property_id == 0 && capture.property_id != 0) {
+    lead.property_id = capture.property_id;
+    filled.push_back("property_id");
+  }
+  fill(lead.property_mls_id, capture.property_mls_id, "property_mls_id");
+  const std::string notes = AppendMessage(lead.notes, capture.message);
+  if (notes != lead.notes) {
+    lead.notes = notes;
+    filled.push_back("notes");
+  }
+  return filled;
+}
+
+json LeadSummary(const LeadRecord& lead) {
+  return {{"name", lead.name},
+          {"source", lead.source},
+          {"status", lead.status},
+          {"assigned_to", lead.assigned_to}};
+}
+
+}  // namespace
+
+std::string MatchName(Match match) {
+  switch (match) {
+    case Match::kExternalId:
+      return "external_id";
+    case Match::kEmail:
+      return "email";
+    case Match::kPhone:
+      return "phone";
+    case Match::kNone:
+      break;
+  }
+  return "";
+}
+
+std::vector<db::PreparedStatement> LeadRepository::Statements() {
+  const std::string& columns = LeadColumns();
+  return {
+      {"leads_get",
+       absl::StrCat("SELECT ", columns, " FROM leads WHERE id = $1 AND deleted_at IS NULL")},
+      {"leads_get_for_update", absl::StrCat("SELECT ", columns,
+                                            " FROM leads WHERE id = $1 AND deleted_at IS NULL "
+                                            "FOR UPDATE")},
+      {"leads_deleted_at",
+       absl::StrCat("SELECT ", timestamp::MicrosColumn("deleted_at"), " FROM leads WHERE id = $1")},
+      // Two-key advisory locks have a key space of their own; the first key
+      // marks lead contact keys.
+      {"leads_key_lock", "SELECT pg_advisory_xact_lock(1279607108, hashtext($1::text))"},
+      {"leads_by_external_id",
+       absl::StrCat("SELECT ", columns,
+                    " FROM leads WHERE source = $1 AND external_id = $2 AND deleted_at IS NULL")},
+      {"leads_by_email_key",
+       absl::StrCat("SELECT ", columns,
+                    " FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY id LIMIT 1")},
+      {"leads_by_phone",
+       absl::StrCat(
+           "SELECT ", columns,
+           " FROM leads WHERE phone_e164 = $1 AND deleted_at IS NULL ORDER BY id LIMIT 1")},
+      {"leads_insert",
+       absl::StrCat(
+           "INSERT INTO leads (name, contact_info, status, assigned_to, email, email_key, phone, "
+           "phone_e164, source, external_id, notes, property_id, assigned_at, routing_rule, "
+           "routed_to, routing_reason, routing_candidates, routed_at, property_mls_id) VALUES ($1, "
+           "nullif($2, ''), "
+           "$3, nullif($4::int8, 0), $5, nullif($6, ''), $7, nullif($8, ''), $9, "
+           "nullif($10, ''), $11, nullif($12::int8, 0), "
+           "CASE WHEN $4::int8 <> 0 THEN now() END, nullif($13, ''), nullif($14::int8, 0), "
+           "nullif($15, ''), nullif($16::int8[], '{}'), CASE WHEN $13 <> '' THEN now() END, "
+           "nullif($17, '')) "
+           "RETURNING ",
+           columns)},
+      {"leads_update",
+       absl::StrCat("UPDATE leads SET name = $2, contact_info = nullif($3, ''), status = $4, "
+                    "email = $5, email_key = nullif($6, ''), phone = $7, "
+                    "phone_e164 = nullif($8, ''), source = $9, external_id = nullif($10, ''), "
+                    "notes = $11, property_id = nullif($12::int8, 0), "
+                    "property_mls_id = nullif($13, ''), version = version + 1, updated_at = now() "
+                    "WHERE id = $1 RETURNING ",
+                    columns)},
+      {"leads_assign",
+       absl::StrCat("UPDATE leads SET assigned_to = nullif($2::int8, 0), "
+                    "assigned_at = CASE WHEN $2::int8 <> 0 THEN now() END, routing_rule = $3, "
+                    "routed_to = nullif($2::int8, 0), routing_reason = $4, "
+                    "routing_candidates = nullif($5::int8[], '{}'), routed_at = now(), "
+                    "version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
+                    columns)},
+      {"leads_delete", absl::StrCat("UPDATE leads SET deleted_at = now(), version = version + 1, "
+                                    "updated_at = now() WHERE id = $1 RETURNING ",
+                                    timestamp::MicrosColumn("deleted_at"))},
+      {"routing_cursor_lock",
+       "SELECT last_agent_id FROM routing_cursors WHERE rule = $1 FOR UPDATE"},
+      {"routing_cursor_set",
+       "UPDATE routing_cursors SET last_agent_id = $2, updated_at = now() WHERE rule = $1"},
+  };
+}
+
+absl::StatusOr<CreateResult> LeadRepository::Create(const NewLead& lead, int64_t actor_id,
+                                                    const std::string& request_id) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<CreateResult> {
+    if (auto done = idempotency::Begin(tx, actor_id, "CreateLead", request_id)) {
+      absl::StatusOr<LeadRecord> first = Replay(tx, done->resource_id);
+      if (!first.ok()) {
+        return first.status();
+      }
+      return CreateResult{.lead = *std::move(first)};
+    }
+    LockKeys(tx, lead.source, lead.external_id, lead.contact.email_key, lead.contact.phone_e164);
+    if (auto match = FindMatch(tx, lead.source, lead.external_id, lead.contact.email_key,
+                               lead.contact.phone_e164)) {
+      return CreateResult{.duplicate = Duplicate{.lead_id = match->first.id,
+                                                 .assigned_to = match->first.assigned_to,
+                                                 .field = MatchName(match->second)}};
+    }
+    LeadRecord created = Insert(tx, lead);
+    json details = LeadSummary(created);
+    if (absl::Status s = Record(tx, actor_id, "lead.created", created.id, details); !s.ok()) {
+      return s;
+    }
+    if (created.assigned_to != 0) {
+      if (absl::Status s = Record(tx, actor_id, "lead.assigned", created.id,
+                                  {{"agent_id", created.assigned_to},
+                                   {"previous_agent_id", 0},
+                                   {"name", created.name},
+                                   {"source", created.source},
+                                   {"routing", RoutingJson(created.routing)}});
+          !s.ok()) {
+        return s;
+      }
+    }
+    idempotency::Remember(tx, actor_id, "CreateLead", request_id, {.resource_id = created.id});
+    return CreateResult{.lead = std::move(created)};
+  });
+}
+
+absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& capture, int64_t actor_id,
+                                                      const std::string& request_id,
+                                                      const RoutingPool& pool) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<CaptureResult> {
+    if (auto done = idempotency::Begin(tx, actor_id, "CaptureLead", request_id)) {
+      absl::StatusOr<LeadRecord> first = Replay(tx, done->resource_id);
+      if (!first.ok()) {
+        return first.status();
+      }
+      CaptureResult result{.lead = *std::move(first), .created = done->outcome == "created"};
+      for (Match m : {Match::kExternalId, Match::kEmail, Match::kPhone}) {
+        if (done->outcome == absl::StrCat("merged:", MatchName(m))) {
+          result.match = m;
+        }
+      }
+      return result;
+    }
+    LockKeys(tx, capture.source, capture.external_id, capture.contact.email_key,
+             capture.contact.phone_e164);
+    CaptureResult result;
+    if (auto match = FindMatch(tx, capture.source, capture.external_id, capture.contact.email_key,
+                               capture.contact.phone_e164)) {
+      result.lead = std::move(match->first);
+      result.match = match->second;
+      const std::vector<std::string> filled = Merge(capture, result.lead);
+      if (!filled.empty()) {
+        result.lead = Write(tx, result.lead);
+        if (absl::Status s = Record(tx, actor_id, "lead.inquiry", result.lead.id,
+                                    {{"source", capture.source},
+                                     {"external_id", capture.external_id},
+                                     {"match", MatchName(result.match)},
+                                     {"message", capture.message},
+                                     {"filled", filled},
+                                     {"name", result.lead.name},
+                                     {"assigned_to", result.lead.assigned_to}});
+            !s.ok()) {
+          return s;
+        }
+      }
+      idempotency::Remember(tx, actor_id, "CaptureLead", request_id,
+                            {.resource_id = result.lead.id,
+                             .outcome = absl::StrCat("merged:", MatchName(result.match))});
+      return result;
+    }
+    if (capture.contact.name.empty()) {
+      return InvalidArgumentError("name", "is required when the capture matches no existing lead");
+    }
+    NewLead lead{.contact = capture.contact,
+                 .source = capture.source,
+                 .external_id = capture.external_id,
+                 .notes = capture.message,
+                 .property_id = capture.property_id,
+                 .property_mls_id = capture.property_mls_id};
+    lead.routing = RouteRoundRobin(tx, pool);
+    lead.assigned_to = lead.routing.agent_id;
+    result.lead = Insert(tx, lead);
+    result.created = true;
+    json details = LeadSummary(result.lead);
+    details["external_id"] = capture.external_id;
+    details["message"] = capture.message;
+    details["routing"] = RoutingJson(result.lead.routing);
+    if (absl::Status s = Record(tx, actor_id, "lead.captured", result.lead.id, details); !s.ok()) {
+      return s;
+    }
+    if (result.lead.assigned_to != 0) {
+      if (absl::Status s = Record(tx, actor_id, "lead.assigned", result.lead.id,
+                                  {{"agent_id", result.lead.assigned_to},
+                                   {"previous_agent_id", 0},
+                                   {"name", result.lead.name},
+                                   {"source", result.lead.source},
+                                   {"message", capture.message},
+                                   {"routing", RoutingJson(result.lead.routing)}});
+          !s.ok()) {
+        return s;
+      }
+    }
+    idempotency::Remember(tx, actor_id, "CaptureLead", request_id,
+                          {.resource_id = result.lead.id, .outcome = "created"});
+    return result;
+  });
+}
+
+absl::StatusOr<LeadRecord> LeadRepository::Get(int64_t id) {
+  return db::ReadFor(*pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<LeadRecord> {
+    std::optional<LeadRecord> lead = FirstLead(tx.exec_prepared("leads_get", id));
+    if (!lead.has_value()) {
+      return NotFound();
+    }
+    return *std::move(lead);
+  });
+}
+
+absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& query) {
+  db::WhereClause where;
+  where.AddSql("deleted_at IS NULL");
+  if (!query.status.empty()) {
+    where.Add("status = ", query.status, "::text");
+  }
+  if (query.unassigned_only) {
+    where.AddSql("assigned_to IS NULL");
+  } else if (query.assigned_to != 0) {
+    where.Add("assigned_to = ", absl::StrCat(query.assigned_to), "::int8");
+  }
+  if (!query.source.empty()) {
+    where.Add("source = ", query.source, "::text");
+  }
+  if (!query.text.empty()) {
+    std::string pattern = "%";
+    for (char c : query.text) {
+      if (c == '%' || c == '_' || c == '\\') {
+        pattern.push_back('\\');
+      }
+      pattern.push_back(c);
+    }
+    pattern.push_back('%');
+    where.Add("search_text LIKE ", std::move(pattern), "::text");
+  }
+  if (query.created_from.has_value()) {
+    where.Add("created_at >= ", timestamp::SqlText(*query.created_from), "::timestamptz");
+  }
+  if (query.created_until.has_value()) {
+    where.Add("created_at < ", timestamp::SqlText(*query.created_until), "::timestamptz");
+  }
+  if (query.before_id.has_value()) {
+    where.Add("id < ", absl::StrCat(*query.before_id), "::int8");
+  }
+  const std::string sql = absl::StrCat("SELECT ", LeadColumns(), " FROM leads", where.sql(),
+                                       " ORDER BY id DESC LIMIT ", std::max(1, query.limit));
+  return db::ReadFor(
+      *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
+        std::vector<LeadRecord> leads;
+        for (const pqxx::row& row :
+             tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params()))) {
+          leads.push_back(ToLead(row));
+        }
+        return leads;
+      });
+}
+
+absl::StatusOr<LeadRecord> LeadRepository::Update(int64_t id, const LeadChanges& changes,
+                                                  int64_t expected_version, int64_t actor_id,
+                                                  const std::string& request_id, Allow allow) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<LeadRecord> {
+    if (auto done = idempotency::Begin(tx, actor_id, "UpdateLead", request_id)) {
+      return Replay(tx, done->resource_id);
+    }
+    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, expected_version, allow);
+    if (!current.ok()) {
+      return current.status();
+    }
+    LeadRecord next = *current;
+    json diff = json::object();
+    auto change = [&diff](std::string& field, const std::optional<std::string>& value,
+                          const char* name) {
+      if (value.has_value() && *value != field) {
+        diff[name] = {{"old", field}, {"new", *value}};
+        field = *value;
+      }
+    };
+    change(next.name, changes.name, "name");
+    change(next.email, changes.email, "email");
+    change(next.phone, changes.phone, "phone");
+    change(next.contact_info, changes.contact_info, "contact_info");
+    change(next.source, changes.source, "source");
+    change(next.status, changes.status, "status");
+    change(next.notes, changes.notes, "notes");
+    change(next.external_id, changes.external_id, "external_id");
+    if (changes.email_key.has_value()) {
+      next.email_key = *changes.email_key;
+    }
+    if (changes.phone_e164.has_value()) {
+      next.phone_e164 = *changes.phone_e164;
+    }
+    if (changes.property_id.has_value() && *changes.property_id != next.property_id) {
+      diff["property_id"] = {{"old", next.property_id}, {"new", *changes.property_id}};
+      next.property_id = *changes.property_id;
+    }
+    if (diff.empty()) {
+      idempotency::Remember(tx, actor_id, "UpdateLead", request_id, {.resource_id = id});
+      return *current;  // nothing to change: nothing written, no activity
+    }
+    if (next.external_id != current->external_id || next.source != current->source) {
+      LockKeys(tx, next.source, next.external_id, "", "");
+      std::optional<LeadRecord> taken =
+          next.external_id.empty()
+              ? std::nullopt
+              : FirstLead(tx.exec_prepared("leads_by_external_id", next.source, next.external_id));
+      if (taken.has_value() && taken->id != id) {
+        return absl::AlreadyExistsError("another lead has this source and external_id");
+      }
+    }
+    LeadRecord updated = Write(tx, next);
+    if (absl::Status s = Record(tx, actor_id, "lead.updated", id,
+                                {{"changes", diff}, {"assigned_to", updated.assigned_to}});
+        !s.ok()) {
+      return s;
+    }
+    if (diff.contains("status")) {
+      if (absl::Status s = Record(tx, actor_id, "lead.status_changed", id,
+                                  {{"old", current->status},
+                                   {"new", updated.status},
+                                   {"name", updated.name},
+                                   {"assigned_to", updated.assigned_to}});
+          !s.ok()) {
+        return s;
+      }
+    }
+    idempotency::Remember(tx, actor_id, "UpdateLead", request_id, {.resource_id = id});
+    return updated;
+  });
+}
+
+absl::StatusOr<LeadRecord> LeadRepository::Assign(int64_t id, int64_t agent_id,
+                                                  const Routing& routing, int64_t expected_version,
+                                                  int64_t actor_id, const std::string& request_id,
+                                                  Allow allow) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<LeadRecord> {
+    if (auto done = idempotency::Begin(tx, actor_id, "AssignLead", request_id)) {
+      return Replay(tx, done->resource_id);
+    }
+    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, expected_version, allow);
+    if (!current.ok()) {
+      return current.status();
+    }
+    if (current->assigned_to == agent_id) {
+      idempotency::Remember(tx, actor_id, "AssignLead", request_id, {.resource_id = id});
+      return *current;
+    }
+    LeadRecord updated = ToLead(tx.exec_prepared1("leads_assign", id, agent_id, routing.rule,
+                                                  routing.reason, IdArray(routing.candidates)));
+    if (absl::Status s =
+            Record(tx, actor_id, agent_id == 0 ? "lead.unassigned" : "lead.assigned", id,
+                   {{"agent_id", agent_id},
+                    {"previous_agent_id", current->assigned_to},
+                    {"name", updated.name},
+                    {"source", updated.source},
+                    {"routing", RoutingJson(updated.routing)}});
+        !s.ok()) {
+      return s;
+    }
+    idempotency::Remember(tx, actor_id, "AssignLead", request_id, {.resource_id = id});
+    return updated;
+  });
+}
+
+absl::StatusOr<LeadRecord> LeadRepository::Claim(int64_t id, int64_t agent_id,
+                                                 const std::string& request_id, Allow allow) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<LeadRecord> {
+    if (auto done = idempotency::Begin(tx, agent_id, "ClaimLead", request_id)) {
+      return Replay(tx, done->resource_id);
+    }
+    // The row lock makes two claims take turns: the second sees the first's
+    // agent and is refused.
+    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, 0, allow);
+    if (!current.ok()) {
+      return current.status();
+    }
+    if (current->assigned_to == agent_id) {
+      return *current;
+    }
+    if (current->assigned_to != 0) {
+      return absl::FailedPreconditionError("lead is already assigned (claimed by someone else)");
+    }
+    LeadRecord updated =
+        ToLead(tx.exec_prepared1("leads_assign", id, agent_id, "claim",
+                                 "claimed from the pool of unassigned leads", IdArray({})));
+    if (absl::Status s = Record(tx, agent_id, "lead.claimed", id,
+                                {{"agent_id", agent_id},
+                                 {"name", updated.name},
+                                 {"source", updated.source},
+                                 {"routing", RoutingJson(updated.routing)}});
+        !s.ok()) {
+      return s;
+    }
+    idempotency::Remember(tx, agent_id, "ClaimLead", request_id, {.resource_id = id});
+    return updated;
+  });
+}
+
+absl::StatusOr<absl::Time> LeadRepository::Delete(int64_t id, int64_t expected_version,
+                                                  int64_t actor_id, const std::string& request_id,
+                                                  Allow allow) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
+    if (auto done = idempotency::Begin(tx, actor_id, "DeleteLead", request_id)) {
+      pqxx::result row = tx.exec_prepared("leads_deleted_at", done->resource_id);
+      if (row.empty() || row[0]["deleted_at"].is_null()) {
+        return NotFound();
+      }
+      return timestamp::FromMicros(row[0]["deleted_at"].as<int64_t>());
+    }
+    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, expected_version, allow);
+    if (!current.ok()) {
+      return current.status();
+    }
+    const absl::Time deleted_at =
+        timestamp::FromMicros(tx.exec_prepared1("leads_delete", id)["deleted_at"].as<int64_t>());
+    if (absl::Status s = Record(tx, actor_id, "lead.deleted", id, LeadSummary(*current)); !s.ok()) {
+      return s;
+    }
+    idempotency::Remember(tx, actor_id, "DeleteLead", request_id, {.resource_id = id});
+    return deleted_at;
+  });
+}
+
+}  // namespace crm::leads

@@ -1,0 +1,824 @@
+// The leads service through its real binary, with the real auth binary as
+// its directory and token issuer, each on its own throwaway database: every
+// rule of intake, de-duplication, routing, access and events, seen as a
+// client sees it (and the outbox checked in SQL).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/client/channel.h"
+#include "common/testing/pg_cluster.h"
+#include "common/testing/service_process.h"
+#include "common/testing/subprocess.h"
+#include "crm/auth/v1/auth_service.grpc.pb.h"
+#include "crm/auth/v1/user_service.grpc.pb.h"
+#include "crm/leads/v1/lead_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace crm::leads {
+namespace {
+
+using ::crm::testing::PgCluster;
+using ::crm::testing::ServiceProcess;
+using json = nlohmann::json;
+namespace lv1 = ::crm::leads::v1;
+namespace av1 = ::crm::auth::v1;
+
+constexpr char kAdminPassword[] = "leads-admin-pass";
+constexpr char kAgentPassword[] = "agent-password-1";
+constexpr char kLeadsSecret[] = "leads-service-account-secret";
+constexpr char kZillowSecret[] = "zillow-service-account-secret";
+
+void WriteFile(const std::string& path, const std::string& content) {
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr) << path;
+  fputs(content.c_str(), f);
+  fclose(f);
+}
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(client::DeadlineAfter(absl::Seconds(20)));
+  if (!token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + token);
+  }
+  return context;
+}
+
+// The google.rpc detail of `type` in a status, if any.
+template <typename Detail>
+std::optional<Detail> DetailOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    return std::nullopt;
+  }
+  for (const google::protobuf::Any& any : details.details()) {
+    Detail detail;
+    if (any.UnpackTo(&detail)) {
+      return detail;
+    }
+  }
+  return std::nullopt;
+}
+
+struct User {
+  int64_t id = 0;
+  std::string token;
+};
+
+class LeadServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto cluster = PgCluster::Create();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster).release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    static int counter = 0;
+    ++counter;
+    auto auth_dsn = cluster_->CreateServiceDatabase(absl::StrCat("crm_auth_", counter));
+    auto leads_dsn = cluster_->CreateServiceDatabase(absl::StrCat("crm_leads_", counter));
+    ASSERT_TRUE(auth_dsn.ok() && leads_dsn.ok());
+    leads_dsn_ = *leads_dsn;
+    dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-leads-test-",
+                        getpid(), "-", counter);
+    std::filesystem::create_directories(dir_ + "/accounts");
+    WriteFile(dir_ + "/admin_password", kAdminPassword);
+    WriteFile(dir_ + "/accounts/leads.secret", kLeadsSecret);
+    WriteFile(dir_ + "/accounts/zillow.secret", kZillowSecret);
+    WriteFile(dir_ + "/leads.secret", kLeadsSecret);
+    auto auth = ServiceProcess::Start(
+        "auth", {"--dsn=" + *auth_dsn, "--admin_password_file=" + dir_ + "/admin_password",
+                 "--service_accounts_dir=" + dir_ + "/accounts", "--max_hashes_per_second=0"});
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    auth_ = std::move(*auth);
+    users_ = av1::UserService::NewStub(auth_->channel());
+    StartLeads();
+    admin_ = Login("admin@crm.local", kAdminPassword);
+    ASSERT_FALSE(admin_.token.empty());
+  }
+
+  void TearDown() override {
+    leads_.reset();
+    auth_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartLeads() {
+    // The relay's audit address is a port nobody serves: events stay in the
+    // outbox, where the tests read them.
+    auto leads = ServiceProcess::Start(
+        "leads", {"--dsn=" + leads_dsn_, "--auth_address=" + auth_->address(),
+                  "--service_account_secret_file=" + dir_ + "/leads.secret",
+                  absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
+                  "--directory_cache_seconds=1"});
+    ASSERT_TRUE(leads.ok()) << leads.status();
+    leads_ = std::move(*leads);
+    stub_ = lv1::LeadService::NewStub(leads_->channel());
+  }
+
+  User Login(const std::string& email, const std::string& password) {
+    auto stub = av1::AuthService::NewStub(auth_->channel());
+    av1::LoginRequest request;
+    request.set_email(email);
+    request.set_password(password);
+    av1::LoginResponse response;
+    grpc::Status status = stub->Login(Context("").get(), request, &response);
+    EXPECT_TRUE(status.ok()) << email << ": " << status.error_message();
+    return {.id = response.user().id(), .token = response.access_token()};
+  }
+
+  User CreateUser(const std::string& name, av1::Role role) {
+    av1::CreateUserRequest request;
+    request.mutable_user()->set_name(name);
+    const std::string email = absl::StrCat(name, "@crm.local");
+    request.mutable_user()->set_email(email);
+    request.mutable_user()->set_role(role);
+    request.set_password(kAgentPassword);
+    av1::CreateUserResponse response;
+    grpc::Status status = users_->CreateUser(Context(admin_.token).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return Login(email, kAgentPassword);
+  }
+
+  void Deactivate(int64_t id) {
+    av1::DeactivateUserRequest request;
+    request.set_id(id);
+    av1::DeactivateUserResponse response;
+    ASSERT_TRUE(users_->DeactivateUser(Context(admin_.token).get(), request, &response).ok());
+  }
+
+  grpc::Status Create(const User& caller, const lv1::Lead& lead, lv1::Lead* out = nullptr,
+                      const std::string& request_id = "") {
+    lv1::CreateLeadRequest request;
+    *request.mutable_lead() = lead;
+    request.set_request_id(request_id);
+    lv1::CreateLeadResponse response;
+    grpc::Status status = stub_->CreateLead(Context(caller.token).get(), request, &response);
+    if (out != nullptr) {
+      *out = response.lead();
+    }
+    return status;
+  }
+
+  static lv1::Lead NewLead(const std::string& name, const std::string& email,
+                           const std::string& phone = "") {
+    lv1::Lead lead;
+    lead.set_name(name);
+    lead.set_email(email);
+    lead.set_phone(phone);
+    return lead;
+  }
+
+  grpc::Status Capture(const User& caller, const lv1::CaptureLeadRequest& request,
+                       lv1::CaptureLeadResponse* out = nullptr) {
+    lv1::CaptureLeadResponse response;
+    grpc::Status status = stub_->CaptureLead(Context(caller.token).get(), request, &response);
+    if (out != nullptr) {
+      *out = response;
+    }
+    return status;
+  }
+
+  static lv1::CaptureLeadRequest CaptureOf(const std::string& name, const std::string& email,
+                                           const std::string& source = "website",
+                                           const std::string& message = "") {
+    lv1::CaptureLeadRequest request;
+    request.set_name(name);
+    request.set_email(email);
+    request.set_source(source);
+    request.set_message(message);
+    return request;
+  }
+
+  grpc::Status Get(const User& caller, int64_t id, lv1::Lead* out = nullptr) {
+    lv1::GetLeadRequest request;
+    request.set_id(id);
+    lv1::GetLeadResponse response;
+    grpc::Status status = stub_->GetLead(Context(caller.token).get(), request, &response);
+    if (out != nullptr) {
+      *out = response.lead();
+    }
+    return status;
+  }
+
+  // The outbox's activities, oldest first: action and details.
+  std::vector<std::pair<std::string, json>> Events(int64_t lead_id = 0) {
+    pqxx::connection conn(leads_dsn_);
+    pqxx::nontransaction tx(conn);
+    std::vector<std::pair<std::string, json>> events;
+    for (const pqxx::row& row :
+         tx.exec_params("SELECT action, details::text FROM outbox WHERE $1 = 0 OR entity_id = $1 "
+                        "ORDER BY id",
+                        lead_id)) {
+      events.emplace_back(row[0].as<std::string>(), json::parse(row[1].as<std::string>()));
+    }
+    return events;
+  }
+
+  std::vector<std::string> Actions(int64_t lead_id = 0) {
+    std::vector<std::string> actions;
+    for (const auto& [action, details] : Events(lead_id)) {
+      actions.push_back(action);
+    }
+    return actions;
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection conn(leads_dsn_);
+    pqxx::nontransaction tx(conn);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  static PgCluster* cluster_;
+  std::string leads_dsn_;
+  std::string dir_;
+  std::unique_ptr<ServiceProcess> auth_;
+  std::unique_ptr<ServiceProcess> leads_;
+  std::unique_ptr<av1::UserService::Stub> users_;
+  std::unique_ptr<lv1::LeadService::Stub> stub_;
+  User admin_;
+};
+
+PgCluster* LeadServiceTest::cluster_ = nullptr;
+
+TEST_F(LeadServiceTest, CreateValidatesEachFieldByName) {
+  const User agent = CreateUser("vera", av1::ROLE_AGENT);
+  struct Case {
+    lv1::Lead lead;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  cases.push_back({NewLead("", "a@example.com"), "lead.name"});
+  cases.push_back({NewLead(std::string(101, 'x'), "a@example.com"), "lead.name"});
+  cases.push_back({NewLead("Ann", "not-an-email"), "lead.email"});
+  cases.push_back({NewLead("Ann", "", "no digits here"), "lead.phone"});
+  lv1::Lead bad_source = NewLead("Ann", "a@example.com");
+  bad_source.set_source("Zillow Premier");
+  cases.push_back({bad_source, "lead.source"});
+  lv1::Lead bad_status = NewLead("Ann", "a@example.com");
+  bad_status.set_status(static_cast<lv1::LeadStatus>(99));
+  cases.push_back({bad_status, "lead.status"});
+  lv1::Lead other_agent = NewLead("Ann", "a@example.com");
+  other_agent.set_assigned_to(admin_.id);
+  cases.push_back({other_agent, "lead.assigned_to"});
+  lv1::Lead long_notes = NewLead("Ann", "a@example.com");
+  long_notes.set_notes(std::string(20001, 'n'));
+  cases.push_back({long_notes, "lead.notes"});
+  for (const Case& c : cases) {
+    grpc::Status status = Create(agent, c.lead);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    auto bad_request = DetailOf<google::rpc::BadRequest>(status);
+    ASSERT_TRUE(bad_request.has_value()) << c.field << ": " << status.error_message();
+    EXPECT_EQ(bad_request->field_violations(0).field(), c.field);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM leads"), 0);
+  // An admin may not assign to a non-agent either.
+  lv1::Lead to_admin = NewLead("Ann", "a@example.com");
+  to_admin.set_assigned_to(admin_.id);
+  EXPECT_EQ(Create(admin_, to_admin).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(LeadServiceTest, CreateStoresContactKeysAndTheAgentsOwnership) {
+  const User agent = CreateUser("ana", av1::ROLE_AGENT);
+  lv1::Lead created;
+  lv1::Lead lead = NewLead("  Jane Doe ", " Jane.Doe@Example.COM ", "(415) 555-0123 x7");
+  lead.set_notes("wants a yard");
+  ASSERT_TRUE(Create(agent, lead, &created).ok());
+  EXPECT_EQ(created.name(), "Jane Doe");
+  EXPECT_EQ(created.email(), "Jane.Doe@Example.COM");
+  EXPECT_EQ(created.assigned_to(), agent.id);
+  EXPECT_EQ(created.status(), lv1::LEAD_STATUS_NEW);
+  EXPECT_EQ(created.source(), "manual");
+  EXPECT_EQ(created.version(), 1);
+  EXPECT_EQ(created.routing().rule(), "creator");
+  EXPECT_TRUE(created.has_assign_time());
+  pqxx::connection conn(leads_dsn_);
+  pqxx::nontransaction tx(conn);
+  pqxx::row row = tx.exec_params1("SELECT email_key, phone_e164, status FROM leads WHERE id = $1",
+                                  created.id());
+  EXPECT_EQ(row[0].as<std::string>(), "jane.doe@example.com");
+  EXPECT_EQ(row[1].as<std::string>(), "+14155550123");
+  EXPECT_EQ(row[2].as<std::string>(), "NEW");
+  // A number that does not parse is kept as given and never matched.
+  lv1::Lead garbage;
+  ASSERT_TRUE(Create(agent, NewLead("Gus", "", "call 123"), &garbage).ok());
+  EXPECT_EQ(garbage.phone(), "call 123");
+  EXPECT_TRUE(tx.exec_params1("SELECT phone_e164 IS NULL FROM leads WHERE id = $1", garbage.id())[0]
+                  .as<bool>());
+  ASSERT_TRUE(Create(agent, NewLead("Gil", "", "call 123")).ok());
+  // The same request id returns the first lead and creates nothing.
+  lv1::Lead first, again;
+  ASSERT_TRUE(Create(agent, NewLead("Rita", "rita@example.com"), &first, "req-1").ok());
+  ASSERT_TRUE(Create(agent, NewLead("Rita", "rita@example.com"), &again, "req-1").ok());
+  EXPECT_EQ(first.id(), again.id());
+  EXPECT_EQ(Count("SELECT count(*) FROM leads WHERE email_key = 'rita@example.com'"), 1);
+}
+
+// Agent B learns the person is a lead already, and nothing about A's lead.
+TEST_F(LeadServiceTest, DuplicateRefusalNamesTheLeadOnlyToWhoMaySeeIt) {
+  const User a = CreateUser("alma", av1::ROLE_AGENT);
+  const User b = CreateUser("bruno", av1::ROLE_AGENT);
+  lv1::Lead lead;
+  ASSERT_TRUE(Create(a, NewLead("Jane Doe", "jane@example.com", "+1 415 555 0100"), &lead).ok());
+  const auto resource = [](const grpc::Status& status) {
+    auto info = DetailOf<google::rpc::ResourceInfo>(status);
+    return info.has_value() ? info->resource_name() : std::string();
+  };
+  grpc::Status by_b = Create(b, NewLead("J. Doe", "JANE@example.com "));
+  EXPECT_EQ(by_b.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(resource(by_b), "");
+  EXPECT_EQ(by_b.error_message().find(std::to_string(lead.id())), std::string::npos);
+  EXPECT_EQ(by_b.error_message().find("alma"), std::string::npos);
+  EXPECT_EQ(by_b.error_message().find("Jane"), std::string::npos);
+  // Same phone written another way.
+  grpc::Status by_phone = Create(b, NewLead("Other", "other@example.com", "(415) 555-0100"));
+  EXPECT_EQ(by_phone.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(resource(by_phone), "");
+  // The owner and an admin are told which lead it is.
+  grpc::Status by_a = Create(a, NewLead("Jane", "jane@example.com"));
+  EXPECT_EQ(by_a.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(resource(by_a), absl::StrCat("leads/", lead.id()));
+  grpc::Status by_admin = Create(admin_, NewLead("Jane", "jane@example.com"));
+  EXPECT_EQ(resource(by_admin), absl::StrCat("leads/", lead.id()));
+  EXPECT_EQ(Count("SELECT count(*) FROM leads"), 1);
+}
+
+TEST_F(LeadServiceTest, CaptureMergesByExternalIdEmailThenPhoneAndOnlyWhenSomethingChanges) {
+  const User agent = CreateUser("ana", av1::ROLE_AGENT);
+  lv1::CaptureLeadRequest first =
+      CaptureOf("Jane Doe", "jane@example.com", "zillow", "Is 12 Oak St still available?");
+  first.set_external_id("z-1");
+  lv1::CaptureLeadResponse created;
+  ASSERT_TRUE(Capture(admin_, first, &created).ok());
+  EXPECT_EQ(created.outcome(), lv1::CAPTURE_OUTCOME_CREATED);
+  EXPECT_EQ(created.lead().assigned_to(), agent.id);
+  EXPECT_EQ(created.lead().notes(), "Is 12 Oak St still available?");
+  const int64_t id = created.lead().id();
+
+  // Same source and external id, new message and a phone: merged, filled.
+  lv1::CaptureLeadRequest again = CaptureOf("", "", "zillow", "Can I see it Saturday?");
+  again.set_external_id("z-1");
+  again.set_phone("415-555-0199");
+  lv1::CaptureLeadResponse merged;
+  ASSERT_TRUE(Capture(admin_, again, &merged).ok()) << "name not needed for a merge";
+  EXPECT_EQ(merged.outcome(), lv1::CAPTURE_OUTCOME_MERGED);
+  EXPECT_EQ(merged.dedupe_match(), lv1::DEDUPE_MATCH_EXTERNAL_ID);
+  EXPECT_EQ(merged.lead().id(), id);
+  EXPECT_EQ(merged.lead().phone(), "415-555-0199");
+  EXPECT_EQ(merged.lead().notes(), "Is 12 Oak St still available?\n\nCan I see it Saturday?");
+  EXPECT_EQ(merged.lead().version(), 2);
+  EXPECT_EQ(merged.lead().assigned_to(), agent.id);
+
+  // The same capture again changes nothing: nothing written, no activity.
+  const size_t events = Events(id).size();
+  lv1::CaptureLeadResponse unchanged;
+  ASSERT_TRUE(Capture(admin_, again, &unchanged).ok());
+  EXPECT_EQ(unchanged.lead().version(), 2);
+  EXPECT_EQ(Events(id).size(), events);
+
+  // Another source, same email (case and spaces aside): merged by email.
+  lv1::CaptureLeadResponse by_email;
+  ASSERT_TRUE(
+      Capture(admin_, CaptureOf("Jane", " JANE@example.com", "realtor_com", "Price?"), &by_email)
+          .ok());
+  EXPECT_EQ(by_email.dedupe_match(), lv1::DEDUPE_MATCH_EMAIL);
+  EXPECT_EQ(by_email.lead().id(), id);
+  EXPECT_EQ(by_email.lead().external_id(), "z-1") << "another source's id is not taken";
+  // By phone, written differently.
+  lv1::CaptureLeadRequest by_phone_request =
+      CaptureOf("Jane", "", "open_house", "Met at open house");
+  by_phone_request.set_phone("+1 (415) 555 0199");
+  lv1::CaptureLeadResponse by_phone;
+  ASSERT_TRUE(Capture(admin_, by_phone_request, &by_phone).ok());
+  EXPECT_EQ(by_phone.dedupe_match(), lv1::DEDUPE_MATCH_PHONE);
+  EXPECT_EQ(by_phone.lead().id(), id);
+  EXPECT_EQ(Count("SELECT count(*) FROM leads"), 1);
+
+  std::vector<std::string> actions = Actions(id);
+  EXPECT_EQ(actions, (std::vector<std::string>{"lead.captured", "lead.assigned", "lead.inquiry",
+                                               "lead.inquiry", "lead.inquiry"}));
+  const json inquiry = Events(id)[2].second;
+  EXPECT_EQ(inquiry["match"], "external_id");
+  EXPECT_EQ(inquiry["message"], "Can I see it Saturday?");
+  EXPECT_THAT(inquiry["filled"].get<std::vector<std::string>>(),
+              ::testing::UnorderedElementsAre("phone", "notes"));
+  // No match and no name: refused, naming the field.
+  grpc::Status nameless = Capture(admin_, CaptureOf("", "new@example.com"));
+  EXPECT_EQ(nameless.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(nameless.error_message().find("name"), std::string::npos);
+  EXPECT_EQ(Capture(admin_, CaptureOf("No Contact", "")).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Twenty clients retrying one capture at once: one lead, one set of events.
+TEST_F(LeadServiceTest, ConcurrentIdenticalCapturesMakeOneLead) {
+  CreateUser("ana", av1::ROLE_AGENT);
+  for (const bool with_request_id : {true, false}) {
+    const std::string email = with_request_id ? "twenty@example.com" : "twenty2@example.com";
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0}, created{0};
+    absl::Mutex mu;
+    std::set<int64_t> ids;
+    for (int i = 0; i < 20; ++i) {
+      clients.emplace_back([&] {
+        lv1::CaptureLeadRequest request = CaptureOf("Twenty", email, "zillow", "Hello");
+        request.set_external_id(email);
+        if (with_request_id) {
+          request.set_request_id("zillow-msg-1");
+        }
+        lv1::CaptureLeadResponse response;
+        if (Capture(admin_, request, &response).ok()) {
+          ++ok;
+          created += response.outcome() == lv1::CAPTURE_OUTCOME_CREATED ? 1 : 0;
+          absl::MutexLock lock(&mu);
+          ids.insert(response.lead().id());
+        }
+      });
+    }
+    for (std::thread& t : clients) {
+      t.join();
+    }
+    EXPECT_EQ(ok.load(), 20);
+    EXPECT_EQ(ids.size(), 1u);
+    if (with_request_id) {
+      EXPECT_EQ(created.load(), 20) << "a retry returns the first outcome";
+    } else {
+      EXPECT_EQ(created.load(), 1);
+    }
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(Actions(*ids.begin()), (std::vector<std::string>{"lead.captured", "lead.assigned"}));
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM leads"), 2);
+}
+
+TEST_F(LeadServiceTest, RoundRobinIsFairUnderConcurrencyAndSurvivesARestart) {
+  std::vector<User> agents = {CreateUser("ana", av1::ROLE_AGENT),
+                              CreateUser("ben", av1::ROLE_AGENT),
+                              CreateUser("cleo", av1::ROLE_AGENT)};
+  CreateUser("carl", av1::ROLE_CLIENT);  // not an agent: never routed to
+  const User zillow = Login("zillow@service.crm.local", kZillowSecret);
+  std::vector<std::thread> clients;
+  absl::Mutex mu;
+  std::map<int64_t, int> per_agent;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 10; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 3; ++i) {
+        lv1::CaptureLeadResponse response;
+        grpc::Status status =
+            Capture(zillow,
+                    CaptureOf(absl::StrCat("Buyer ", c, "-", i),
+                              absl::StrCat("buyer", c, "-", i, "@example.com"), "zillow"),
+                    &response);
+        if (!status.ok()) {
+          ++failures;
+          continue;
+        }
+        absl::MutexLock lock(&mu);
+        ++per_agent[response.lead().assigned_to()];
+      }
+    });
+  }
+  for (std::thread& t : clients) {
+    t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  for (const User& agent : agents) {
+    EXPECT_EQ(per_agent[agent.id], 10) << agent.id;
+  }
+  // The decision is on the lead, readable by its agent.
+  lv1::CaptureLeadResponse last;
+  ASSERT_TRUE(Capture(admin_, CaptureOf("Last", "last@example.com"), &last).ok());
+  const int64_t after_restart_expected = [&] {
+    for (size_t i = 0; i < agents.size(); ++i) {
+      if (agents[i].id == last.lead().assigned_to()) {
+        return agents[(i + 1) % agents.size()].id;
+      }
+    }
+    return int64_t{0};
+  }();
+  const User& owner = *std::find_if(agents.begin(), agents.end(), [&](const User& a) {
+    return a.id == last.lead().assigned_to();
+  });
+  lv1::Lead seen;
+  ASSERT_TRUE(Get(owner, last.lead().id(), &seen).ok());
+  EXPECT_EQ(seen.routing().rule(), "round_robin");
+  EXPECT_EQ(seen.routing().agent_id(), owner.id);
+  EXPECT_THAT(seen.routing().candidate_agent_ids(),
+              ::testing::ElementsAre(agents[0].id, agents[1].id, agents[2].id));
+  EXPECT_NE(seen.routing().reason(), "");
+  EXPECT_TRUE(seen.routing().has_decide_time());
+
+  // A restart resumes the rotation where it was.
+  leads_.reset();
+  StartLeads();
+  lv1::CaptureLeadResponse next;
+  ASSERT_TRUE(Capture(admin_, CaptureOf("Next", "next@example.com"), &next).ok());
+  EXPECT_EQ(next.lead().assigned_to(), after_restart_expected);
+  const json assigned = Events(next.lead().id())[1].second;
+  EXPECT_EQ(Events(next.lead().id())[1].first, "lead.assigned");
+  EXPECT_EQ(assigned["routing"]["rule"], "round_robin");
+  EXPECT_EQ(assigned["routing"]["candidates"].size(), 3u);
+}
+
+TEST_F(LeadServiceTest, DeactivatedAgentStopsReceivingLeadsAndNoAgentLeavesThePond) {
+  const User ana = CreateUser("ana", av1::ROLE_AGENT);
+  const User ben = CreateUser("ben", av1::ROLE_AGENT);
+  Deactivate(ben.id);
+  // The directory's answers live a second here (--directory_cache_seconds).
+  absl::SleepFor(absl::Milliseconds(1500));
+  for (int i = 0; i < 4; ++i) {
+    lv1::CaptureLeadResponse response;
+    ASSERT_TRUE(
+        Capture(admin_, CaptureOf("P", absl::StrCat("p", i, "@example.com")), &response).ok());
+    EXPECT_EQ(response.lead().assigned_to(), ana.id);
+  }
+  Deactivate(ana.id);
+  absl::SleepFor(absl::Milliseconds(1500));
+  lv1::CaptureLeadResponse pond;
+  ASSERT_TRUE(Capture(admin_, CaptureOf("Pond", "pond@example.com"), &pond).ok());
+  EXPECT_EQ(pond.lead().assigned_to(), 0);
+  EXPECT_EQ(pond.lead().routing().reason(), "no active agent");
+  EXPECT_EQ(Actions(pond.lead().id()), (std::vector<std::string>{"lead.captured"}));
+  EXPECT_EQ(Events(pond.lead().id())[0].second["routing"]["agent_id"], 0);
+}
+
+TEST_F(LeadServiceTest, TwoAgentsClaimingAtOnceExactlyOneWins) {
+  const User a = CreateUser("ana", av1::ROLE_AGENT);
+  const User b = CreateUser("ben", av1::ROLE_AGENT);
+  lv1::Lead lead;
+  ASSERT_TRUE(Create(admin_, NewLead("Unclaimed", "u@example.com"), &lead).ok());
+  ASSERT_EQ(lead.assigned_to(), 0);
+  for (int round = 0; round < 5; ++round) {
+    lv1::Lead pooled;
+    ASSERT_TRUE(
+        Create(admin_, NewLead("Pool", absl::StrCat("pool", round, "@example.com")), &pooled).ok());
+    std::atomic<int> won{0}, lost{0};
+    std::vector<std::thread> claimers;
+    for (const User* agent : {&a, &b}) {
+      claimers.emplace_back([&, agent] {
+        lv1::ClaimLeadRequest request;
+        request.set_lead_id(pooled.id());
+        lv1::ClaimLeadResponse response;
+        grpc::Status status = stub_->ClaimLead(Context(agent->token).get(), request, &response);
+        if (status.ok()) {
+          ++won;
+        } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+          ++lost;
+        }
+      });
+    }
+    for (std::thread& t : claimers) {
+      t.join();
+    }
+    EXPECT_EQ(won.load(), 1);
+    EXPECT_EQ(lost.load(), 1);
+    EXPECT_EQ(Actions(pooled.id()), (std::vector<std::string>{"lead.created", "lead.claimed"}));
+  }
+  // Claiming one's own lead again changes nothing.
+  lv1::ClaimLeadRequest mine;
+  mine.set_lead_id(lead.id());
+  lv1::ClaimLeadResponse first, second;
+  ASSERT_TRUE(stub_->ClaimLead(Context(a.token).get(), mine, &first).ok());
+  ASSERT_TRUE(stub_->ClaimLead(Context(a.token).get(), mine, &second).ok());
+  EXPECT_EQ(first.lead().version(), second.lead().version());
+  EXPECT_EQ(second.lead().routing().rule(), "claim");
+}
+
+TEST_F(LeadServiceTest, UpdateChecksVersionWritesOldAndNewValuesAndStatusChanges) {
+  const User agent = CreateUser("ana", av1::ROLE_AGENT);
+  lv1::Lead lead;
+  ASSERT_TRUE(Create(agent, NewLead("Jane", "jane@example.com"), &lead).ok());
+  lv1::UpdateLeadRequest request;
+  request.mutable_lead()->set_id(lead.id());
+  request.mutable_lead()->set_status(lv1::LEAD_STATUS_CONTACTED);
+  request.mutable_lead()->set_notes("called, call back Tuesday");
+  request.mutable_update_mask()->add_paths("status");
+  request.mutable_update_mask()->add_paths("notes");
+  request.set_version(lead.version() + 5);
+  lv1::UpdateLeadResponse response;
+  EXPECT_EQ(stub_->UpdateLead(Context(agent.token).get(), request, &response).error_code(),
+            grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Actions(lead.id()), (std::vector<std::string>{"lead.created", "lead.assigned"}));
+  request.set_version(lead.version());
+  ASSERT_TRUE(stub_->UpdateLead(Context(admin_.token).get(), request, &response).ok());
+  EXPECT_EQ(response.lead().status(), lv1::LEAD_STATUS_CONTACTED);
+  EXPECT_EQ(response.lead().version(), lead.version() + 1);
+  auto events = Events(lead.id());
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[2].first, "lead.updated");
+  EXPECT_EQ(events[2].second["changes"]["status"]["old"], "NEW");
+  EXPECT_EQ(events[2].second["changes"]["status"]["new"], "CONTACTED");
+  EXPECT_EQ(events[2].second["changes"]["notes"]["old"], "");
+  EXPECT_EQ(events[2].second["changes"]["notes"]["new"], "called, call back Tuesday");
+  EXPECT_EQ(events[3].first, "lead.status_changed");
+  EXPECT_EQ(events[3].second["assigned_to"], agent.id);
+  // Masks that name what may not change through UpdateLead.
+  for (const char* path : {"assigned_to", "version", "bogus"}) {
+    lv1::UpdateLeadRequest bad;
+    bad.mutable_lead()->set_id(lead.id());
+    bad.mutable_update_mask()->add_paths(path);
+    EXPECT_EQ(stub_->UpdateLead(Context(admin_.token).get(), bad, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << path;
+  }
+}
+
+TEST_F(LeadServiceTest, AccessMatrixForEveryMethod) {
+  const User a = CreateUser("ana", av1::ROLE_AGENT);
+  const User b = CreateUser("ben", av1::ROLE_AGENT);
+  const User client = CreateUser("carl", av1::ROLE_CLIENT);
+  const User service = Login("zillow@service.crm.local", kZillowSecret);
+  lv1::Lead mine, pooled;
+  ASSERT_TRUE(Create(a, NewLead("Mine", "mine@example.com"), &mine).ok());
+  ASSERT_TRUE(Create(admin_, NewLead("Pooled", "pooled@example.com"), &pooled).ok());
+
+  // CLIENT: nothing at all.
+  EXPECT_EQ(Get(client, mine.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Create(client, NewLead("X", "x@example.com")).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Capture(client, CaptureOf("X", "x@example.com")).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  lv1::ListLeadsRequest list;
+  lv1::ListLeadsResponse listed;
+  EXPECT_EQ(stub_->ListLeads(Context(client.token).get(), list, &listed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // Another agent's lead does not exist for B; the pool does.
+  lv1::Lead seen;
+  EXPECT_EQ(Get(b, mine.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Get(b, mine.id() + 1000).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Get(b, pooled.id()).ok());
+  EXPECT_TRUE(Get(a, mine.id()).ok());
+  EXPECT_TRUE(Get(service, mine.id()).ok());
+  lv1::UpdateLeadRequest update;
+  update.mutable_lead()->set_id(mine.id());
+  update.mutable_lead()->set_notes("x");
+  update.mutable_update_mask()->add_paths("notes");
+  lv1::UpdateLeadResponse updated;
+  EXPECT_EQ(stub_->UpdateLead(Context(b.token).get(), update, &updated).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->UpdateLead(Context(service.token).get(), update, &updated).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(stub_->UpdateLead(Context(a.token).get(), update, &updated).ok());
+  update.mutable_lead()->set_id(pooled.id());
+  EXPECT_EQ(stub_->UpdateLead(Context(b.token).get(), update, &updated).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED)
+      << "claim before working a pooled lead";
+  // Claims: B cannot take A's lead (held), SERVICE and ADMIN do not claim.
+  lv1::ClaimLeadRequest claim;
+  claim.set_lead_id(mine.id());
+  lv1::ClaimLeadResponse claimed;
+  EXPECT_EQ(stub_->ClaimLead(Context(b.token).get(), claim, &claimed).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(stub_->ClaimLead(Context(admin_.token).get(), claim, &claimed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Assign and Delete: ADMIN only.
+  lv1::AssignLeadRequest assign;
+  assign.set_lead_id(pooled.id());
+  assign.set_agent_id(b.id);
+  lv1::AssignLeadResponse assigned;
+  for (const User* caller : {&a, &service, &client}) {
+    EXPECT_EQ(stub_->AssignLead(Context(caller->token).get(), assign, &assigned).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  assign.set_agent_id(client.id);
+  EXPECT_EQ(stub_->AssignLead(Context(admin_.token).get(), assign, &assigned).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  assign.set_agent_id(b.id);
+  ASSERT_TRUE(stub_->AssignLead(Context(admin_.token).get(), assign, &assigned).ok());
+  EXPECT_EQ(assigned.lead().assigned_to(), b.id);
+  EXPECT_EQ(assigned.lead().routing().rule(), "manual");
+  EXPECT_EQ(Get(a, pooled.id()).error_code(), grpc::StatusCode::NOT_FOUND) << "now B's";
+  lv1::DeleteLeadRequest del;
+  del.set_id(mine.id());
+  lv1::DeleteLeadResponse deleted;
+  for (const User* caller : {&a, &service, &client}) {
+    EXPECT_EQ(stub_->DeleteLead(Context(caller->token).get(), del, &deleted).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  del.set_request_id("del-1");
+  ASSERT_TRUE(stub_->DeleteLead(Context(admin_.token).get(), del, &deleted).ok());
+  lv1::DeleteLeadResponse retried;
+  ASSERT_TRUE(stub_->DeleteLead(Context(admin_.token).get(), del, &retried).ok());
+  EXPECT_EQ(retried.delete_time().seconds(), deleted.delete_time().seconds());
+  del.set_request_id("");
+  EXPECT_EQ(stub_->DeleteLead(Context(admin_.token).get(), del, &deleted).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Get(admin_, mine.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Actions(mine.id()).back(), "lead.deleted");
+
+  // Lists: an agent sees its own, or the pool; never another's.
+  ASSERT_TRUE(stub_->ListLeads(Context(b.token).get(), list, &listed).ok());
+  ASSERT_EQ(listed.leads_size(), 1);
+  EXPECT_EQ(listed.leads(0).id(), pooled.id());
+  list.set_assigned_to(a.id);
+  EXPECT_EQ(stub_->ListLeads(Context(b.token).get(), list, &listed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(LeadServiceTest, PagesReturnEveryLeadOnceWhileLeadsArrive) {
+  const User agent = CreateUser("ana", av1::ROLE_AGENT);
+  std::set<int64_t> created;
+  for (int i = 0; i < 25; ++i) {
+    lv1::Lead lead;
+    ASSERT_TRUE(
+        Create(agent, NewLead(absl::StrCat("L", i), absl::StrCat("l", i, "@example.com")), &lead)
+            .ok());
+    created.insert(lead.id());
+  }
+  lv1::ListLeadsRequest request;
+  request.set_page_size(4);
+  std::vector<int64_t> seen;
+  int extra = 0;
+  do {
+    lv1::ListLeadsResponse response;
+    ASSERT_TRUE(stub_->ListLeads(Context(agent.token).get(), request, &response).ok());
+    for (const lv1::Lead& lead : response.leads()) {
+      seen.push_back(lead.id());
+    }
+    // A newer lead arriving meanwhile sorts before the pages still to come.
+    ASSERT_TRUE(Create(agent, NewLead("New", absl::StrCat("new", extra++, "@example.com"))).ok());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()), created);
+  EXPECT_EQ(seen.size(), created.size());
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  // A token is bound to its filters.
+  lv1::ListLeadsRequest first_page;
+  first_page.set_page_size(2);
+  lv1::ListLeadsResponse page;
+  ASSERT_TRUE(stub_->ListLeads(Context(agent.token).get(), first_page, &page).ok());
+  first_page.set_page_token(page.next_page_token());
+  first_page.set_source("zillow");
+  EXPECT_EQ(stub_->ListLeads(Context(agent.token).get(), first_page, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(LeadServiceTest, ListFiltersCombine) {
+  const User agent = CreateUser("ana", av1::ROLE_AGENT);
+  ASSERT_TRUE(Capture(admin_, CaptureOf("Zed Zillow", "zed@example.com", "zillow")).ok());
+  ASSERT_TRUE(Capture(admin_, CaptureOf("Wanda Web", "wanda@example.com", "website",
+                                        "looking in Maplewood"))
+                  .ok());
+  lv1::Lead contacted;
+  ASSERT_TRUE(Create(admin_, NewLead("Carl Contacted", "carl@example.com"), &contacted).ok());
+  const auto ids = [&](lv1::ListLeadsRequest request) {
+    lv1::ListLeadsResponse response;
+    grpc::Status status = stub_->ListLeads(Context(admin_.token).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::string> names;
+    for (const lv1::Lead& lead : response.leads()) {
+      names.push_back(lead.name());
+    }
+    return names;
+  };
+  lv1::ListLeadsRequest by_source;
+  by_source.set_source("zillow");
+  EXPECT_THAT(ids(by_source), ::testing::ElementsAre("Zed Zillow"));
+  lv1::ListLeadsRequest by_text;
+  by_text.set_query("MAPLE");
+  EXPECT_THAT(ids(by_text), ::testing::ElementsAre("Wanda Web"));
+  lv1::ListLeadsRequest by_agent;
+  by_agent.set_assigned_to(agent.id);
+  EXPECT_THAT(ids(by_agent), ::testing::ElementsAre("Wanda Web", "Zed Zillow"));
+  lv1::ListLeadsRequest pond;
+  pond.set_unassigned_only(true);
+  EXPECT_THAT(ids(pond), ::testing::ElementsAre("Carl Contacted"));
+  lv1::ListLeadsRequest future;
+  future.mutable_create_time_start()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  EXPECT_THAT(ids(future), ::testing::IsEmpty());
+  lv1::ListLeadsRequest short_query;
+  short_query.set_query("ab");
+  lv1::ListLeadsResponse response;
+  EXPECT_EQ(stub_->ListLeads(Context(admin_.token).get(), short_query, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace crm::leads
