@@ -96,7 +96,7 @@ absl::Status VersionMismatch() {
 std::vector<db::PreparedStatement> UserRepository::Statements() {
   const std::string& columns = UserColumns();
   return {
-      {"users_any", "SELECT EXISTS (SELECT 1 FROM users)"},
+      {"users_any", "SELECT EXISTS (SELECT 1 FROM users) AS any"},
       {"users_insert",
        absl::StrCat("INSERT INTO users (name, email, role, password_hash) VALUES ($1, $2, $3, $4) "
                     "ON CONFLICT (email) DO NOTHING RETURNING ",
@@ -123,8 +123,9 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) "
        "VALUES ($1, $2, $3::uuid, $4::timestamptz)"},
       {"refresh_get_for_update",
-       "SELECT user_id, family_id::text, retired_at IS NOT NULL, revoked_at IS NOT NULL, "
-       "expires_at <= now() FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE"},
+       "SELECT user_id, family_id::text AS family_id, retired_at IS NOT NULL AS retired, "
+       "revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired FROM refresh_tokens "
+       "WHERE token_hash = $1 FOR UPDATE"},
       {"refresh_retire", "UPDATE refresh_tokens SET retired_at = now() WHERE token_hash = $1"},
       {"refresh_revoke_family",
        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1::uuid "
@@ -143,7 +144,7 @@ std::vector<db::PreparedStatement> UserRepository::Statements() {
 bool UserRepository::AnyUsers() {
   bool any = true;
   absl::Status status = pool_->Read([&](pqxx::nontransaction& tx) {
-    any = tx.exec_prepared1("users_any")[0].as<bool>();
+    any = tx.exec_prepared1("users_any")["any"].as<bool>();
     return absl::OkStatus();
   });
   return !status.ok() || any;
@@ -151,8 +152,7 @@ bool UserRepository::AnyUsers() {
 
 absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t caller_id,
                                                   const std::string& request_id) {
-  UserRecord created;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<UserRecord> {
     // Retries racing each other wait here for the first to commit, then
     // find its result instead of failing on the email it just took.
     if (std::optional<idempotency::Result> done =
@@ -161,15 +161,14 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
       if (row.empty()) {
         return NotFound();
       }
-      created = ToUser(row[0]);
-      return absl::OkStatus();
+      return ToUser(row[0]);
     }
     pqxx::result row =
         tx.exec_prepared("users_insert", user.name, user.email, user.role, user.password_hash);
     if (row.empty()) {
       return absl::AlreadyExistsError("a user with this email already exists");
     }
-    created = ToUser(row[0]);
+    UserRecord created = ToUser(row[0]);
     if (absl::Status recorded = RecordUserActivity(
             tx, caller_id, "user.created", created.id,
             {{"name", created.name}, {"email", created.email}, {"role", created.role}});
@@ -177,12 +176,8 @@ absl::StatusOr<UserRecord> UserRepository::Create(const NewUser& user, int64_t c
       return recorded;
     }
     idempotency::Remember(tx, caller_id, "CreateUser", request_id, {.resource_id = created.id});
-    return absl::OkStatus();
+    return created;
   });
-  if (!status.ok()) {
-    return status;
-  }
-  return created;
 }
 
 namespace {
@@ -191,19 +186,14 @@ namespace {
 template <typename Param>
 absl::StatusOr<std::optional<UserRecord>> ReadOneUser(db::Pool& pool, const char* statement,
                                                       const Param& param) {
-  std::optional<UserRecord> user;
-  absl::Status status = pool.Read([&](pqxx::nontransaction& tx) {
-    pqxx::result row = tx.exec_prepared(statement, param);
-    user.reset();
-    if (!row.empty()) {
-      user = ToUser(row[0]);
-    }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) {
-    return status;
-  }
-  return user;
+  return db::ReadFor(pool,
+                     [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::optional<UserRecord>> {
+                       pqxx::result row = tx.exec_prepared(statement, param);
+                       if (row.empty()) {
+                         return std::nullopt;
+                       }
+                       return ToUser(row[0]);
+                     });
 }
 
 }  // namespace
@@ -254,8 +244,7 @@ absl::StatusOr<std::vector<UserRecord>> UserRepository::List(const ListUsersQuer
 
 absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges& changes,
                                                   int64_t expected_version, int64_t actor_id) {
-  UserRecord updated;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<UserRecord> {
     absl::StatusOr<UserRecord> locked = LockForChange(tx, id, expected_version);
     if (!locked.ok()) {
       return locked.status();
@@ -264,7 +253,7 @@ absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges&
     pqxx::result row =
         tx.exec_prepared("users_update", id, changes.name.value_or(user.name),
                          changes.email.value_or(user.email), changes.role.value_or(user.role));
-    updated = ToUser(row[0]);
+    UserRecord updated = ToUser(row[0]);
     json details = json::object();
     for (const auto& [field, before, after] : {std::tuple{"name", user.name, updated.name},
                                                std::tuple{"email", user.email, updated.email},
@@ -273,63 +262,59 @@ absl::StatusOr<UserRecord> UserRepository::Update(int64_t id, const UserChanges&
         details[field] = {{"old", before}, {"new", after}};
       }
     }
-    return RecordUserActivity(tx, actor_id,
-                              user.role != updated.role ? "user.role_changed" : "user.updated", id,
-                              details);
+    if (absl::Status recorded = RecordUserActivity(
+            tx, actor_id, user.role != updated.role ? "user.role_changed" : "user.updated", id,
+            details);
+        !recorded.ok()) {
+      return recorded;
+    }
+    return updated;
   });
-  if (!status.ok()) {
-    return status;
-  }
-  return updated;
 }
 
 absl::StatusOr<UserRecord> UserRepository::Deactivate(int64_t id, int64_t expected_version,
                                                       int64_t actor_id) {
-  UserRecord updated;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<UserRecord> {
     absl::StatusOr<UserRecord> locked = LockForChange(tx, id, expected_version);
     if (!locked.ok()) {
       return locked.status();
     }
-    const UserRecord& user = *locked;
-    if (!user.active) {
-      updated = user;  // already done: idempotent
-      return absl::OkStatus();
+    if (!locked->active) {
+      return *locked;  // already done: idempotent
     }
-    updated = ToUser(tx.exec_prepared1("users_deactivate", id));
+    UserRecord updated = ToUser(tx.exec_prepared1("users_deactivate", id));
     const int revoked =
         static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows());
-    return RecordUserActivity(
-        tx, actor_id, "user.deactivated", id,
-        {{"active", {{"old", true}, {"new", false}}}, {"revoked_tokens", revoked}});
+    if (absl::Status recorded = RecordUserActivity(
+            tx, actor_id, "user.deactivated", id,
+            {{"active", {{"old", true}, {"new", false}}}, {"revoked_tokens", revoked}});
+        !recorded.ok()) {
+      return recorded;
+    }
+    return updated;
   });
-  if (!status.ok()) {
-    return status;
-  }
-  return updated;
 }
 
 absl::StatusOr<int> UserRepository::SetPasswordHash(int64_t id, const std::string& hash,
                                                     bool revoke_tokens, bool password_changed,
                                                     int64_t actor_id) {
-  int revoked = 0;
-  absl::Status status = pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<int> {
     if (tx.exec_prepared("users_set_password", id, hash).affected_rows() == 0) {
       return NotFound();
     }
-    revoked = revoke_tokens
-                  ? static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows())
-                  : 0;
+    const int revoked =
+        revoke_tokens
+            ? static_cast<int>(tx.exec_prepared("refresh_revoke_user", id).affected_rows())
+            : 0;
     if (password_changed) {
-      return RecordUserActivity(tx, actor_id, "user.password_changed", id,
-                                {{"revoked_tokens", revoked}});
+      if (absl::Status recorded = RecordUserActivity(tx, actor_id, "user.password_changed", id,
+                                                     {{"revoked_tokens", revoked}});
+          !recorded.ok()) {
+        return recorded;
+      }
     }
-    return absl::OkStatus();
+    return revoked;
   });
-  if (!status.ok()) {
-    return status;
-  }
-  return revoked;
 }
 
 absl::Status UserRepository::StoreRefreshToken(const std::string& token_hash, int64_t user_id,
@@ -353,11 +338,11 @@ absl::StatusOr<RefreshTokenRotation> UserRepository::RotateRefreshToken(const st
     if (token.empty()) {
       return absl::UnauthenticatedError("invalid refresh token");
     }
-    const int64_t user_id = token[0][0].as<int64_t>();
-    const std::string family = token[0][1].as<std::string>();
-    const bool retired = token[0][2].as<bool>();
-    const bool revoked = token[0][3].as<bool>();
-    const bool expired = token[0][4].as<bool>();
+    const int64_t user_id = token[0]["user_id"].as<int64_t>();
+    const std::string family = token[0]["family_id"].as<std::string>();
+    const bool retired = token[0]["retired"].as<bool>();
+    const bool revoked = token[0]["revoked"].as<bool>();
+    const bool expired = token[0]["expired"].as<bool>();
     if (retired && !revoked) {
       // A used token came back: whoever holds the family is not trusted.
       tx.exec_prepared("refresh_revoke_family", family);
@@ -368,7 +353,7 @@ absl::StatusOr<RefreshTokenRotation> UserRepository::RotateRefreshToken(const st
       return absl::UnauthenticatedError("invalid refresh token");
     }
     pqxx::result user = tx.exec_prepared("users_get", user_id);
-    if (user.empty() || !user[0][4].as<bool>()) {
+    if (user.empty() || !user[0]["active"].as<bool>()) {
       return absl::UnauthenticatedError("invalid refresh token");
     }
     tx.exec_prepared("refresh_retire", pqxx::binarystring(old_hash));
@@ -395,7 +380,7 @@ absl::StatusOr<std::optional<int64_t>> UserRepository::UserOfRefreshToken(
         if (row.empty()) {
           return std::nullopt;
         }
-        return row[0][0].as<int64_t>();
+        return row[0]["user_id"].as<int64_t>();
       });
 }
 
