@@ -580,14 +580,23 @@ absl::StatusOr<LeadRecord> LeadRepository::Update(int64_t id, const LeadChanges&
       idempotency::Remember(tx, actor_id, "UpdateLead", request_id, {.resource_id = id});
       return *current;  // nothing to change: nothing written, no activity
     }
-    if (next.external_id != current->external_id || next.source != current->source) {
-      LockKeys(tx, next.source, next.external_id, "", "");
-      std::optional<LeadRecord> taken =
-          next.external_id.empty()
-              ? std::nullopt
-              : FirstLead(tx.exec_prepared("leads_by_external_id", next.source, next.external_id));
-      if (taken.has_value() && taken->id != id) {
-        return absl::AlreadyExistsError("another lead has this source and external_id");
+    // A change must not make the lead a duplicate of another live one. The
+    // refusal names no other lead: this caller may not be allowed to see it.
+    const bool external_changed =
+        !next.external_id.empty() &&
+        (next.external_id != current->external_id || next.source != current->source);
+    const bool email_changed = !next.email_key.empty() && next.email_key != current->email_key;
+    const bool phone_changed = !next.phone_e164.empty() && next.phone_e164 != current->phone_e164;
+    if (external_changed || email_changed || phone_changed) {
+      LockKeys(tx, next.source, external_changed ? next.external_id : "",
+               email_changed ? next.email_key : "", phone_changed ? next.phone_e164 : "");
+      if (auto match =
+              FindMatch(tx, next.source, external_changed ? next.external_id : "",
+                        email_changed ? next.email_key : "", phone_changed ? next.phone_e164 : "");
+          match.has_value() && match->first.id != id) {
+        const std::string field = MatchName(match->second);
+        return absl::AlreadyExistsError(absl::StrCat(
+            "another lead has this ", field == "external_id" ? "source and external_id" : field));
       }
     }
     LeadRecord updated = Write(tx, next);

@@ -638,6 +638,21 @@ TEST_F(LeadServiceTest, UpdateChecksVersionWritesOldAndNewValuesAndStatusChanges
   EXPECT_EQ(events[2].second["changes"]["notes"]["new"], "called, call back Tuesday");
   EXPECT_EQ(events[3].first, "lead.status_changed");
   EXPECT_EQ(events[3].second["assigned_to"], agent.id);
+  // A change that would duplicate another lead is refused, naming no lead.
+  lv1::Lead other;
+  ASSERT_TRUE(
+      Create(admin_, NewLead("Other", "other@example.com", "+1 212 555 0100"), &other).ok());
+  for (const char* path : {"email", "phone"}) {
+    lv1::UpdateLeadRequest dup;
+    dup.mutable_lead()->set_id(lead.id());
+    dup.mutable_lead()->set_email("OTHER@example.com");
+    dup.mutable_lead()->set_phone("(212) 555-0100");
+    dup.mutable_update_mask()->add_paths(path);
+    grpc::Status refused = stub_->UpdateLead(Context(agent.token).get(), dup, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::ALREADY_EXISTS) << path;
+    EXPECT_FALSE(DetailOf<google::rpc::ResourceInfo>(refused).has_value());
+    EXPECT_EQ(refused.error_message().find(std::to_string(other.id())), std::string::npos);
+  }
   // Masks that name what may not change through UpdateLead.
   for (const char* path : {"assigned_to", "version", "bogus"}) {
     lv1::UpdateLeadRequest bad;
@@ -664,6 +679,15 @@ TEST_F(LeadServiceTest, AccessMatrixForEveryMethod) {
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Capture(client, CaptureOf("X", "x@example.com")).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  // SERVICE reads and captures, but does not create by hand; agents do not capture.
+  EXPECT_EQ(Create(service, NewLead("X", "x@example.com")).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Capture(a, CaptureOf("X", "x@example.com")).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Capture(service, CaptureOf("X", "x@example.com")).ok());
+  lv1::ListLeadsResponse all;
+  EXPECT_TRUE(stub_->ListLeads(Context(service.token).get(), lv1::ListLeadsRequest(), &all).ok());
+  EXPECT_EQ(all.leads_size(), 3);
   lv1::ListLeadsRequest list;
   lv1::ListLeadsResponse listed;
   EXPECT_EQ(stub_->ListLeads(Context(client.token).get(), list, &listed).error_code(),
