@@ -63,6 +63,11 @@ absl::string_view Rows::Get(int row, int column) const {
                            static_cast<size_t>(PQgetlength(result_.get(), row, column)));
 }
 
+bool Rows::IsNull(int row, const char* column) const {
+  const int index = PQfnumber(result_.get(), column);
+  return index < 0 || IsNull(row, index);
+}
+
 absl::string_view Rows::Get(int row, const char* column) const {
   const int index = PQfnumber(result_.get(), column);
   return index < 0 ? absl::string_view() : Get(row, index);

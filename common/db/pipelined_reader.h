@@ -59,6 +59,8 @@ class Rows {
   int size() const;
   int columns() const;
   bool IsNull(int row, int column) const;
+  // True also for a column the result lacks.
+  bool IsNull(int row, const char* column) const;
   // The text of a field ("" for NULL); valid while this Rows lives.
   absl::string_view Get(int row, int column) const;
   // The same by column name ("" for a column the result lacks).

@@ -47,6 +47,10 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
       options.statements.push_back(std::move(statement));
     }
   }
+  std::vector<db::PreparedStatement> reader_statements;
+  if (options.pipelined_reads && f.db_read_connections > 0) {
+    reader_statements = options.statements;
+  }
   absl::StatusOr<std::unique_ptr<db::Pool>> pool =
       OpenServiceDatabase(f, migrations, std::move(options.statements));
   if (!pool.ok()) {
@@ -54,6 +58,12 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
     return started;
   }
   kit->pool_ = *std::move(pool);
+  if (!reader_statements.empty()) {
+    kit->reader_ = std::make_unique<db::PipelinedReader>(
+        db::PipelinedReaderOptions{.dsn = f.dsn,
+                                   .connections = f.db_read_connections,
+                                   .statements = std::move(reader_statements)});
+  }
   kit->janitor_ = std::make_unique<retention::Janitor>(retention::JanitorOptionsFromFlags());
 
   absl::StatusOr<std::unique_ptr<auth::ServiceCredentials>> credentials =

@@ -35,6 +35,7 @@
 #include "common/auth/authenticator.h"
 #include "common/auth/service_credentials.h"
 #include "common/db/migrations.h"
+#include "common/db/pipelined_reader.h"
 #include "common/db/pool.h"
 #include "common/outbox/relay_flags.h"
 #include "common/pagination/page_token.h"
@@ -59,6 +60,9 @@ struct KitOptions {
   // The `request_results` table and statements behind idempotency::Begin
   // and Remember, and the janitor's purge of old results.
   bool request_results = false;
+  // A db::PipelinedReader (--db_read_connections, 0: none) preparing the
+  // same statements, for reads that hold no thread (reader()).
+  bool pipelined_reads = false;
 };
 
 class Kit {
@@ -86,6 +90,8 @@ class Kit {
 
   const server::ServiceFlags& flags() const { return flags_; }
   db::Pool& pool() { return *pool_; }
+  // The pipelined reader; nullptr unless asked for and --db_read_connections > 0.
+  db::PipelinedReader* reader() { return reader_.get(); }
   server::BlockingExecutor& executor() { return *executor_; }
   const pagination::PageTokenCodec& page_tokens() const { return *page_tokens_; }
   retention::Janitor& janitor() { return *janitor_; }
@@ -118,6 +124,7 @@ class Kit {
 
   const server::ServiceFlags flags_;
   std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<db::PipelinedReader> reader_;
   std::unique_ptr<auth::ServiceCredentials> credentials_;
   std::shared_ptr<grpc::Channel> auth_channel_;
   std::unique_ptr<outbox::ConfiguredRelay> relay_;

@@ -8,7 +8,6 @@
 #include "absl/flags/flag.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/authenticator_flags.h"
-#include "common/db/pipelined_reader.h"
 #include "common/log/log.h"
 #include "common/retention/janitor.h"
 #include "common/service/kit.h"
@@ -53,7 +52,8 @@ int main(int argc, char** argv) {
        .migrations = crm::auth::Migrations(),
        .statements = crm::auth::WithThrottleStatements(crm::auth::UserRepository::Statements()),
        .page_tokens = true,
-       .request_results = true});
+       .request_results = true,
+       .pipelined_reads = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }
@@ -73,14 +73,7 @@ int main(int argc, char** argv) {
                                     .max_queued = absl::GetFlag(FLAGS_hash_queue),
                                     .max_per_second = absl::GetFlag(FLAGS_max_hashes_per_second)});
   // GetUser, the hottest read, is pipelined: no thread per query.
-  std::unique_ptr<crm::db::PipelinedReader> reader;
-  if (flags.db_read_connections > 0) {
-    reader = std::make_unique<crm::db::PipelinedReader>(
-        crm::db::PipelinedReaderOptions{.dsn = flags.dsn,
-                                        .connections = flags.db_read_connections,
-                                        .statements = crm::auth::UserRepository::Statements()});
-  }
-  crm::auth::UserRepository users(&kit->pool(), reader.get());
+  crm::auth::UserRepository users(&kit->pool(), kit->reader());
   for (absl::Status status :
        {crm::auth::EnsureBootstrapAdmin(users, hasher, absl::GetFlag(FLAGS_admin_email),
                                         absl::GetFlag(FLAGS_admin_password_file)),

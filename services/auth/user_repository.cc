@@ -4,9 +4,8 @@
 #include <pqxx/pqxx>
 #include <tuple>
 
-#include "absl/functional/function_ref.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/db/row_fields.h"
 #include "common/idempotency/request_results.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
@@ -22,35 +21,21 @@ const std::string& UserColumns() {
   return *columns;
 }
 
-// The text of a column of a row, by name, from libpqxx or from the
-// pipelined reader: one decoding for both, and none through iostreams.
-using Field = absl::FunctionRef<absl::string_view(const char*)>;
-
-int64_t Int64(absl::string_view text) {
-  int64_t value = 0;
-  return absl::SimpleAtoi(text, &value) ? value : 0;
-}
-
-UserRecord ParseUser(Field field) {
+UserRecord ParseUser(const db::RowFields& f) {
   UserRecord user;
-  user.id = Int64(field("id"));
-  user.name = std::string(field("name"));
-  user.email = std::string(field("email"));
-  user.role = std::string(field("role"));
-  user.active = field("active") == "t";
-  user.version = Int64(field("version"));
-  user.created_at = timestamp::FromMicros(Int64(field("created_at")));
-  user.updated_at = timestamp::FromMicros(Int64(field("updated_at")));
-  user.password_hash = std::string(field("password_hash"));
+  user.id = f.Int64("id");
+  user.name = f.Str("name");
+  user.email = f.Str("email");
+  user.role = f.Str("role");
+  user.active = f.Bool("active");
+  user.version = f.Int64("version");
+  user.created_at = timestamp::FromMicros(f.Int64("created_at"));
+  user.updated_at = timestamp::FromMicros(f.Int64("updated_at"));
+  user.password_hash = f.Str("password_hash");
   return user;
 }
 
-UserRecord ToUser(const pqxx::row& row) {
-  return ParseUser([&row](const char* name) {
-    const pqxx::field f = row[name];
-    return absl::string_view(f.c_str(), f.size());
-  });
-}
+UserRecord ToUser(const pqxx::row& row) { return ParseUser(db::RowFields(row)); }
 
 absl::Status NotFound() { return absl::NotFoundError("user not found"); }
 
@@ -211,19 +196,18 @@ absl::StatusOr<UserRecord> UserRepository::Get(int64_t id) {
 
 void UserRepository::GetAsync(int64_t id,
                               absl::AnyInvocable<void(absl::StatusOr<UserRecord>) &&> done) {
-  reader_->Read(
-      "users_get", {absl::StrCat(id)},
-      [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-        if (!rows.ok()) {
-          std::move(done)(rows.status());
-          return;
-        }
-        if (rows->size() == 0) {
-          std::move(done)(NotFound());
-          return;
-        }
-        std::move(done)(ParseUser([&rows](const char* name) { return rows->Get(0, name); }));
-      });
+  reader_->Read("users_get", {absl::StrCat(id)},
+                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+                  if (!rows.ok()) {
+                    std::move(done)(rows.status());
+                    return;
+                  }
+                  if (rows->size() == 0) {
+                    std::move(done)(NotFound());
+                    return;
+                  }
+                  std::move(done)(ParseUser(db::RowFields(*rows, 0)));
+                });
 }
 
 absl::StatusOr<std::optional<UserRecord>> UserRepository::FindByEmail(const std::string& email) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/db/row_fields.h"
 #include "common/db/sql_array.h"
 #include "common/db/where_clause.h"
 #include "common/idempotency/request_results.h"
@@ -41,46 +42,48 @@ const std::string& LeadColumns() {
   return *columns;
 }
 
-std::optional<absl::Time> OptionalTime(const pqxx::field& field) {
-  if (field.is_null()) {
+std::optional<absl::Time> OptionalTime(const db::RowFields& f, const char* column) {
+  if (f.IsNull(column)) {
     return std::nullopt;
   }
-  return timestamp::FromMicros(field.as<int64_t>());
+  return timestamp::FromMicros(f.Int64(column));
 }
 
-LeadRecord ToLead(const pqxx::row& row) {
+LeadRecord ParseLead(const db::RowFields& f) {
   LeadRecord lead;
-  lead.id = row["id"].as<int64_t>();
-  lead.name = row["name"].as<std::string>();
-  lead.contact_info = row["contact_info"].as<std::string>();
-  lead.status = row["status"].as<std::string>();
-  lead.assigned_to = row["assigned_to"].as<int64_t>();
-  lead.email = row["email"].as<std::string>();
-  lead.email_key = row["email_key"].as<std::string>();
-  lead.phone = row["phone"].as<std::string>();
-  lead.phone_e164 = row["phone_e164"].as<std::string>();
-  lead.source = row["source"].as<std::string>();
-  lead.external_id = row["external_id"].as<std::string>();
-  lead.notes = row["notes"].as<std::string>();
-  lead.property_id = row["property_id"].as<int64_t>();
-  lead.property_mls_id = row["property_mls_id"].as<std::string>();
-  lead.version = row["version"].as<int64_t>();
-  lead.created_at = timestamp::FromMicros(row["created_at"].as<int64_t>());
-  lead.updated_at = timestamp::FromMicros(row["updated_at"].as<int64_t>());
-  lead.assigned_at = OptionalTime(row["assigned_at"]);
-  lead.routing.rule = row["routing_rule"].as<std::string>();
-  lead.routing.agent_id = row["routed_to"].as<int64_t>();
-  lead.routing.reason = row["routing_reason"].as<std::string>();
+  lead.id = f.Int64("id");
+  lead.name = f.Str("name");
+  lead.contact_info = f.Str("contact_info");
+  lead.status = f.Str("status");
+  lead.assigned_to = f.Int64("assigned_to");
+  lead.email = f.Str("email");
+  lead.email_key = f.Str("email_key");
+  lead.phone = f.Str("phone");
+  lead.phone_e164 = f.Str("phone_e164");
+  lead.source = f.Str("source");
+  lead.external_id = f.Str("external_id");
+  lead.notes = f.Str("notes");
+  lead.property_id = f.Int64("property_id");
+  lead.property_mls_id = f.Str("property_mls_id");
+  lead.version = f.Int64("version");
+  lead.created_at = timestamp::FromMicros(f.Int64("created_at"));
+  lead.updated_at = timestamp::FromMicros(f.Int64("updated_at"));
+  lead.assigned_at = OptionalTime(f, "assigned_at");
+  lead.routing.rule = f.Str("routing_rule");
+  lead.routing.agent_id = f.Int64("routed_to");
+  lead.routing.reason = f.Str("routing_reason");
   for (absl::string_view id :
-       absl::StrSplit(row["routing_candidates"].as<std::string>(), ',', absl::SkipEmpty())) {
+       absl::StrSplit(f.Text("routing_candidates"), ',', absl::SkipEmpty())) {
     int64_t value = 0;
     if (absl::SimpleAtoi(id, &value)) {
       lead.routing.candidates.push_back(value);
     }
   }
-  lead.routing.time = OptionalTime(row["routed_at"]);
+  lead.routing.time = OptionalTime(f, "routed_at");
   return lead;
 }
+
+LeadRecord ToLead(const pqxx::row& row) { return ParseLead(db::RowFields(row)); }
 
 std::string IdArray(const std::vector<int64_t>& ids) {
   std::vector<std::string> text;
@@ -489,6 +492,20 @@ absl::StatusOr<LeadRecord> LeadRepository::Get(int64_t id) {
     }
     return *std::move(lead);
   });
+}
+
+void LeadRepository::GetAsync(int64_t id,
+                              absl::AnyInvocable<void(absl::StatusOr<LeadRecord>) &&> done) {
+  reader_->Read("leads_get", {absl::StrCat(id)},
+                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+                  if (!rows.ok()) {
+                    std::move(done)(rows.status());
+                  } else if (rows->size() == 0) {
+                    std::move(done)(NotFound());
+                  } else {
+                    std::move(done)(ParseLead(db::RowFields(*rows, 0)));
+                  }
+                });
 }
 
 absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& query) {

@@ -13,9 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/db/pipelined_reader.h"
 #include "common/db/pool.h"
 #include "services/leads/lead_record.h"
 
@@ -101,7 +103,9 @@ using Allow = absl::FunctionRef<absl::Status(const LeadRecord&)>;
 
 class LeadRepository {
  public:
-  explicit LeadRepository(db::Pool* pool) : pool_(pool) {}
+  // `reader` (optional) serves GetAsync.
+  explicit LeadRepository(db::Pool* pool, db::PipelinedReader* reader = nullptr)
+      : pool_(pool), reader_(reader) {}
 
   static std::vector<db::PreparedStatement> Statements();
 
@@ -118,6 +122,10 @@ class LeadRepository {
 
   // A live lead; NOT_FOUND when there is none.
   absl::StatusOr<LeadRecord> Get(int64_t id);
+  // Get without blocking, on the pipelined reader: `done` runs on the
+  // reader's thread and must not block. Only when HasAsyncReads().
+  bool HasAsyncReads() const { return reader_ != nullptr; }
+  void GetAsync(int64_t id, absl::AnyInvocable<void(absl::StatusOr<LeadRecord>) &&> done);
   // Newest first.
   absl::StatusOr<std::vector<LeadRecord>> List(const ListQuery& query);
 
@@ -139,6 +147,7 @@ class LeadRepository {
 
  private:
   db::Pool* const pool_;
+  db::PipelinedReader* const reader_;
 };
 
 std::string MatchName(Match match);

@@ -270,13 +270,31 @@ absl::Status LeadServiceImpl::DoCapture(const Caller& caller, const v1::CaptureL
 grpc::ServerUnaryReactor* LeadServiceImpl::GetLead(grpc::CallbackServerContext* context,
                                                    const v1::GetLeadRequest* request,
                                                    v1::GetLeadResponse* response) {
-  return service::RunAuthenticated(
+  if (!deps_.leads->HasAsyncReads()) {
+    return service::RunAuthenticated(
+        context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
+          if (absl::Status s = CheckGet(caller, *request); !s.ok()) {
+            return s;
+          }
+          return RespondGet(caller, deps_.leads->Get(request->id()), response);
+        });
+  }
+  // The read every screen makes: no thread hop, the query pipelined.
+  return service::RunAuthenticatedAsync(
       context, *deps_.executor, *deps_.authenticator,
-      [=, this](const Caller& caller) { return DoGet(caller, *request, response); });
+      [=, this](const Caller& caller, service::UnaryFinisher finish) {
+        if (absl::Status s = CheckGet(caller, *request); !s.ok()) {
+          finish(s);
+          return;
+        }
+        deps_.leads->GetAsync(request->id(),
+                              [caller, response, finish](absl::StatusOr<LeadRecord> lead) {
+                                finish(RespondGet(caller, lead, response));
+                              });
+      });
 }
 
-absl::Status LeadServiceImpl::DoGet(const Caller& caller, const v1::GetLeadRequest& request,
-                                    v1::GetLeadResponse* response) {
+absl::Status LeadServiceImpl::CheckGet(const Caller& caller, const v1::GetLeadRequest& request) {
   if (absl::Status s = auth::RequireRole(caller, {Role::kAdmin, Role::kAgent, Role::kService});
       !s.ok()) {
     return s;
@@ -284,7 +302,12 @@ absl::Status LeadServiceImpl::DoGet(const Caller& caller, const v1::GetLeadReque
   if (request.id() <= 0) {
     return InvalidArgumentError("id", "must be a lead id");
   }
-  absl::StatusOr<LeadRecord> lead = deps_.leads->Get(request.id());
+  return absl::OkStatus();
+}
+
+absl::Status LeadServiceImpl::RespondGet(const Caller& caller,
+                                         const absl::StatusOr<LeadRecord>& lead,
+                                         v1::GetLeadResponse* response) {
   if (!lead.ok()) {
     return lead.status();
   }

@@ -64,8 +64,9 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
                         v1::CreateLeadResponse* response);
   absl::Status DoCapture(const auth::Caller& caller, const v1::CaptureLeadRequest& request,
                          v1::CaptureLeadResponse* response);
-  absl::Status DoGet(const auth::Caller& caller, const v1::GetLeadRequest& request,
-                     v1::GetLeadResponse* response);
+  static absl::Status CheckGet(const auth::Caller& caller, const v1::GetLeadRequest& request);
+  static absl::Status RespondGet(const auth::Caller& caller, const absl::StatusOr<LeadRecord>& lead,
+                                 v1::GetLeadResponse* response);
   absl::Status DoList(const auth::Caller& caller, const v1::ListLeadsRequest& request,
                       v1::ListLeadsResponse* response);
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdateLeadRequest& request,

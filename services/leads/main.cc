@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
          return credentials->Attach(context);
        },
        .ttl = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_directory_cache_seconds)))});
-  crm::leads::LeadRepository leads(&kit->pool());
+  // GetLead, the read every screen makes, is pipelined: no thread per query.
+  crm::leads::LeadRepository leads(&kit->pool(), kit->reader());
   crm::leads::LeadServiceImpl lead_service({.leads = &leads,
                                             .directory = &directory,
                                             .phones = &*phones,
