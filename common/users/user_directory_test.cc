@@ -28,6 +28,7 @@
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
+#include "common/testing/test_calls.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "crm/auth/v1/user_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -47,19 +48,12 @@ constexpr char kAdminPassword[] = "directory-admin-pass";
 constexpr char kServiceSecret[] = "leads-service-account-secret-1";
 
 void WriteFile(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr) << path;
-  fputs(content.c_str(), f);
-  fclose(f);
+  absl::Status written = crm::testing::WriteTestFile(path, content);
+  ASSERT_TRUE(written.ok()) << written;
 }
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(client::DeadlineAfter(absl::Seconds(10)));
-  if (!token.empty()) {
-    context->AddMetadata("authorization", "Bearer " + token);
-  }
-  return context;
+  return crm::testing::CallContext(token, absl::Seconds(10));
 }
 
 std::vector<int64_t> Ids(const std::vector<DirectoryUser>& users) {
@@ -176,15 +170,11 @@ class UserDirectoryTest : public ::testing::Test {
   }
 
   std::string Login(const std::string& email, const std::string& password, int64_t* id) {
-    auto stub = auth::v1::AuthService::NewStub(auth_->channel());
-    auth::v1::LoginRequest request;
-    request.set_email(email);
-    request.set_password(password);
-    auth::v1::LoginResponse response;
-    grpc::Status status = stub->Login(Context("").get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    *id = response.user().id();
-    return response.access_token();
+    absl::StatusOr<auth::v1::LoginResponse> session =
+        crm::testing::SignIn(auth_->channel(), email, password);
+    EXPECT_TRUE(session.ok()) << session.status();
+    *id = session.ok() ? session->user().id() : 0;
+    return session.ok() ? session->access_token() : "";
   }
 
   // Creates a user through the real API; its id (0 on failure).

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/log/log.h"
+#include "common/outbox/details_json.h"
 #include "common/outbox/outbox.h"
 #include "nlohmann/json.hpp"
 
@@ -33,14 +34,12 @@ std::string SourceKey(absl::string_view source) { return absl::StrCat(kSourcePre
 
 absl::Status RecordActivity(pqxx::transaction_base& tx, int64_t user_id, absl::string_view action,
                             const json& details) {
-  // dump() with `replace` never throws on odd UTF-8 in what was typed.
   return outbox::Record(tx, kService,
                         outbox::Activity{.actor_user_id = user_id,
                                          .action = std::string(action),
                                          .entity_type = user_id != 0 ? "user" : "",
                                          .entity_id = user_id,
-                                         .details_json = details.dump(
-                                             -1, ' ', false, json::error_handler_t::replace)});
+                                         .details_json = outbox::DetailsJson(details)});
 }
 
 }  // namespace

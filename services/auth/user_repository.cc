@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/db/row_fields.h"
 #include "common/idempotency/request_results.h"
+#include "common/outbox/details_json.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
@@ -45,14 +46,12 @@ constexpr absl::string_view kService = "auth";
 
 absl::Status RecordUserActivity(pqxx::transaction_base& tx, int64_t actor_id,
                                 const std::string& action, int64_t user_id, const json& details) {
-  // dump() with `replace` never throws on odd UTF-8 in a name.
   return outbox::Record(tx, kService,
                         outbox::Activity{.actor_user_id = actor_id,
                                          .action = action,
                                          .entity_type = "user",
                                          .entity_id = user_id,
-                                         .details_json = details.dump(
-                                             -1, ' ', false, json::error_handler_t::replace)});
+                                         .details_json = outbox::DetailsJson(details)});
 }
 
 absl::Status VersionMismatch();

@@ -14,6 +14,7 @@
 #include "common/db/sql_array.h"
 #include "common/db/where_clause.h"
 #include "common/idempotency/request_results.h"
+#include "common/outbox/details_json.h"
 #include "common/outbox/outbox.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
@@ -103,14 +104,12 @@ json RoutingJson(const Routing& routing) {
 
 absl::Status Record(pqxx::transaction_base& tx, int64_t actor_id, const std::string& action,
                     int64_t lead_id, const json& details) {
-  // dump() with `replace` never throws on odd UTF-8 in a name.
   return outbox::Record(tx, kService,
                         outbox::Activity{.actor_user_id = actor_id,
                                          .action = action,
                                          .entity_type = "lead",
                                          .entity_id = lead_id,
-                                         .details_json = details.dump(
-                                             -1, ' ', false, json::error_handler_t::replace)});
+                                         .details_json = outbox::DetailsJson(details)});
 }
 
 absl::Status NotFound() { return absl::NotFoundError("lead not found"); }

@@ -20,10 +20,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/client/channel.h"
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
+#include "common/testing/test_calls.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "crm/auth/v1/user_service.grpc.pb.h"
 #include "crm/leads/v1/lead_service.grpc.pb.h"
@@ -48,19 +48,12 @@ constexpr char kLeadsSecret[] = "leads-service-account-secret";
 constexpr char kZillowSecret[] = "zillow-service-account-secret";
 
 void WriteFile(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr) << path;
-  fputs(content.c_str(), f);
-  fclose(f);
+  absl::Status written = crm::testing::WriteTestFile(path, content);
+  ASSERT_TRUE(written.ok()) << written;
 }
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(client::DeadlineAfter(absl::Seconds(20)));
-  if (!token.empty()) {
-    context->AddMetadata("authorization", "Bearer " + token);
-  }
-  return context;
+  return crm::testing::CallContext(token);
 }
 
 // The google.rpc detail of `type` in a status, if any.
@@ -142,14 +135,11 @@ class LeadServiceTest : public ::testing::Test {
   }
 
   User Login(const std::string& email, const std::string& password) {
-    auto stub = av1::AuthService::NewStub(auth_->channel());
-    av1::LoginRequest request;
-    request.set_email(email);
-    request.set_password(password);
-    av1::LoginResponse response;
-    grpc::Status status = stub->Login(Context("").get(), request, &response);
-    EXPECT_TRUE(status.ok()) << email << ": " << status.error_message();
-    return {.id = response.user().id(), .token = response.access_token()};
+    absl::StatusOr<av1::LoginResponse> session =
+        crm::testing::SignIn(auth_->channel(), email, password);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? User{.id = session->user().id(), .token = session->access_token()}
+                        : User{};
   }
 
   User CreateUser(const std::string& name, av1::Role role) {

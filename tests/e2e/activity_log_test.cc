@@ -31,6 +31,7 @@
 #include "common/testing/pg_cluster.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
+#include "common/testing/test_calls.h"
 #include "common/testing/test_pki.h"
 #include "crm/audit/v1/audit_service.grpc.pb.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
@@ -50,19 +51,12 @@ using ::crm::testing::ServiceProcess;
 constexpr char kAdminPassword[] = "e2e-admin-pass";
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  if (!token.empty()) {
-    context->AddMetadata("authorization", "Bearer " + token);
-  }
-  return context;
+  return crm::testing::CallContext(token, absl::Seconds(10));
 }
 
 void WriteFile(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr) << path;
-  fputs(content.c_str(), f);
-  fclose(f);
+  absl::Status written = crm::testing::WriteTestFile(path, content);
+  ASSERT_TRUE(written.ok()) << written;
 }
 
 class ActivityLogTest : public ::testing::Test {
@@ -156,14 +150,10 @@ class ActivityLogTest : public ::testing::Test {
   }
 
   std::string AdminToken() {
-    auto stub = auth::v1::AuthService::NewStub(auth_->channel());
-    auth::v1::LoginRequest request;
-    request.set_email("admin@crm.local");
-    request.set_password(kAdminPassword);
-    auth::v1::LoginResponse response;
-    grpc::Status status = stub->Login(Context("").get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.access_token();
+    absl::StatusOr<auth::v1::LoginResponse> session =
+        crm::testing::SignIn(auth_->channel(), "admin@crm.local", kAdminPassword);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? session->access_token() : "";
   }
 
   // Creates an agent; returns its id (0 on failure).
