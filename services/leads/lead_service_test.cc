@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/testing/pg_cluster.h"
+#include "common/testing/pg_fixture.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
 #include "common/testing/test_calls.h"
@@ -36,7 +36,6 @@
 namespace crm::leads {
 namespace {
 
-using ::crm::testing::PgCluster;
 using ::crm::testing::ServiceProcess;
 using json = nlohmann::json;
 namespace lv1 = ::crm::leads::v1;
@@ -77,28 +76,20 @@ struct User {
   std::string token;
 };
 
-class LeadServiceTest : public ::testing::Test {
+// One cluster per suite (PgTest), and per test the leads database PgTest
+// makes, one for auth beside it, and both binaries.
+class LeadServiceTest : public crm::testing::PgTest {
  protected:
-  static void SetUpTestSuite() {
-    auto cluster = PgCluster::Create();
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = std::move(*cluster).release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    static int counter = 0;
-    ++counter;
-    auto auth_dsn = cluster_->CreateServiceDatabase(absl::StrCat("crm_auth_", counter));
-    auto leads_dsn = cluster_->CreateServiceDatabase(absl::StrCat("crm_leads_", counter));
-    ASSERT_TRUE(auth_dsn.ok() && leads_dsn.ok());
-    leads_dsn_ = *leads_dsn;
+    PgTest::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    auto auth_dsn = cluster_->CreateServiceDatabase(db_name_ + "_auth");
+    ASSERT_TRUE(auth_dsn.ok()) << auth_dsn.status();
+    leads_dsn_ = dsn_;
     dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-leads-test-",
-                        getpid(), "-", counter);
+                        getpid(), "-", db_name_);
     std::filesystem::create_directories(dir_ + "/accounts");
     WriteFile(dir_ + "/admin_password", kAdminPassword);
     WriteFile(dir_ + "/accounts/leads.secret", kLeadsSecret);
@@ -244,7 +235,6 @@ class LeadServiceTest : public ::testing::Test {
     return tx.exec1(sql)[0].as<int64_t>();
   }
 
-  static PgCluster* cluster_;
   std::string leads_dsn_;
   std::string dir_;
   std::unique_ptr<ServiceProcess> auth_;
@@ -253,8 +243,6 @@ class LeadServiceTest : public ::testing::Test {
   std::unique_ptr<lv1::LeadService::Stub> stub_;
   User admin_;
 };
-
-PgCluster* LeadServiceTest::cluster_ = nullptr;
 
 TEST_F(LeadServiceTest, CreateValidatesEachFieldByName) {
   const User agent = CreateUser("vera", av1::ROLE_AGENT);
