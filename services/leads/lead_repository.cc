@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/db/row_fields.h"
 #include "common/db/sql_array.h"
 #include "common/db/where_clause.h"
@@ -279,6 +280,11 @@ std::vector<std::string> Merge(const CaptureInput& capture, LeadRecord& lead) {
   return filled;
 }
 
+// When the source received the inquiry, as RFC 3339 (now when it did not say).
+std::string ReceivedText(const CaptureInput& capture) {
+  return timestamp::SqlText(capture.received_at.value_or(absl::Now()));
+}
+
 json LeadSummary(const LeadRecord& lead) {
   return {{"name", lead.name},
           {"source", lead.source},
@@ -433,6 +439,7 @@ absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& captur
                                      {"external_id", capture.external_id},
                                      {"match", MatchName(result.match)},
                                      {"message", capture.message},
+                                     {"received_time", ReceivedText(capture)},
                                      {"filled", filled},
                                      {"name", result.lead.name},
                                      {"assigned_to", result.lead.assigned_to}});
@@ -461,6 +468,7 @@ absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& captur
     json details = LeadSummary(result.lead);
     details["external_id"] = capture.external_id;
     details["message"] = capture.message;
+    details["received_time"] = ReceivedText(capture);
     details["routing"] = RoutingJson(result.lead.routing);
     if (absl::Status s = Record(tx, actor_id, "lead.captured", result.lead.id, details); !s.ok()) {
       return s;

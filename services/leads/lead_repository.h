@@ -55,6 +55,7 @@ struct CaptureInput {
   std::string message = {};
   int64_t property_id = 0;
   std::string property_mls_id = {};
+  std::optional<absl::Time> received_at = {};  // when the source got it; none: now
 };
 
 // Who a new lead may be routed to: the active agents (ids ascending), or,

@@ -210,12 +210,13 @@ absl::Status LeadServiceImpl::DoCapture(const Caller& caller, const v1::CaptureL
   if (request.property_id() < 0) {
     return InvalidArgumentError("property_id", "must be a property id or 0");
   }
+  std::optional<absl::Time> received;
   if (request.has_received_time()) {
-    if (absl::StatusOr<absl::Time> t =
-            timestamp::FromProto(request.received_time(), "received_time");
-        !t.ok()) {
+    absl::StatusOr<absl::Time> t = timestamp::FromProto(request.received_time(), "received_time");
+    if (!t.ok()) {
       return t.status();
     }
+    received = *t;
   }
   // Who may get a new lead, asked before the transaction (no lock is held
   // while auth answers). Auth down does not lose the lead: it waits in the
@@ -239,7 +240,8 @@ absl::Status LeadServiceImpl::DoCapture(const Caller& caller, const v1::CaptureL
                                         .external_id = request.external_id(),
                                         .message = request.message(),
                                         .property_id = request.property_id(),
-                                        .property_mls_id = request.property_mls_id()},
+                                        .property_mls_id = request.property_mls_id(),
+                                        .received_at = received},
                            caller.user_id, request.request_id(), pool);
   if (!captured.ok()) {
     return captured.status();

@@ -362,6 +362,7 @@ TEST_F(LeadServiceTest, CaptureMergesByExternalIdEmailThenPhoneAndOnlyWhenSometh
   lv1::CaptureLeadRequest again = CaptureOf("", "", "zillow", "Can I see it Saturday?");
   again.set_external_id("z-1");
   again.set_phone("415-555-0199");
+  again.mutable_received_time()->set_seconds(1796030100);  // 2026-11-30T09:15:00Z
   lv1::CaptureLeadResponse merged;
   ASSERT_TRUE(Capture(admin_, again, &merged).ok()) << "name not needed for a merge";
   EXPECT_EQ(merged.outcome(), lv1::CAPTURE_OUTCOME_MERGED);
@@ -403,6 +404,7 @@ TEST_F(LeadServiceTest, CaptureMergesByExternalIdEmailThenPhoneAndOnlyWhenSometh
   const json inquiry = Events(id)[2].second;
   EXPECT_EQ(inquiry["match"], "external_id");
   EXPECT_EQ(inquiry["message"], "Can I see it Saturday?");
+  EXPECT_EQ(inquiry["received_time"], "2026-11-30T09:15:00.000000Z");
   EXPECT_THAT(inquiry["filled"].get<std::vector<std::string>>(),
               ::testing::UnorderedElementsAre("phone", "notes"));
   // No match and no name: refused, naming the field.
