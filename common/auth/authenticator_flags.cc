@@ -1,6 +1,7 @@
 #include "common/auth/authenticator_flags.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "common/client/channel.h"
@@ -34,13 +35,12 @@ std::unique_ptr<Authenticator> RemoteAuthenticatorFromFlags(const client::Client
 }
 
 absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentialsFromFlags(
-    const std::string& service, const client::ClientTlsOptions& tls) {
+    const std::string& service, std::shared_ptr<grpc::Channel> auth_channel) {
   const std::string secret_file = absl::GetFlag(FLAGS_service_account_secret_file);
   if (secret_file.empty()) {
     return nullptr;
   }
-  return ServiceCredentials::FromFile(client::CreateServiceChannel(AuthAddressFromFlags(), tls),
-                                      service, secret_file);
+  return ServiceCredentials::FromFile(std::move(auth_channel), service, secret_file);
 }
 
 }  // namespace crm::auth

@@ -10,6 +10,7 @@
 #include "common/auth/authenticator.h"
 #include "common/auth/service_credentials.h"
 #include "common/client/tls_options.h"
+#include "grpcpp/channel.h"
 
 namespace crm::auth {
 
@@ -24,10 +25,11 @@ std::string AuthAddressFromFlags();
 std::unique_ptr<Authenticator> RemoteAuthenticatorFromFlags(const client::ClientTlsOptions& tls);
 
 // The service's own identity for calls to other services (the outbox relay,
-// directory look-ups): its SERVICE account `service`, signing in to
-// --auth_address with the secret in --service_account_secret_file. nullptr
-// when that flag is empty; FAILED_PRECONDITION when the file is unreadable.
+// directory look-ups): its SERVICE account `service`, signing in over
+// `auth_channel` (to --auth_address) with the secret in
+// --service_account_secret_file. nullptr when that flag is empty;
+// FAILED_PRECONDITION when the file is unreadable.
 absl::StatusOr<std::unique_ptr<ServiceCredentials>> ServiceCredentialsFromFlags(
-    const std::string& service, const client::ClientTlsOptions& tls);
+    const std::string& service, std::shared_ptr<grpc::Channel> auth_channel);
 
 }  // namespace crm::auth

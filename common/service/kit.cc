@@ -67,7 +67,7 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
   kit->janitor_ = std::make_unique<retention::Janitor>(retention::JanitorOptionsFromFlags());
 
   absl::StatusOr<std::unique_ptr<auth::ServiceCredentials>> credentials =
-      auth::ServiceCredentialsFromFlags(f.service, f.client_tls);
+      auth::ServiceCredentialsFromFlags(f.service, kit->auth_channel());
   if (!credentials.ok()) {
     log::Error("start failed").Str("error", credentials.status().ToString());
     return started;

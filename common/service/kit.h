@@ -98,7 +98,8 @@ class Kit {
   server::Runner& runner() { return *runner_; }
   // The service account's credentials; nullptr when none are configured.
   auth::ServiceCredentials* service_credentials() { return credentials_.get(); }
-  // A channel to auth (--auth_address), for directory look-ups.
+  // The one channel to auth (--auth_address): the credentials' sign-ins and
+  // the service's directory look-ups. Made on first use, during start-up.
   std::shared_ptr<grpc::Channel> auth_channel();
 
   // The token verifier: the one given to UseAuthenticator, else one that
