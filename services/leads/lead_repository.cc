@@ -1,6 +1,7 @@
 #include "services/leads/lead_repository.h"
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <utility>
@@ -86,6 +87,31 @@ LeadRecord ParseLead(const db::RowFields& f) {
 }
 
 LeadRecord ToLead(const pqxx::row& row) { return ParseLead(db::RowFields(row)); }
+
+// A page of ListLeads: the page's ids first, from the filter's (…, id) index
+// alone (an index-only scan that stops after `limit` entries), then their
+// rows, so a filter matching few of the newest leads does not walk the
+// table. `conditions` ends with the keyset bound and is followed by the
+// limit.
+std::string ListSql(absl::string_view conditions, absl::string_view limit) {
+  return absl::StrCat("SELECT ", LeadColumns(),
+                      " FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at IS NULL",
+                      conditions, " ORDER BY id DESC LIMIT ", limit, ") ORDER BY id DESC");
+}
+
+// The lists every screen asks for (the newest; one agent's; the pond; one
+// status; one source) as prepared statements, so they are neither parsed
+// nor planned per call: $1 the keyset bound, $2 the limit, $3 the value.
+struct PageStatement {
+  const char* name;
+  const char* condition;
+};
+constexpr PageStatement kPageStatements[] = {
+    {"leads_page_agent", " AND assigned_to = $3::int8"},
+    {"leads_page_pond", " AND assigned_to IS NULL"},
+    {"leads_page_status", " AND status = $3::text"},
+    {"leads_page_source", " AND source = $3::text"},
+};
 
 std::string IdArray(const std::vector<int64_t>& ids) {
   std::vector<std::string> text;
@@ -310,63 +336,81 @@ std::string MatchName(Match match) {
 
 std::vector<db::PreparedStatement> LeadRepository::Statements() {
   const std::string& columns = LeadColumns();
-  return {
-      {"leads_get",
-       absl::StrCat("SELECT ", columns, " FROM leads WHERE id = $1 AND deleted_at IS NULL")},
-      {"leads_get_for_update", absl::StrCat("SELECT ", columns,
-                                            " FROM leads WHERE id = $1 AND deleted_at IS NULL "
-                                            "FOR UPDATE")},
-      {"leads_deleted_at",
-       absl::StrCat("SELECT ", timestamp::MicrosColumn("deleted_at"), " FROM leads WHERE id = $1")},
-      // Two-key advisory locks have a key space of their own; the first key
-      // marks lead contact keys.
-      {"leads_key_lock", "SELECT pg_advisory_xact_lock(1279607108, hashtext($1::text))"},
-      {"leads_by_external_id",
-       absl::StrCat("SELECT ", columns,
-                    " FROM leads WHERE source = $1 AND external_id = $2 AND deleted_at IS NULL")},
-      {"leads_by_email_key",
-       absl::StrCat("SELECT ", columns,
-                    " FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY id LIMIT 1")},
-      {"leads_by_phone",
-       absl::StrCat(
-           "SELECT ", columns,
-           " FROM leads WHERE phone_e164 = $1 AND deleted_at IS NULL ORDER BY id LIMIT 1")},
-      {"leads_insert",
-       absl::StrCat(
-           "INSERT INTO leads (name, contact_info, status, assigned_to, email, email_key, phone, "
-           "phone_e164, source, external_id, notes, property_id, assigned_at, routing_rule, "
-           "routed_to, routing_reason, routing_candidates, routed_at, property_mls_id) VALUES ($1, "
-           "nullif($2, ''), "
-           "$3, nullif($4::int8, 0), $5, nullif($6, ''), $7, nullif($8, ''), $9, "
-           "nullif($10, ''), $11, nullif($12::int8, 0), "
-           "CASE WHEN $4::int8 <> 0 THEN now() END, nullif($13, ''), nullif($14::int8, 0), "
-           "nullif($15, ''), nullif($16::int8[], '{}'), CASE WHEN $13 <> '' THEN now() END, "
-           "nullif($17, '')) "
-           "RETURNING ",
-           columns)},
-      {"leads_update",
-       absl::StrCat("UPDATE leads SET name = $2, contact_info = nullif($3, ''), status = $4, "
-                    "email = $5, email_key = nullif($6, ''), phone = $7, "
-                    "phone_e164 = nullif($8, ''), source = $9, external_id = nullif($10, ''), "
-                    "notes = $11, property_id = nullif($12::int8, 0), "
-                    "property_mls_id = nullif($13, ''), version = version + 1, updated_at = now() "
-                    "WHERE id = $1 RETURNING ",
-                    columns)},
-      {"leads_assign",
-       absl::StrCat("UPDATE leads SET assigned_to = nullif($2::int8, 0), "
-                    "assigned_at = CASE WHEN $2::int8 <> 0 THEN now() END, routing_rule = $3, "
-                    "routed_to = nullif($2::int8, 0), routing_reason = $4, "
-                    "routing_candidates = nullif($5::int8[], '{}'), routed_at = now(), "
-                    "version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
-                    columns)},
-      {"leads_delete", absl::StrCat("UPDATE leads SET deleted_at = now(), version = version + 1, "
-                                    "updated_at = now() WHERE id = $1 RETURNING ",
-                                    timestamp::MicrosColumn("deleted_at"))},
-      {"routing_cursor_lock",
-       "SELECT last_agent_id FROM routing_cursors WHERE rule = $1 FOR UPDATE"},
-      {"routing_cursor_set",
-       "UPDATE routing_cursors SET last_agent_id = $2, updated_at = now() WHERE rule = $1"},
-  };
+  std::vector<db::PreparedStatement> statements;
+  // The newest leads are the primary key's last entries: read in its order.
+  statements.push_back({"leads_page", absl::StrCat("SELECT ", columns,
+                                                   " FROM leads WHERE deleted_at IS NULL AND id < "
+                                                   "$1::int8 ORDER BY id DESC LIMIT $2::int8")});
+  for (const PageStatement& page : kPageStatements) {
+    statements.push_back(
+        {page.name, ListSql(absl::StrCat(page.condition, " AND id < $1::int8"), "$2::int8")});
+  }
+  for (db::PreparedStatement& statement : std::vector<db::PreparedStatement>{
+           {"leads_get",
+            absl::StrCat("SELECT ", columns, " FROM leads WHERE id = $1 AND deleted_at IS NULL")},
+           {"leads_get_for_update", absl::StrCat("SELECT ", columns,
+                                                 " FROM leads WHERE id = $1 AND deleted_at IS NULL "
+                                                 "FOR UPDATE")},
+           {"leads_deleted_at", absl::StrCat("SELECT ", timestamp::MicrosColumn("deleted_at"),
+                                             " FROM leads WHERE id = $1")},
+           // Two-key advisory locks have a key space of their own; the first key
+           // marks lead contact keys.
+           {"leads_key_lock", "SELECT pg_advisory_xact_lock(1279607108, hashtext($1::text))"},
+           {"leads_by_external_id",
+            absl::StrCat(
+                "SELECT ", columns,
+                " FROM leads WHERE source = $1 AND external_id = $2 AND deleted_at IS NULL")},
+           {"leads_by_email_key",
+            absl::StrCat(
+                "SELECT ", columns,
+                " FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY id LIMIT 1")},
+           {"leads_by_phone",
+            absl::StrCat(
+                "SELECT ", columns,
+                " FROM leads WHERE phone_e164 = $1 AND deleted_at IS NULL ORDER BY id LIMIT 1")},
+           {"leads_insert",
+            absl::StrCat(
+                "INSERT INTO leads (name, contact_info, status, assigned_to, email, email_key, "
+                "phone, "
+                "phone_e164, source, external_id, notes, property_id, assigned_at, routing_rule, "
+                "routed_to, routing_reason, routing_candidates, routed_at, property_mls_id) VALUES "
+                "($1, "
+                "nullif($2, ''), "
+                "$3, nullif($4::int8, 0), $5, nullif($6, ''), $7, nullif($8, ''), $9, "
+                "nullif($10, ''), $11, nullif($12::int8, 0), "
+                "CASE WHEN $4::int8 <> 0 THEN now() END, nullif($13, ''), nullif($14::int8, 0), "
+                "nullif($15, ''), nullif($16::int8[], '{}'), CASE WHEN $13 <> '' THEN now() END, "
+                "nullif($17, '')) "
+                "RETURNING ",
+                columns)},
+           {"leads_update",
+            absl::StrCat(
+                "UPDATE leads SET name = $2, contact_info = nullif($3, ''), status = $4, "
+                "email = $5, email_key = nullif($6, ''), phone = $7, "
+                "phone_e164 = nullif($8, ''), source = $9, external_id = nullif($10, ''), "
+                "notes = $11, property_id = nullif($12::int8, 0), "
+                "property_mls_id = nullif($13, ''), version = version + 1, updated_at = now() "
+                "WHERE id = $1 RETURNING ",
+                columns)},
+           {"leads_assign",
+            absl::StrCat("UPDATE leads SET assigned_to = nullif($2::int8, 0), "
+                         "assigned_at = CASE WHEN $2::int8 <> 0 THEN now() END, routing_rule = $3, "
+                         "routed_to = nullif($2::int8, 0), routing_reason = $4, "
+                         "routing_candidates = nullif($5::int8[], '{}'), routed_at = now(), "
+                         "version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
+                         columns)},
+           {"leads_delete",
+            absl::StrCat("UPDATE leads SET deleted_at = now(), version = version + 1, "
+                         "updated_at = now() WHERE id = $1 RETURNING ",
+                         timestamp::MicrosColumn("deleted_at"))},
+           {"routing_cursor_lock",
+            "SELECT last_agent_id FROM routing_cursors WHERE rule = $1 FOR UPDATE"},
+           {"routing_cursor_set",
+            "UPDATE routing_cursors SET last_agent_id = $2, updated_at = now() WHERE rule = $1"},
+       }) {
+    statements.push_back(std::move(statement));
+  }
+  return statements;
 }
 
 absl::StatusOr<CreateResult> LeadRepository::Create(const NewLead& lead, int64_t actor_id,
@@ -516,8 +560,41 @@ void LeadRepository::GetAsync(int64_t id,
 }
 
 absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& query) {
+  const int limit = std::max(1, query.limit);
+  const int64_t before = query.before_id.value_or(std::numeric_limits<int64_t>::max());
+  const auto rows = [&](const pqxx::result& result) {
+    const db::ResultColumns columns(result);
+    std::vector<LeadRecord> leads;
+    leads.reserve(result.size());
+    for (const pqxx::row& row : result) {
+      leads.push_back(ParseLead(db::RowFields(row, &columns)));
+    }
+    return leads;
+  };
+  // One filter or none: a prepared statement.
+  const int filters = (query.unassigned_only || query.assigned_to != 0 ? 1 : 0) +
+                      (query.status.empty() ? 0 : 1) + (query.source.empty() ? 0 : 1);
+  if (filters <= 1 && query.text.empty() && !query.created_from.has_value() &&
+      !query.created_until.has_value()) {
+    return db::ReadFor(
+        *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
+          if (query.unassigned_only) {
+            return rows(tx.exec_prepared("leads_page_pond", before, limit));
+          }
+          if (query.assigned_to != 0) {
+            return rows(tx.exec_prepared("leads_page_agent", before, limit, query.assigned_to));
+          }
+          if (!query.status.empty()) {
+            return rows(tx.exec_prepared("leads_page_status", before, limit, query.status));
+          }
+          if (!query.source.empty()) {
+            return rows(tx.exec_prepared("leads_page_source", before, limit, query.source));
+          }
+          return rows(tx.exec_prepared("leads_page", before, limit));
+        });
+  }
   db::WhereClause where;
-  where.AddSql("deleted_at IS NULL");
+  where.Add("id < ", absl::StrCat(before), "::int8");
   if (!query.status.empty()) {
     where.Add("status = ", query.status, "::text");
   }
@@ -546,19 +623,13 @@ absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& qu
   if (query.created_until.has_value()) {
     where.Add("created_at < ", timestamp::SqlText(*query.created_until), "::timestamptz");
   }
-  if (query.before_id.has_value()) {
-    where.Add("id < ", absl::StrCat(*query.before_id), "::int8");
-  }
-  const std::string sql = absl::StrCat("SELECT ", LeadColumns(), " FROM leads", where.sql(),
-                                       " ORDER BY id DESC LIMIT ", std::max(1, query.limit));
+  // WhereClause starts its text with " WHERE"; here it follows the
+  // deleted_at condition.
+  const std::string sql =
+      ListSql(absl::StrCat(" AND", absl::StripPrefix(where.sql(), " WHERE")), absl::StrCat(limit));
   return db::ReadFor(
       *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
-        std::vector<LeadRecord> leads;
-        for (const pqxx::row& row :
-             tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params()))) {
-          leads.push_back(ToLead(row));
-        }
-        return leads;
+        return rows(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));
       });
 }
 

@@ -773,6 +773,23 @@ TEST_F(LeadServiceTest, PagesReturnEveryLeadOnceWhileLeadsArrive) {
   EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()), created);
   EXPECT_EQ(seen.size(), created.size());
   EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  // The same through a filter that is not a prepared page (free text).
+  lv1::ListLeadsRequest by_text;
+  by_text.set_page_size(4);
+  by_text.set_query("example.com");
+  std::set<int64_t> by_text_seen;
+  int pages = 0;
+  do {
+    lv1::ListLeadsResponse response;
+    ASSERT_TRUE(stub_->ListLeads(Context(agent.token).get(), by_text, &response).ok());
+    for (const lv1::Lead& lead : response.leads()) {
+      EXPECT_TRUE(by_text_seen.insert(lead.id()).second) << "twice: " << lead.id();
+    }
+    by_text.set_page_token(response.next_page_token());
+    ++pages;
+  } while (!by_text.page_token().empty());
+  EXPECT_EQ(by_text_seen.size(), created.size() + extra);
+  EXPECT_EQ(pages, static_cast<int>((by_text_seen.size() + 3) / 4));
   // A token is bound to its filters.
   lv1::ListLeadsRequest first_page;
   first_page.set_page_size(2);
@@ -811,6 +828,14 @@ TEST_F(LeadServiceTest, ListFiltersCombine) {
   lv1::ListLeadsRequest by_agent;
   by_agent.set_assigned_to(agent.id);
   EXPECT_THAT(ids(by_agent), ::testing::ElementsAre("Wanda Web", "Zed Zillow"));
+  lv1::ListLeadsRequest agent_and_source;
+  agent_and_source.set_assigned_to(agent.id);
+  agent_and_source.set_source("website");
+  EXPECT_THAT(ids(agent_and_source), ::testing::ElementsAre("Wanda Web"));
+  lv1::ListLeadsRequest text_page;
+  text_page.set_query("example.com");
+  text_page.set_page_size(1);
+  EXPECT_THAT(ids(text_page), ::testing::ElementsAre("Carl Contacted"));
   lv1::ListLeadsRequest pond;
   pond.set_unassigned_only(true);
   EXPECT_THAT(ids(pond), ::testing::ElementsAre("Carl Contacted"));

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
                                        .migrations = crm::leads::Migrations(),
                                        .statements = crm::leads::LeadRepository::Statements(),
                                        .page_tokens = true,
-                                       .request_results = true});
+                                       .request_results = true,
+                                       .pipelined_reads = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }
