@@ -54,6 +54,11 @@ int Rows::size() const { return PQntuples(result_.get()); }
 
 int Rows::columns() const { return PQnfields(result_.get()); }
 
+absl::string_view Rows::ColumnName(int column) const {
+  const char* name = PQfname(result_.get(), column);
+  return name == nullptr ? absl::string_view() : absl::string_view(name);
+}
+
 bool Rows::IsNull(int row, int column) const {
   return PQgetisnull(result_.get(), row, column) == 1;
 }

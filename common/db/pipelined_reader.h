@@ -58,6 +58,7 @@ class Rows {
 
   int size() const;
   int columns() const;
+  absl::string_view ColumnName(int column) const;
   bool IsNull(int row, int column) const;
   // True also for a column the result lacks.
   bool IsNull(int row, const char* column) const;

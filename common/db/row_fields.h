@@ -12,20 +12,38 @@
 //   }
 //   ParseLead(db::RowFields(pqxx_row));
 //   ParseLead(db::RowFields(rows, 0));
+//   db::ResultColumns columns(result);           // many rows: names resolved once
+//   for (const pqxx::row& row : result) ParseLead(db::RowFields(row, &columns));
 
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "common/db/pipelined_reader.h"
 
 namespace crm::db {
 
+// The column numbers of one result by name, resolved once for all its rows
+// (libpq's own lookup copies and lower-cases the name on every field).
+class ResultColumns {
+ public:
+  explicit ResultColumns(const pqxx::result& result);
+  explicit ResultColumns(const Rows& rows);
+  // -1 for a column the result lacks.
+  int Find(absl::string_view name) const;
+
+ private:
+  absl::flat_hash_map<std::string, int> index_;
+};
+
 class RowFields {
  public:
-  explicit RowFields(const pqxx::row& row) : pqxx_row_(&row) {}
-  RowFields(const Rows& rows, int row) : rows_(&rows), row_(row) {}
+  explicit RowFields(const pqxx::row& row, const ResultColumns* columns = nullptr)
+      : pqxx_row_(&row), columns_(columns) {}
+  RowFields(const Rows& rows, int row, const ResultColumns* columns = nullptr)
+      : rows_(&rows), row_(row), columns_(columns) {}
 
   // "" for NULL and for a column the row lacks.
   absl::string_view Text(const char* column) const;
@@ -40,6 +58,7 @@ class RowFields {
   const pqxx::row* pqxx_row_ = nullptr;
   const Rows* rows_ = nullptr;
   int row_ = 0;
+  const ResultColumns* columns_ = nullptr;
 };
 
 }  // namespace crm::db
