@@ -559,6 +559,70 @@ void LeadRepository::GetAsync(int64_t id,
                 });
 }
 
+namespace {
+
+// The prepared page statement serving `query`, with its parameters as text;
+// none when the query combines filters (or searches text, or a time range).
+struct PreparedPage {
+  const char* name;
+  std::vector<std::string> params;
+};
+
+std::optional<PreparedPage> PreparedPageFor(const ListQuery& query) {
+  const int filters = (query.unassigned_only || query.assigned_to != 0 ? 1 : 0) +
+                      (query.status.empty() ? 0 : 1) + (query.source.empty() ? 0 : 1);
+  if (filters > 1 || !query.text.empty() || query.created_from.has_value() ||
+      query.created_until.has_value()) {
+    return std::nullopt;
+  }
+  std::vector<std::string> params = {
+      absl::StrCat(query.before_id.value_or(std::numeric_limits<int64_t>::max())),
+      absl::StrCat(std::max(1, query.limit))};
+  if (query.unassigned_only) {
+    return PreparedPage{"leads_page_pond", std::move(params)};
+  }
+  if (query.assigned_to != 0) {
+    params.push_back(absl::StrCat(query.assigned_to));
+    return PreparedPage{"leads_page_agent", std::move(params)};
+  }
+  if (!query.status.empty()) {
+    params.push_back(query.status);
+    return PreparedPage{"leads_page_status", std::move(params)};
+  }
+  if (!query.source.empty()) {
+    params.push_back(query.source);
+    return PreparedPage{"leads_page_source", std::move(params)};
+  }
+  return PreparedPage{"leads_page", std::move(params)};
+}
+
+}  // namespace
+
+bool LeadRepository::ListAsync(
+    const ListQuery& query,
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<LeadRecord>>) &&> done) {
+  std::optional<PreparedPage> page = PreparedPageFor(query);
+  if (reader_ == nullptr || !page.has_value()) {
+    return false;
+  }
+  std::vector<std::optional<std::string>> params(page->params.begin(), page->params.end());
+  reader_->Read(page->name, std::move(params),
+                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+                  if (!rows.ok()) {
+                    std::move(done)(rows.status());
+                    return;
+                  }
+                  const db::ResultColumns columns(*rows);
+                  std::vector<LeadRecord> leads;
+                  leads.reserve(rows->size());
+                  for (int i = 0; i < rows->size(); ++i) {
+                    leads.push_back(ParseLead(db::RowFields(*rows, i, &columns)));
+                  }
+                  std::move(done)(std::move(leads));
+                });
+  return true;
+}
+
 absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& query) {
   const int limit = std::max(1, query.limit);
   const int64_t before = query.before_id.value_or(std::numeric_limits<int64_t>::max());
@@ -571,26 +635,11 @@ absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& qu
     }
     return leads;
   };
-  // One filter or none: a prepared statement.
-  const int filters = (query.unassigned_only || query.assigned_to != 0 ? 1 : 0) +
-                      (query.status.empty() ? 0 : 1) + (query.source.empty() ? 0 : 1);
-  if (filters <= 1 && query.text.empty() && !query.created_from.has_value() &&
-      !query.created_until.has_value()) {
+  if (std::optional<PreparedPage> page = PreparedPageFor(query)) {
     return db::ReadFor(
         *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
-          if (query.unassigned_only) {
-            return rows(tx.exec_prepared("leads_page_pond", before, limit));
-          }
-          if (query.assigned_to != 0) {
-            return rows(tx.exec_prepared("leads_page_agent", before, limit, query.assigned_to));
-          }
-          if (!query.status.empty()) {
-            return rows(tx.exec_prepared("leads_page_status", before, limit, query.status));
-          }
-          if (!query.source.empty()) {
-            return rows(tx.exec_prepared("leads_page_source", before, limit, query.source));
-          }
-          return rows(tx.exec_prepared("leads_page", before, limit));
+          return rows(
+              tx.exec_prepared(page->name, pqxx::prepare::make_dynamic_params(page->params)));
         });
   }
   db::WhereClause where;

@@ -129,6 +129,11 @@ class LeadRepository {
   void GetAsync(int64_t id, absl::AnyInvocable<void(absl::StatusOr<LeadRecord>) &&> done);
   // Newest first.
   absl::StatusOr<std::vector<LeadRecord>> List(const ListQuery& query);
+  // List without blocking, on the pipelined reader, for the pages that are
+  // prepared statements (one filter or none); false (and `done` not called)
+  // for any other query, or without a reader.
+  bool ListAsync(const ListQuery& query,
+                 absl::AnyInvocable<void(absl::StatusOr<std::vector<LeadRecord>>) &&> done);
 
   // ABORTED when `expected_version` (if non-zero) is not the current one.
   absl::StatusOr<LeadRecord> Update(int64_t id, const LeadChanges& changes,

@@ -1,6 +1,7 @@
 #include "services/leads/lead_service.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -323,13 +324,59 @@ absl::Status LeadServiceImpl::RespondGet(const Caller& caller,
 grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext* context,
                                                      const v1::ListLeadsRequest* request,
                                                      v1::ListLeadsResponse* response) {
-  return service::RunAuthenticated(
+  if (!deps_.leads->HasAsyncReads()) {
+    return service::RunAuthenticated(
+        context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
+          absl::StatusOr<ListPlan> plan = PlanList(caller, *request);
+          if (!plan.ok()) {
+            return plan.status();
+          }
+          return RespondList(*plan, deps_.leads->List(plan->query), response);
+        });
+  }
+  // The pages every screen asks for are prepared statements the pipelined
+  // reader runs with no thread hop; other filters go to the executor.
+  return service::RunAuthenticatedAsync(
       context, *deps_.executor, *deps_.authenticator,
-      [=, this](const Caller& caller) { return DoList(caller, *request, response); });
+      [=, this](const Caller& caller, service::UnaryFinisher finish) {
+        absl::StatusOr<ListPlan> plan = PlanList(caller, *request);
+        if (!plan.ok()) {
+          finish(plan.status());
+          return;
+        }
+        auto shared = std::make_shared<ListPlan>(*std::move(plan));
+        const bool async = deps_.leads->ListAsync(
+            shared->query,
+            [shared, response, finish](absl::StatusOr<std::vector<LeadRecord>> leads) {
+              finish(RespondList(*shared, leads, response));
+            });
+        if (async) {
+          return;
+        }
+        if (!deps_.executor->TrySubmit([this, shared, response, finish] {
+              finish(RespondList(*shared, deps_.leads->List(shared->query), response));
+            })) {
+          finish(
+              WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100)));
+        }
+      });
 }
 
-absl::Status LeadServiceImpl::DoList(const Caller& caller, const v1::ListLeadsRequest& request,
-                                     v1::ListLeadsResponse* response) {
+absl::Status LeadServiceImpl::RespondList(const ListPlan& plan,
+                                          const absl::StatusOr<std::vector<LeadRecord>>& leads,
+                                          v1::ListLeadsResponse* response) {
+  if (!leads.ok()) {
+    return leads.status();
+  }
+  response->set_next_page_token(plan.page.Finish(
+      *leads, response->mutable_leads(),
+      [](const LeadRecord& lead, v1::Lead* out) { ToProto(lead, out); },
+      [](const LeadRecord& lead) { return lead.id; }));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LeadServiceImpl::ListPlan> LeadServiceImpl::PlanList(
+    const Caller& caller, const v1::ListLeadsRequest& request) {
   if (absl::Status s = auth::RequireRole(caller, {Role::kAdmin, Role::kAgent, Role::kService});
       !s.ok()) {
     return s;
@@ -399,15 +446,7 @@ absl::Status LeadServiceImpl::DoList(const Caller& caller, const v1::ListLeadsRe
   }
   query.before_id = page->after();
   query.limit = page->fetch_limit();
-  absl::StatusOr<std::vector<LeadRecord>> leads = deps_.leads->List(query);
-  if (!leads.ok()) {
-    return leads.status();
-  }
-  response->set_next_page_token(page->Finish(
-      *leads, response->mutable_leads(),
-      [](const LeadRecord& lead, v1::Lead* out) { ToProto(lead, out); },
-      [](const LeadRecord& lead) { return lead.id; }));
-  return absl::OkStatus();
+  return ListPlan{.query = std::move(query), .page = *std::move(page)};
 }
 
 grpc::ServerUnaryReactor* LeadServiceImpl::UpdateLead(grpc::CallbackServerContext* context,

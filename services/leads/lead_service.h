@@ -12,6 +12,7 @@
 // duplicate refusal of CreateLead.
 
 #include "common/auth/authenticator.h"
+#include "common/pagination/keyset_page.h"
 #include "common/pagination/page_token.h"
 #include "common/server/blocking_executor.h"
 #include "common/users/user_directory.h"
@@ -67,8 +68,16 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
   static absl::Status CheckGet(const auth::Caller& caller, const v1::GetLeadRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, const absl::StatusOr<LeadRecord>& lead,
                                  v1::GetLeadResponse* response);
-  absl::Status DoList(const auth::Caller& caller, const v1::ListLeadsRequest& request,
-                      v1::ListLeadsResponse* response);
+  // A ListLeads call checked and turned into its query and page.
+  struct ListPlan {
+    ListQuery query;
+    pagination::KeysetPage page;
+  };
+  absl::StatusOr<ListPlan> PlanList(const auth::Caller& caller,
+                                    const v1::ListLeadsRequest& request);
+  static absl::Status RespondList(const ListPlan& plan,
+                                  const absl::StatusOr<std::vector<LeadRecord>>& leads,
+                                  v1::ListLeadsResponse* response);
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdateLeadRequest& request,
                         v1::UpdateLeadResponse* response);
   absl::Status DoAssign(const auth::Caller& caller, const v1::AssignLeadRequest& request,
