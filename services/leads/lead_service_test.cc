@@ -112,14 +112,16 @@ class LeadServiceTest : public crm::testing::PgTest {
     std::filesystem::remove_all(dir_);
   }
 
-  void StartLeads() {
+  void StartLeads(std::vector<std::string> extra = {}) {
     // The relay's audit address is a port nobody serves: events stay in the
     // outbox, where the tests read them.
-    auto leads = ServiceProcess::Start(
-        "leads", {"--dsn=" + leads_dsn_, "--auth_address=" + auth_->address(),
-                  "--service_account_secret_file=" + dir_ + "/leads.secret",
-                  absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
-                  "--directory_cache_seconds=1"});
+    std::vector<std::string> args = {
+        "--dsn=" + leads_dsn_, "--auth_address=" + auth_->address(),
+        "--service_account_secret_file=" + dir_ + "/leads.secret",
+        absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
+        "--directory_cache_seconds=1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto leads = ServiceProcess::Start("leads", args);
     ASSERT_TRUE(leads.ok()) << leads.status();
     leads_ = std::move(*leads);
     stub_ = lv1::LeadService::NewStub(leads_->channel());
@@ -799,6 +801,33 @@ TEST_F(LeadServiceTest, PagesReturnEveryLeadOnceWhileLeadsArrive) {
   first_page.set_source("zillow");
   EXPECT_EQ(stub_->ListLeads(Context(agent.token).get(), first_page, &page).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Without pipelined reads (--db_read_connections=0) GetLead and ListLeads run
+// on the executor and the pool, and answer alike.
+TEST_F(LeadServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
+  const User agent = CreateUser("ana", av1::ROLE_AGENT);
+  const User other = CreateUser("ben", av1::ROLE_AGENT);
+  lv1::Lead mine;
+  ASSERT_TRUE(Create(agent, NewLead("Mine", "mine@example.com"), &mine).ok());
+  for (const bool pipelined : {true, false}) {
+    if (!pipelined) {
+      leads_.reset();
+      StartLeads({"--db_read_connections=0"});
+    }
+    lv1::Lead seen;
+    ASSERT_TRUE(Get(agent, mine.id(), &seen).ok()) << pipelined;
+    EXPECT_EQ(seen.name(), "Mine");
+    EXPECT_EQ(Get(other, mine.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+    lv1::ListLeadsRequest list;
+    lv1::ListLeadsResponse listed;
+    ASSERT_TRUE(stub_->ListLeads(Context(agent.token).get(), list, &listed).ok());
+    ASSERT_EQ(listed.leads_size(), 1);
+    EXPECT_EQ(listed.leads(0).id(), mine.id());
+    list.set_query("mine@");
+    ASSERT_TRUE(stub_->ListLeads(Context(admin_.token).get(), list, &listed).ok());
+    EXPECT_EQ(listed.leads_size(), 1);
+  }
 }
 
 TEST_F(LeadServiceTest, ListFiltersCombine) {
