@@ -487,9 +487,12 @@ TEST_F(ActivityLogTest, APoisonEventNeverStopsThePipeline) {
   EXPECT_EQ(relay.delivered(), 108);
   EXPECT_EQ(relay.quarantined(), 2);
   // Stored in outbox order, the two poison events left out, the chain whole.
+  // (Compared among these events only: auth's own activities, such as its
+  // relay signing in, may land between them.)
   EXPECT_EQ(Query("crm_audit",
-                  "SELECT count(*) FROM activities a JOIN activities b ON b.id = a.id + 1 "
-                  "WHERE a.action = 'thing.created' AND b.entity_id < a.entity_id"),
+                  "SELECT count(*) FROM (SELECT entity_id, lag(entity_id) OVER (ORDER BY id) "
+                  "AS previous FROM activities WHERE action LIKE 'thing.%') t "
+                  "WHERE entity_id < previous"),
             0);
   EXPECT_EQ(Query("crm_audit", "SELECT count(*) FROM activities WHERE action LIKE 'thing.%'"), 108);
   EXPECT_EQ(Query("crm_producer",
