@@ -55,6 +55,12 @@ class BlockingExecutor {
   std::vector<std::thread> threads_;
 };
 
+// The answer when the executor's queue is full: RESOURCE_EXHAUSTED, retry
+// in 100 ms.
+inline absl::Status ExecutorBusy() {
+  return WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100));
+}
+
 // Runs `fn` (returning absl::Status) on `executor` and finishes the unary RPC
 // with the mapped status. A call already cancelled by its client is not run,
 // and while `fn` runs the call's deadline and cancellation are its CallScope,
@@ -76,8 +82,7 @@ grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* context,
     reactor->Finish(ToGrpcStatus(status));
   });
   if (!queued) {
-    reactor->Finish(ToGrpcStatus(
-        WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100))));
+    reactor->Finish(ToGrpcStatus(ExecutorBusy()));
   }
   return reactor;
 }

@@ -94,9 +94,33 @@ grpc::ServerUnaryReactor* RunAuthenticatedAsync(grpc::CallbackServerContext* con
         start(*checked, finish);
       });
   if (!queued) {
-    finish(WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100)));
+    finish(server::ExecutorBusy());
   }
   return finish.reactor;
+}
+
+// From an asynchronous handler that finds it must block after all (a query
+// the pipelined reader does not serve): runs `fn` (returning absl::Status) on
+// the executor under the call's CallScope, as RunBlocking does, and finishes
+// the call with its status.
+template <typename Fn>
+void FinishBlocking(grpc::CallbackServerContext* context, server::BlockingExecutor& executor,
+                    UnaryFinisher finish, Fn fn) {
+  const bool queued = executor.TrySubmit([context, finish, fn = std::move(fn)]() mutable {
+    if (context->IsCancelled()) {
+      finish(absl::CancelledError("the call was cancelled"));
+      return;
+    }
+    absl::Status status;
+    {
+      CallScope scope(DeadlineOf(*context), [context] { return context->IsCancelled(); });
+      status = fn();
+    }
+    finish(status);
+  });
+  if (!queued) {
+    finish(server::ExecutorBusy());
+  }
 }
 
 }  // namespace crm::service

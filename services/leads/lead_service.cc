@@ -350,14 +350,10 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
             [shared, response, finish](absl::StatusOr<std::vector<LeadRecord>> leads) {
               finish(RespondList(*shared, leads, response));
             });
-        if (async) {
-          return;
-        }
-        if (!deps_.executor->TrySubmit([this, shared, response, finish] {
-              finish(RespondList(*shared, deps_.leads->List(shared->query), response));
-            })) {
-          finish(
-              WithRetryDelay(absl::ResourceExhaustedError("server busy"), absl::Milliseconds(100)));
+        if (!async) {
+          service::FinishBlocking(context, *deps_.executor, finish, [this, shared, response] {
+            return RespondList(*shared, deps_.leads->List(shared->query), response);
+          });
         }
       });
 }
