@@ -1,6 +1,7 @@
 #include "common/idempotency/request_results.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/flags/flag.h"
 
@@ -40,6 +41,15 @@ std::vector<db::PreparedStatement> Statements() {
        "INSERT INTO request_results (caller_id, method, request_id, resource_id, outcome) "
        "VALUES ($1, $2, $3, $4, $5)"},
   };
+}
+
+void AddTo(std::vector<db::Migration>& migrations, std::vector<db::PreparedStatement>& statements) {
+  for (db::Migration& migration : Migrations()) {
+    migrations.push_back(std::move(migration));
+  }
+  for (db::PreparedStatement& statement : Statements()) {
+    statements.push_back(std::move(statement));
+  }
 }
 
 std::optional<Result> Begin(pqxx::transaction_base& tx, int64_t caller_id, absl::string_view method,

@@ -47,6 +47,10 @@ std::vector<db::Migration> Migrations();
 // The statements Begin and Remember use.
 std::vector<db::PreparedStatement> Statements();
 
+// Appends Migrations() and Statements() to a service's own, as the kit does
+// (and tests that compose a service in-process).
+void AddTo(std::vector<db::Migration>& migrations, std::vector<db::PreparedStatement>& statements);
+
 // With an empty `request_id`: nothing (std::nullopt). Otherwise serialises
 // attempts with this (caller, method, request_id) until the transaction
 // ends, and returns the first attempt's result if one committed.

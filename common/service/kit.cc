@@ -40,12 +40,7 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
     migrations = outbox::WithOutbox(std::move(migrations));
   }
   if (options.request_results) {
-    for (db::Migration& m : idempotency::Migrations()) {
-      migrations.push_back(std::move(m));
-    }
-    for (db::PreparedStatement& statement : idempotency::Statements()) {
-      options.statements.push_back(std::move(statement));
-    }
+    idempotency::AddTo(migrations, options.statements);
   }
   std::vector<db::PreparedStatement> reader_statements;
   if (options.pipelined_reads && f.db_read_connections > 0) {

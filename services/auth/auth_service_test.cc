@@ -107,12 +107,7 @@ class AuthServiceTest : public crm::testing::PgTest {
     std::vector<db::Migration> migrations = outbox::WithOutbox(Migrations());
     std::vector<db::PreparedStatement> statements =
         WithThrottleStatements(UserRepository::Statements());
-    for (db::Migration& m : idempotency::Migrations()) {
-      migrations.push_back(std::move(m));
-    }
-    for (db::PreparedStatement& statement : idempotency::Statements()) {
-      statements.push_back(std::move(statement));
-    }
+    idempotency::AddTo(migrations, statements);
     ASSERT_TRUE(db::ApplyMigrations(dsn_, migrations).ok());
     pool_ = std::make_unique<db::Pool>(
         db::PoolOptions{.dsn = dsn_, .size = 4, .statements = std::move(statements)});

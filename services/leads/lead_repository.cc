@@ -4,6 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -87,6 +88,23 @@ LeadRecord ParseLead(const db::RowFields& f) {
 }
 
 LeadRecord ToLead(const pqxx::row& row) { return ParseLead(db::RowFields(row)); }
+
+// Every row of a page, from libpqxx or the pipelined reader, its column
+// names resolved once.
+template <typename Result>
+std::vector<LeadRecord> ParseLeads(const Result& result) {
+  const db::ResultColumns columns(result);
+  std::vector<LeadRecord> leads;
+  leads.reserve(result.size());
+  for (int i = 0; i < static_cast<int>(result.size()); ++i) {
+    if constexpr (std::is_same_v<Result, pqxx::result>) {
+      leads.push_back(ParseLead(db::RowFields(result[i], &columns)));
+    } else {
+      leads.push_back(ParseLead(db::RowFields(result, i, &columns)));
+    }
+  }
+  return leads;
+}
 
 // A page of ListLeads: the page's ids first, from the filter's (…, id) index
 // alone (an index-only scan that stops after `limit` entries), then their
@@ -612,13 +630,7 @@ bool LeadRepository::ListAsync(
                     std::move(done)(rows.status());
                     return;
                   }
-                  const db::ResultColumns columns(*rows);
-                  std::vector<LeadRecord> leads;
-                  leads.reserve(rows->size());
-                  for (int i = 0; i < rows->size(); ++i) {
-                    leads.push_back(ParseLead(db::RowFields(*rows, i, &columns)));
-                  }
-                  std::move(done)(std::move(leads));
+                  std::move(done)(ParseLeads(*rows));
                 });
   return true;
 }
@@ -626,19 +638,10 @@ bool LeadRepository::ListAsync(
 absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& query) {
   const int limit = std::max(1, query.limit);
   const int64_t before = query.before_id.value_or(std::numeric_limits<int64_t>::max());
-  const auto rows = [&](const pqxx::result& result) {
-    const db::ResultColumns columns(result);
-    std::vector<LeadRecord> leads;
-    leads.reserve(result.size());
-    for (const pqxx::row& row : result) {
-      leads.push_back(ParseLead(db::RowFields(row, &columns)));
-    }
-    return leads;
-  };
   if (std::optional<PreparedPage> page = PreparedPageFor(query)) {
     return db::ReadFor(
         *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
-          return rows(
+          return ParseLeads(
               tx.exec_prepared(page->name, pqxx::prepare::make_dynamic_params(page->params)));
         });
   }
@@ -678,7 +681,7 @@ absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& qu
       ListSql(absl::StrCat(" AND", absl::StripPrefix(where.sql(), " WHERE")), absl::StrCat(limit));
   return db::ReadFor(
       *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
-        return rows(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));
+        return ParseLeads(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));
       });
 }
 
