@@ -6,19 +6,36 @@ namespace crm::db {
 
 ResultColumns::ResultColumns(const pqxx::result& result) {
   for (pqxx::row::size_type i = 0; i < result.columns(); ++i) {
-    index_.emplace(result.column_name(i), static_cast<int>(i));
+    names_.emplace_back(result.column_name(i));
+  }
+  for (size_t i = 0; i < names_.size(); ++i) {
+    index_.emplace(names_[i], static_cast<int>(i));
   }
 }
 
 ResultColumns::ResultColumns(const Rows& rows) {
   for (int i = 0; i < rows.columns(); ++i) {
-    index_.emplace(std::string(rows.ColumnName(i)), i);
+    names_.emplace_back(rows.ColumnName(i));
+  }
+  for (size_t i = 0; i < names_.size(); ++i) {
+    index_.emplace(names_[i], static_cast<int>(i));
   }
 }
 
 int ResultColumns::Find(absl::string_view name) const {
+  if (next_ < names_.size() && names_[next_] == name) {
+    return static_cast<int>(next_++);
+  }
+  // The same column again (IsNull, then its value).
+  if (next_ > 0 && next_ <= names_.size() && names_[next_ - 1] == name) {
+    return static_cast<int>(next_ - 1);
+  }
   auto it = index_.find(name);
-  return it == index_.end() ? -1 : it->second;
+  if (it == index_.end()) {
+    return -1;
+  }
+  next_ = static_cast<size_t>(it->second) + 1;
+  return it->second;
 }
 
 absl::string_view RowFields::Text(const char* column) const {

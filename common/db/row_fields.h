@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +28,10 @@ namespace crm::db {
 
 // The column numbers of one result by name, resolved once for all its rows
 // (libpq's own lookup copies and lower-cases the name on every field).
+// A decoder reads the fields of every row in the same order, mostly the
+// select list's, so Find first tries the column after the one it found last:
+// one comparison per field instead of a hash lookup. Not thread-safe (the
+// hint changes); one per result, used by one thread.
 class ResultColumns {
  public:
   explicit ResultColumns(const pqxx::result& result);
@@ -35,7 +40,9 @@ class ResultColumns {
   int Find(absl::string_view name) const;
 
  private:
+  std::vector<std::string> names_;  // by column number
   absl::flat_hash_map<std::string, int> index_;
+  mutable size_t next_ = 0;
 };
 
 class RowFields {

@@ -9,6 +9,7 @@
 //   tx.exec_params("SELECT ... FROM leads" + where.sql() + " ORDER BY id DESC",
 //                  pqxx::prepare::make_dynamic_params(where.params()));
 
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,22 @@ class WhereClause {
   void Add(absl::string_view lhs, std::string value, absl::string_view rhs) {
     params_.push_back(std::move(value));
     AddSql(absl::StrCat(lhs, "$", params_.size(), rhs));
+  }
+
+  // Adds a condition over several values, `parts` around them (one more
+  // part than values): Add({"(created_at, id) < (", "::timestamptz, ",
+  // "::int8)"}, {time, id}).
+  void Add(std::initializer_list<absl::string_view> parts, std::vector<std::string> values) {
+    std::string condition;
+    auto part = parts.begin();
+    for (std::string& value : values) {
+      params_.push_back(std::move(value));
+      absl::StrAppend(&condition, *part++, "$", params_.size());
+    }
+    if (part != parts.end()) {
+      absl::StrAppend(&condition, *part);
+    }
+    AddSql(condition);
   }
 
   // Adds a condition with no value. `condition` must be fixed text.

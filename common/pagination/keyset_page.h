@@ -31,47 +31,65 @@ class KeysetPage {
  public:
   static absl::StatusOr<KeysetPage> Begin(const PageTokenCodec& codec, std::string fingerprint,
                                           int32_t page_size, const std::string& page_token) {
+    return BeginKeys(codec, std::move(fingerprint), page_size, page_token, 1);
+  }
+
+  // A page ordered by `key_count` integer columns (say created time in
+  // microseconds, then id, for ties): after_keys() holds them, and Finish's
+  // key_of returns them as a std::vector<int64_t>.
+  static absl::StatusOr<KeysetPage> BeginKeys(const PageTokenCodec& codec, std::string fingerprint,
+                                              int32_t page_size, const std::string& page_token,
+                                              size_t key_count) {
     absl::StatusOr<int> size = NormalizePageSize(page_size);
     if (!size.ok()) {
       return size.status();
     }
-    absl::StatusOr<std::optional<int64_t>> after = codec.DecodeId(page_token, fingerprint);
+    absl::StatusOr<std::optional<std::vector<int64_t>>> after =
+        codec.DecodeInts(page_token, fingerprint, key_count);
     if (!after.ok()) {
       return after.status();
     }
-    return KeysetPage(codec, std::move(fingerprint), *size, *after);
+    return KeysetPage(codec, std::move(fingerprint), *size, *std::move(after));
   }
 
   // The key of the previous page's last row; none on the first page.
-  std::optional<int64_t> after() const { return after_; }
+  std::optional<int64_t> after() const {
+    return after_.has_value() ? std::optional<int64_t>(after_->front()) : std::nullopt;
+  }
+  const std::optional<std::vector<int64_t>>& after_keys() const { return after_; }
   int page_size() const { return page_size_; }
   // How many rows to read: one more than the page says whether more remain.
   int fetch_limit() const { return page_size_ + 1; }
 
   // Appends rows[0..] to `out` as `convert(row, message)` does, and returns
-  // the token of the next page ("" when none).
-  template <typename Row, typename Message, typename Convert, typename KeyOf>
-  std::string Finish(const std::vector<Row>& rows, google::protobuf::RepeatedPtrField<Message>* out,
-                     Convert convert, KeyOf key_of) const {
+  // the token of the next page ("" when none). `rows` may be consumed (see
+  // AppendPage); `key_of` reads the key after `convert`, so the key must not
+  // be what it moves.
+  template <typename Rows, typename Message, typename Convert, typename KeyOf>
+  std::string Finish(Rows&& rows, google::protobuf::RepeatedPtrField<Message>* out, Convert convert,
+                     KeyOf key_of) const {
     const PageEnd end = AppendPage(rows, page_size_, kMaxPageBytes, out, convert);
     if (!end.more) {
       return "";
     }
-    return codec_->EncodeId(fingerprint_, key_of(rows[end.taken - 1]));
+    return codec_->EncodeInts(fingerprint_, Keys(key_of(rows[end.taken - 1])));
   }
 
  private:
+  static std::vector<int64_t> Keys(int64_t key) { return {key}; }
+  static std::vector<int64_t> Keys(std::vector<int64_t> keys) { return keys; }
+
   KeysetPage(const PageTokenCodec& codec, std::string fingerprint, int page_size,
-             std::optional<int64_t> after)
+             std::optional<std::vector<int64_t>> after)
       : codec_(&codec),
         fingerprint_(std::move(fingerprint)),
         page_size_(page_size),
-        after_(after) {}
+        after_(std::move(after)) {}
 
   const PageTokenCodec* codec_;
   std::string fingerprint_;
   int page_size_;
-  std::optional<int64_t> after_;
+  std::optional<std::vector<int64_t>> after_;
 };
 
 }  // namespace crm::pagination

@@ -1,6 +1,7 @@
 #include "common/pagination/keyset_page.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "google/protobuf/struct.pb.h"
@@ -62,6 +63,58 @@ TEST(KeysetPageTest, RefusesABadSizeAndAnotherQuerysToken) {
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->after(), 2);
   EXPECT_EQ(next->page_size(), kDefaultPageSize);
+}
+
+// Two keys (a time, then the id for ties), and rows the conversion consumes.
+TEST(KeysetPageTest, PagesByTwoKeysAndMayMoveRowsIntoTheResponse) {
+  const PageTokenCodec codec("0123456789abcdef0123456789abcdef");
+  struct Timed {
+    int64_t time;
+    int64_t id;
+    std::string name;
+  };
+  // Ordered by (time, id) ascending; times tie.
+  const std::vector<Timed> table = {
+      {10, 3, "c"}, {10, 4, "d"}, {20, 1, "a"}, {20, 2, "b"}, {30, 5, "e"}};
+  std::string token;
+  std::vector<std::string> seen;
+  int pages = 0;
+  do {
+    absl::StatusOr<KeysetPage> page = KeysetPage::BeginKeys(codec, "timed", 2, token, 2);
+    ASSERT_TRUE(page.ok()) << page.status();
+    std::vector<Timed> rows;
+    for (const Timed& row : table) {
+      const auto& after = page->after_keys();
+      if ((!after || std::pair(row.time, row.id) > std::pair((*after)[0], (*after)[1])) &&
+          static_cast<int>(rows.size()) < page->fetch_limit()) {
+        rows.push_back(row);
+      }
+    }
+    google::protobuf::RepeatedPtrField<Value> out;
+    token = page->Finish(
+        rows, &out, [](Timed& row, Value* v) { v->set_string_value(std::move(row.name)); },
+        [](const Timed& row) {
+          return std::vector<int64_t>{row.time, row.id};
+        });
+    for (const Value& v : out) {
+      seen.push_back(v.string_value());
+    }
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(seen, (std::vector<std::string>{"c", "d", "a", "b", "e"}));
+  EXPECT_EQ(pages, 3);
+  // A two-key token is not a one-key page's.
+  absl::StatusOr<KeysetPage> first = KeysetPage::BeginKeys(codec, "timed", 2, "", 2);
+  ASSERT_TRUE(first.ok());
+  google::protobuf::RepeatedPtrField<Value> out;
+  std::vector<Timed> rows(table.begin(), table.begin() + 3);
+  const std::string two = first->Finish(
+      rows, &out, [](const Timed& row, Value* v) { v->set_string_value(row.name); },
+      [](const Timed& row) {
+        return std::vector<int64_t>{row.time, row.id};
+      });
+  EXPECT_EQ(KeysetPage::Begin(codec, "timed", 2, two).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -27,8 +27,10 @@ struct PageEnd {
   bool more = false;  // rows remain after them: the page needs a next token
 };
 
-template <typename Row, typename Message, typename Convert>
-PageEnd AppendPage(const std::vector<Row>& rows, int page_size, size_t max_bytes,
+// `rows` is a std::vector, const or not: a `convert` taking a Row& may move
+// the row's strings into the message rather than copy them.
+template <typename Rows, typename Message, typename Convert>
+PageEnd AppendPage(Rows&& rows, int page_size, size_t max_bytes,
                    google::protobuf::RepeatedPtrField<Message>* out, Convert convert) {
   PageEnd end;
   size_t bytes = 0;

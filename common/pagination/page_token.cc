@@ -147,11 +147,34 @@ absl::StatusOr<std::vector<std::string>> PageTokenCodec::Decode(
 }
 
 std::string PageTokenCodec::EncodeId(absl::string_view query_fingerprint, int64_t id) const {
-  return Encode(query_fingerprint, {absl::StrCat(id)});
+  return EncodeInts(query_fingerprint, {id});
 }
 
 absl::StatusOr<std::optional<int64_t>> PageTokenCodec::DecodeId(
     absl::string_view token, absl::string_view query_fingerprint) const {
+  absl::StatusOr<std::optional<std::vector<int64_t>>> keys =
+      DecodeInts(token, query_fingerprint, 1);
+  if (!keys.ok()) {
+    return keys.status();
+  }
+  if (!keys->has_value()) {
+    return std::nullopt;
+  }
+  return (**keys)[0];
+}
+
+std::string PageTokenCodec::EncodeInts(absl::string_view query_fingerprint,
+                                       const std::vector<int64_t>& keys) const {
+  std::vector<std::string> text;
+  text.reserve(keys.size());
+  for (int64_t key : keys) {
+    text.push_back(absl::StrCat(key));
+  }
+  return Encode(query_fingerprint, text);
+}
+
+absl::StatusOr<std::optional<std::vector<int64_t>>> PageTokenCodec::DecodeInts(
+    absl::string_view token, absl::string_view query_fingerprint, size_t count) const {
   absl::StatusOr<std::vector<std::string>> keys = Decode(token, query_fingerprint);
   if (!keys.ok()) {
     return keys.status();
@@ -159,11 +182,16 @@ absl::StatusOr<std::optional<int64_t>> PageTokenCodec::DecodeId(
   if (keys->empty()) {
     return std::nullopt;
   }
-  int64_t id = 0;
-  if (keys->size() != 1 || !absl::SimpleAtoi((*keys)[0], &id)) {
+  if (keys->size() != count) {
     return BadToken();
   }
-  return id;
+  std::vector<int64_t> values(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!absl::SimpleAtoi((*keys)[i], &values[i])) {
+      return BadToken();
+    }
+  }
+  return values;
 }
 
 }  // namespace crm::pagination

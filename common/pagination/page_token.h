@@ -54,6 +54,12 @@ class PageTokenCodec {
   std::string EncodeId(absl::string_view query_fingerprint, int64_t id) const;
   absl::StatusOr<std::optional<int64_t>> DecodeId(absl::string_view token,
                                                   absl::string_view query_fingerprint) const;
+  // A key of several integers (a time in microseconds, then an id): Decode
+  // expects exactly `count` of them.
+  std::string EncodeInts(absl::string_view query_fingerprint,
+                         const std::vector<int64_t>& keys) const;
+  absl::StatusOr<std::optional<std::vector<int64_t>>> DecodeInts(
+      absl::string_view token, absl::string_view query_fingerprint, size_t count) const;
 
  private:
   std::string Mac(absl::string_view query_fingerprint, absl::string_view payload) const;

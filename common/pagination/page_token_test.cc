@@ -42,6 +42,28 @@ TEST(PageTokenTest, IdTokensRoundTripAndRefuseOtherKeys) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(PageTokenTest, IntegerKeysRoundTripOnlyAtTheirCount) {
+  const std::vector<int64_t> keys = {1764547200000001, -5, 42};
+  const std::string token = Codec().EncodeInts("leads", keys);
+  auto decoded = Codec().DecodeInts(token, "leads", 3);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_TRUE(decoded->has_value());
+  EXPECT_EQ(**decoded, keys);
+  for (size_t count : {size_t{1}, size_t{2}, size_t{4}}) {
+    EXPECT_EQ(Codec().DecodeInts(token, "leads", count).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(Codec().DecodeInts(Codec().Encode("leads", {"1", "x"}), "leads", 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // One key is the id token.
+  auto id = Codec().DecodeId(Codec().EncodeInts("leads", {7}), "leads");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, 7);
+  auto first = Codec().DecodeInts("", "leads", 2);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->has_value());
+}
+
 TEST(PageTokenTest, EmptyTokenIsFirstPage) {
   auto keys = Codec().Decode("", "anything");
   ASSERT_TRUE(keys.ok());

@@ -12,6 +12,8 @@
 namespace crm::leads {
 
 void ToProto(const LeadRecord& lead, v1::Lead* out);
+// The same, moving the record's strings into the message.
+void ToProto(LeadRecord&& lead, v1::Lead* out);
 
 // "NEW" for LEAD_STATUS_NEW; "" for LEAD_STATUS_UNSPECIFIED or unknown values.
 std::string StatusName(v1::LeadStatus status);

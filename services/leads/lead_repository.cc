@@ -110,11 +110,14 @@ std::vector<LeadRecord> ParseLeads(const Result& result) {
 // alone (an index-only scan that stops after `limit` entries), then their
 // rows, so a filter matching few of the newest leads does not walk the
 // table. `conditions` ends with the keyset bound and is followed by the
-// limit.
-std::string ListSql(absl::string_view conditions, absl::string_view limit) {
+// limit; `order` is the page's (and the keyset's) order.
+constexpr absl::string_view kById = "id DESC";
+constexpr absl::string_view kByCreated = "created_at DESC, id DESC";
+std::string ListSql(absl::string_view conditions, absl::string_view limit,
+                    absl::string_view order = kById) {
   return absl::StrCat("SELECT ", LeadColumns(),
                       " FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at IS NULL",
-                      conditions, " ORDER BY id DESC LIMIT ", limit, ") ORDER BY id DESC");
+                      conditions, " ORDER BY ", order, " LIMIT ", limit, ") ORDER BY ", order);
 }
 
 // The lists every screen asks for (the newest; one agent's; the pond; one
@@ -646,7 +649,17 @@ absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& qu
         });
   }
   db::WhereClause where;
-  where.Add("id < ", absl::StrCat(before), "::int8");
+  // A created-time range reads idx_leads_created_at, in its order: ordered by
+  // id, the planner would walk the primary key from the newest lead to the
+  // range, not knowing that created_at rises with id.
+  if (query.ByCreated()) {
+    if (query.before_created.has_value()) {
+      where.Add({"(created_at, id) < (", "::timestamptz, ", "::int8)"},
+                {timestamp::SqlText(*query.before_created), absl::StrCat(before)});
+    }
+  } else {
+    where.Add("id < ", absl::StrCat(before), "::int8");
+  }
   if (!query.status.empty()) {
     where.Add("status = ", query.status, "::text");
   }
@@ -677,8 +690,8 @@ absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& qu
   }
   // WhereClause starts its text with " WHERE"; here it follows the
   // deleted_at condition.
-  const std::string sql =
-      ListSql(absl::StrCat(" AND", absl::StripPrefix(where.sql(), " WHERE")), absl::StrCat(limit));
+  const std::string sql = ListSql(absl::StrCat(" AND", absl::StripPrefix(where.sql(), " WHERE")),
+                                  absl::StrCat(limit), query.ByCreated() ? kByCreated : kById);
   return db::ReadFor(
       *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
         return ParseLeads(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));

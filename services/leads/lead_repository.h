@@ -82,7 +82,12 @@ struct ListQuery {
   std::optional<absl::Time> created_from = {};   // inclusive
   std::optional<absl::Time> created_until = {};  // exclusive
   std::optional<int64_t> before_id = {};         // keyset: ids below this
+  // With a created-time range the page is ordered by (created_at, id), both
+  // descending, and the keyset is (before_created, before_id).
+  std::optional<absl::Time> before_created = {};
   int limit = 51;
+
+  bool ByCreated() const { return created_from.has_value() || created_until.has_value(); }
 };
 
 struct LeadChanges {

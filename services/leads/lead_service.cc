@@ -348,7 +348,7 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
         const bool async = deps_.leads->ListAsync(
             shared->query,
             [shared, response, finish](absl::StatusOr<std::vector<LeadRecord>> leads) {
-              finish(RespondList(*shared, leads, response));
+              finish(RespondList(*shared, std::move(leads), response));
             });
         if (!async) {
           service::FinishBlocking(context, *deps_.executor, finish, [this, shared, response] {
@@ -359,15 +359,18 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
 }
 
 absl::Status LeadServiceImpl::RespondList(const ListPlan& plan,
-                                          const absl::StatusOr<std::vector<LeadRecord>>& leads,
+                                          absl::StatusOr<std::vector<LeadRecord>> leads,
                                           v1::ListLeadsResponse* response) {
   if (!leads.ok()) {
     return leads.status();
   }
   response->set_next_page_token(plan.page.Finish(
       *leads, response->mutable_leads(),
-      [](const LeadRecord& lead, v1::Lead* out) { ToProto(lead, out); },
-      [](const LeadRecord& lead) { return lead.id; }));
+      [](LeadRecord& lead, v1::Lead* out) { ToProto(std::move(lead), out); },
+      [by_created = plan.query.ByCreated()](const LeadRecord& lead) {
+        return by_created ? std::vector<int64_t>{timestamp::ToMicros(lead.created_at), lead.id}
+                          : std::vector<int64_t>{lead.id};
+      }));
   return absl::OkStatus();
 }
 
@@ -435,12 +438,19 @@ absl::StatusOr<LeadServiceImpl::ListPlan> LeadServiceImpl::PlanList(
       "leads|", query.status, "|", query.assigned_to, "|", query.unassigned_only, "|", query.source,
       "|", query.text, "|", query.created_from ? timestamp::ToMicros(*query.created_from) : -1, "|",
       query.created_until ? timestamp::ToMicros(*query.created_until) : -1);
-  absl::StatusOr<pagination::KeysetPage> page = pagination::KeysetPage::Begin(
-      *deps_.page_tokens, fingerprint, request.page_size(), request.page_token());
+  // A created-time range pages by (create time, id); see ListQuery.
+  absl::StatusOr<pagination::KeysetPage> page =
+      pagination::KeysetPage::BeginKeys(*deps_.page_tokens, fingerprint, request.page_size(),
+                                        request.page_token(), query.ByCreated() ? 2 : 1);
   if (!page.ok()) {
     return page.status();
   }
-  query.before_id = page->after();
+  if (const std::optional<std::vector<int64_t>>& after = page->after_keys()) {
+    query.before_id = after->back();
+    if (query.ByCreated()) {
+      query.before_created = timestamp::FromMicros(after->front());
+    }
+  }
   query.limit = page->fetch_limit();
   return ListPlan{.query = std::move(query), .page = *std::move(page)};
 }

@@ -14,6 +14,7 @@
 #include "common/auth/authenticator.h"
 #include "common/pagination/keyset_page.h"
 #include "common/pagination/page_token.h"
+#include "common/server/arena_allocator.h"
 #include "common/server/blocking_executor.h"
 #include "common/users/user_directory.h"
 #include "crm/leads/v1/lead_service.grpc.pb.h"
@@ -33,7 +34,9 @@ struct LeadServiceDeps {
 
 class LeadServiceImpl final : public v1::LeadService::CallbackService {
  public:
-  explicit LeadServiceImpl(LeadServiceDeps deps) : deps_(deps) {}
+  explicit LeadServiceImpl(LeadServiceDeps deps) : deps_(deps) {
+    SetMessageAllocatorFor_ListLeads(&list_messages_);
+  }
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
                                        const v1::CreateLeadRequest* request,
@@ -75,8 +78,9 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
   };
   absl::StatusOr<ListPlan> PlanList(const auth::Caller& caller,
                                     const v1::ListLeadsRequest& request);
+  // Consumes `leads` (their strings move into the response).
   static absl::Status RespondList(const ListPlan& plan,
-                                  const absl::StatusOr<std::vector<LeadRecord>>& leads,
+                                  absl::StatusOr<std::vector<LeadRecord>> leads,
                                   v1::ListLeadsResponse* response);
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdateLeadRequest& request,
                         v1::UpdateLeadResponse* response);
@@ -96,6 +100,9 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
                                       const std::string& phone, const std::string& contact_info);
 
   const LeadServiceDeps deps_;
+  // A page's 50 leads (~600 strings and submessages) on one arena per call.
+  server::ArenaMessageAllocator<v1::ListLeadsRequest, v1::ListLeadsResponse, 64 * 1024>
+      list_messages_;
 };
 
 }  // namespace crm::leads

@@ -143,6 +143,8 @@ LEADS_GET="SELECT $COLS FROM leads WHERE id = \$1 AND deleted_at IS NULL"
 # the filter's index, then their rows.
 LIST="SELECT $COLS FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at IS NULL"
 LIST_END=" ORDER BY id DESC LIMIT 51) ORDER BY id DESC"
+# With a created-time range the page is ordered by (created_at, id).
+LIST_BY_CREATED_END=" ORDER BY created_at DESC, id DESC LIMIT 51) ORDER BY created_at DESC, id DESC"
 LEADS_INSERT="INSERT INTO leads (name, contact_info, status, assigned_to, email, email_key, phone, phone_e164, source, external_id, notes, property_id, assigned_at, routing_rule, routed_to, routing_reason, routing_candidates, routed_at, property_mls_id) VALUES (\$1, nullif(\$2, ''), \$3, nullif(\$4::int8, 0), \$5, nullif(\$6, ''), \$7, nullif(\$8, ''), \$9, nullif(\$10, ''), \$11, nullif(\$12::int8, 0), CASE WHEN \$4::int8 <> 0 THEN now() END, nullif(\$13, ''), nullif(\$14::int8, 0), nullif(\$15, ''), nullif(\$16::int8[], '{}'), CASE WHEN \$13 <> '' THEN now() END, nullif(\$17, '')) RETURNING $COLS"
 # outbox::Record (common/outbox/outbox.cc): one row per activity.
 OUTBOX_INSERT="INSERT INTO outbox (event_id, service, actor_user_id, action, entity_type, entity_id, details)"
@@ -284,7 +286,8 @@ SELECT email_key, phone_e164, source AS x_source, external_id FROM leads
 WHERE id <= $max_id AND external_id IS NOT NULL AND phone_e164 IS NOT NULL AND email_key IS NOT NULL
 ORDER BY id DESC LIMIT 1 OFFSET 5000 \\gset
 SELECT to_char((now() - interval '365 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t_from,
-       to_char((now() - interval '358 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t_until \\gset
+       to_char((now() - interval '358 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t_until,
+       to_char((now() - interval '361 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t_mid \\gset
 PREPARE leads_get AS $LEADS_GET;
 PREPARE leads_by_external_id AS SELECT $COLS FROM leads WHERE source = \$1 AND external_id = \$2 AND deleted_at IS NULL;
 PREPARE leads_by_email_key AS SELECT $COLS FROM leads WHERE email_key = \$1 AND deleted_at IS NULL ORDER BY id LIMIT 1;
@@ -305,7 +308,9 @@ EXPLAIN (ANALYZE, BUFFERS) $LIST AND assigned_to IS NULL$LIST_END;
 \\echo '== ListLeads, query "maple" (free text)'
 EXPLAIN (ANALYZE, BUFFERS) $LIST AND search_text LIKE '%maple%'::text$LIST_END;
 \\echo '== ListLeads, created in one week a year ago:' :t_from :t_until
-EXPLAIN (ANALYZE, BUFFERS) $LIST AND created_at >= :'t_from'::timestamptz AND created_at < :'t_until'::timestamptz$LIST_END;
+EXPLAIN (ANALYZE, BUFFERS) $LIST AND created_at >= :'t_from'::timestamptz AND created_at < :'t_until'::timestamptz$LIST_BY_CREATED_END;
+\\echo '== ListLeads, created in one week a year ago, a later page (keyset on created_at, id)'
+EXPLAIN (ANALYZE, BUFFERS) $LIST AND (created_at, id) < (:'t_mid'::timestamptz, 9223372036854775807::int8) AND created_at >= :'t_from'::timestamptz AND created_at < :'t_until'::timestamptz$LIST_BY_CREATED_END;
 \\echo '== de-duplication by email_key (leads_by_email_key, generic plan)' :email_key
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_by_email_key(:'email_key');
 \\echo '== de-duplication by phone_e164 (leads_by_phone, generic plan)' :phone_e164
