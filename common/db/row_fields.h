@@ -16,6 +16,7 @@
 //   for (const pqxx::row& row : result) ParseLead(db::RowFields(row, &columns));
 
 #include <cstdint>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -58,6 +59,10 @@ class RowFields {
   std::string Str(const char* column) const { return std::string(Text(column)); }
   // 0 for NULL or text that is not a number.
   int64_t Int64(const char* column) const;
+  // nullopt for NULL (a time in microseconds that may be unknown, say).
+  std::optional<int64_t> OptionalInt64(const char* column) const {
+    return IsNull(column) ? std::nullopt : std::optional<int64_t>(Int64(column));
+  }
   // PostgreSQL's text form of a boolean is "t" or "f".
   bool Bool(const char* column) const { return Text(column) == "t"; }
 

@@ -19,6 +19,20 @@
 
 namespace crm::db {
 
+// A LIKE pattern matching `text` anywhere, its own %, _ and \ escaped:
+// where.Add("search_text LIKE ", ContainsPattern(query), "::text").
+inline std::string ContainsPattern(absl::string_view text) {
+  std::string pattern = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') {
+      pattern.push_back('\\');
+    }
+    pattern.push_back(c);
+  }
+  pattern.push_back('%');
+  return pattern;
+}
+
 class WhereClause {
  public:
   // Adds `<lhs>$n<rhs>` with `value` as parameter n (`rhs` is a cast, or the

@@ -13,6 +13,9 @@
 
 ABSL_FLAG(int32_t, max_queued_requests, 256,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, directory_cache_seconds, 5,
+          "how long auth's answers about users (who is an active agent) are reused; a "
+          "deactivated agent stops receiving leads and listings within this");
 
 namespace crm::service {
 
@@ -113,6 +116,23 @@ std::shared_ptr<grpc::Channel> Kit::auth_channel() {
     auth_channel_ = client::CreateServiceChannel(auth::AuthAddressFromFlags(), flags_.client_tls);
   }
   return auth_channel_;
+}
+
+users::UserDirectory& Kit::user_directory() {
+  if (user_directory_ == nullptr) {
+    auth::ServiceCredentials* credentials = credentials_.get();
+    user_directory_ = std::make_unique<users::UserDirectory>(users::UserDirectoryOptions{
+        .auth_channel = auth_channel(),
+        .authorize = [credentials](grpc::ClientContext& context) -> absl::Status {
+          if (credentials == nullptr) {
+            return absl::FailedPreconditionError(
+                "no service account (--service_account_secret_file) to ask auth with");
+          }
+          return credentials->Attach(context);
+        },
+        .ttl = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_directory_cache_seconds)))});
+  }
+  return *user_directory_;
 }
 
 void Kit::AddService(grpc::Service* service, const std::string& full_name) {

@@ -43,6 +43,7 @@
 #include "common/server/blocking_executor.h"
 #include "common/server/flags.h"
 #include "common/server/runner.h"
+#include "common/users/user_directory.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/impl/service_type.h"
 
@@ -102,6 +103,12 @@ class Kit {
   // the service's directory look-ups. Made on first use, during start-up.
   std::shared_ptr<grpc::Channel> auth_channel();
 
+  // Auth's users (who is an active agent...), asked as the service account
+  // over auth_channel(), each answer reused for --directory_cache_seconds.
+  // Made on first use; without credentials every look-up fails
+  // FAILED_PRECONDITION naming the missing flag.
+  users::UserDirectory& user_directory();
+
   // The token verifier: the one given to UseAuthenticator, else one that
   // verifies against auth's published keys (--auth_address), made on first
   // use.
@@ -128,6 +135,7 @@ class Kit {
   std::unique_ptr<db::PipelinedReader> reader_;
   std::unique_ptr<auth::ServiceCredentials> credentials_;
   std::shared_ptr<grpc::Channel> auth_channel_;
+  std::unique_ptr<users::UserDirectory> user_directory_;
   std::unique_ptr<outbox::ConfiguredRelay> relay_;
   std::unique_ptr<server::BlockingExecutor> executor_;
   std::unique_ptr<pagination::PageTokenCodec> page_tokens_;

@@ -14,6 +14,7 @@
 // (to_timestamp, interval * n) and rounds far-off instants.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,6 +29,10 @@ namespace crm::timestamp {
 std::string MicrosColumn(absl::string_view column, absl::string_view alias = "");
 
 inline absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
+// An optional time (a NULL column): FromMicros(fields.OptionalInt64("assigned_at")).
+inline std::optional<absl::Time> FromMicros(std::optional<int64_t> micros) {
+  return micros.has_value() ? std::optional<absl::Time>(FromMicros(*micros)) : std::nullopt;
+}
 inline int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
 
 // "2026-12-01T14:20:00.123456Z": a timestamptz literal PostgreSQL parses

@@ -23,23 +23,26 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/fields/text_checks.h"
 
 namespace crm::leads {
+
+// The checks every service shares (common/fields), under the names leads'
+// code and tests use.
+using fields::CheckQuery;
+using fields::CheckRequestId;
+using fields::CheckText;
+using fields::kMaxQueryCharacters;
+using fields::kMaxRequestIdBytes;
+using fields::Utf8Length;
 
 inline constexpr size_t kMaxNameCharacters = 100;
 inline constexpr size_t kMaxEmailBytes = 254;
 inline constexpr size_t kMaxPhoneCharacters = 40;
 inline constexpr size_t kMaxSourceBytes = 64;
 inline constexpr size_t kMaxExternalIdBytes = 128;
-inline constexpr size_t kMaxQueryCharacters = 200;
-inline constexpr size_t kMaxRequestIdBytes = 128;
 inline constexpr size_t kMaxContactInfoBytes = 2000, kMaxNotesBytes = 20000,
                         kMaxMessageBytes = 5000;
-
-// Characters (UTF-8 code points) in `s`, or nullopt when `s` is not valid
-// UTF-8 (stray continuation bytes, truncated sequences, overlong encodings,
-// surrogates, code points above U+10FFFF). Utf8Length("José") == 4.
-std::optional<size_t> Utf8Length(absl::string_view s);
 
 // Email as the de-duplication key: trimmed, lower-cased (ASCII letters only;
 // other bytes are kept as they are). "" for "" (and for blank input).
@@ -97,18 +100,5 @@ absl::Status CheckSource(absl::string_view source, absl::string_view field);
 // Optional (""): at most 128 bytes of printable ASCII without spaces
 // (U+0021..U+007E).
 absl::Status CheckExternalId(absl::string_view id, absl::string_view field);
-
-// Valid UTF-8, at most `max_bytes` bytes; control characters other than
-// \n, \r and \t rejected. Use with kMaxContactInfoBytes, kMaxNotesBytes,
-// kMaxMessageBytes.
-absl::Status CheckText(absl::string_view text, absl::string_view field, size_t max_bytes);
-
-// Free-text search, checked as given (not trimmed): at most 200 characters,
-// valid UTF-8, no control characters. "" is fine.
-absl::Status CheckQuery(absl::string_view query, absl::string_view field);
-
-// A request_id (idempotency key): optional (""), at most 128 bytes of
-// printable ASCII (U+0020..U+007E, space included).
-absl::Status CheckRequestId(absl::string_view request_id, absl::string_view field);
 
 }  // namespace crm::leads

@@ -27,7 +27,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr absl::string_view kService = "leads";
 constexpr char kRoundRobin[] = "round_robin";
 
 const std::string& LeadColumns() {
@@ -44,13 +43,6 @@ const std::string& LeadColumns() {
       "coalesce(array_to_string(routing_candidates, ','), '') AS routing_candidates, ",
       timestamp::MicrosColumn("routed_at")));
   return *columns;
-}
-
-std::optional<absl::Time> OptionalTime(const db::RowFields& f, const char* column) {
-  if (f.IsNull(column)) {
-    return std::nullopt;
-  }
-  return timestamp::FromMicros(f.Int64(column));
 }
 
 LeadRecord ParseLead(const db::RowFields& f) {
@@ -72,7 +64,7 @@ LeadRecord ParseLead(const db::RowFields& f) {
   lead.version = f.Int64("version");
   lead.created_at = timestamp::FromMicros(f.Int64("created_at"));
   lead.updated_at = timestamp::FromMicros(f.Int64("updated_at"));
-  lead.assigned_at = OptionalTime(f, "assigned_at");
+  lead.assigned_at = timestamp::FromMicros(f.OptionalInt64("assigned_at"));
   lead.routing.rule = f.Str("routing_rule");
   lead.routing.agent_id = f.Int64("routed_to");
   lead.routing.reason = f.Str("routing_reason");
@@ -83,7 +75,7 @@ LeadRecord ParseLead(const db::RowFields& f) {
       lead.routing.candidates.push_back(value);
     }
   }
-  lead.routing.time = OptionalTime(f, "routed_at");
+  lead.routing.time = timestamp::FromMicros(f.OptionalInt64("routed_at"));
   return lead;
 }
 
@@ -150,15 +142,7 @@ json RoutingJson(const Routing& routing) {
           {"candidates", routing.candidates}};
 }
 
-absl::Status Record(pqxx::transaction_base& tx, int64_t actor_id, const std::string& action,
-                    int64_t lead_id, const json& details) {
-  return outbox::Record(tx, kService,
-                        outbox::Activity{.actor_user_id = actor_id,
-                                         .action = action,
-                                         .entity_type = "lead",
-                                         .entity_id = lead_id,
-                                         .details_json = outbox::DetailsJson(details)});
-}
+constexpr outbox::EntityActivities kActivities("leads", "lead");
 
 absl::Status NotFound() { return absl::NotFoundError("lead not found"); }
 
@@ -453,16 +437,17 @@ absl::StatusOr<CreateResult> LeadRepository::Create(const NewLead& lead, int64_t
     }
     LeadRecord created = Insert(tx, lead);
     json details = LeadSummary(created);
-    if (absl::Status s = Record(tx, actor_id, "lead.created", created.id, details); !s.ok()) {
+    if (absl::Status s = kActivities.Record(tx, actor_id, "lead.created", created.id, details);
+        !s.ok()) {
       return s;
     }
     if (created.assigned_to != 0) {
-      if (absl::Status s = Record(tx, actor_id, "lead.assigned", created.id,
-                                  {{"agent_id", created.assigned_to},
-                                   {"previous_agent_id", 0},
-                                   {"name", created.name},
-                                   {"source", created.source},
-                                   {"routing", RoutingJson(created.routing)}});
+      if (absl::Status s = kActivities.Record(tx, actor_id, "lead.assigned", created.id,
+                                              {{"agent_id", created.assigned_to},
+                                               {"previous_agent_id", 0},
+                                               {"name", created.name},
+                                               {"source", created.source},
+                                               {"routing", RoutingJson(created.routing)}});
           !s.ok()) {
         return s;
       }
@@ -499,15 +484,15 @@ absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& captur
       const std::vector<std::string> filled = Merge(capture, result.lead);
       if (!filled.empty()) {
         result.lead = Write(tx, result.lead);
-        if (absl::Status s = Record(tx, actor_id, "lead.inquiry", result.lead.id,
-                                    {{"source", capture.source},
-                                     {"external_id", capture.external_id},
-                                     {"match", MatchName(result.match)},
-                                     {"message", capture.message},
-                                     {"received_time", ReceivedText(capture)},
-                                     {"filled", filled},
-                                     {"name", result.lead.name},
-                                     {"assigned_to", result.lead.assigned_to}});
+        if (absl::Status s = kActivities.Record(tx, actor_id, "lead.inquiry", result.lead.id,
+                                                {{"source", capture.source},
+                                                 {"external_id", capture.external_id},
+                                                 {"match", MatchName(result.match)},
+                                                 {"message", capture.message},
+                                                 {"received_time", ReceivedText(capture)},
+                                                 {"filled", filled},
+                                                 {"name", result.lead.name},
+                                                 {"assigned_to", result.lead.assigned_to}});
             !s.ok()) {
           return s;
         }
@@ -535,17 +520,18 @@ absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& captur
     details["message"] = capture.message;
     details["received_time"] = ReceivedText(capture);
     details["routing"] = RoutingJson(result.lead.routing);
-    if (absl::Status s = Record(tx, actor_id, "lead.captured", result.lead.id, details); !s.ok()) {
+    if (absl::Status s = kActivities.Record(tx, actor_id, "lead.captured", result.lead.id, details);
+        !s.ok()) {
       return s;
     }
     if (result.lead.assigned_to != 0) {
-      if (absl::Status s = Record(tx, actor_id, "lead.assigned", result.lead.id,
-                                  {{"agent_id", result.lead.assigned_to},
-                                   {"previous_agent_id", 0},
-                                   {"name", result.lead.name},
-                                   {"source", result.lead.source},
-                                   {"message", capture.message},
-                                   {"routing", RoutingJson(result.lead.routing)}});
+      if (absl::Status s = kActivities.Record(tx, actor_id, "lead.assigned", result.lead.id,
+                                              {{"agent_id", result.lead.assigned_to},
+                                               {"previous_agent_id", 0},
+                                               {"name", result.lead.name},
+                                               {"source", result.lead.source},
+                                               {"message", capture.message},
+                                               {"routing", RoutingJson(result.lead.routing)}});
           !s.ok()) {
         return s;
       }
@@ -672,15 +658,7 @@ absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& qu
     where.Add("source = ", query.source, "::text");
   }
   if (!query.text.empty()) {
-    std::string pattern = "%";
-    for (char c : query.text) {
-      if (c == '%' || c == '_' || c == '\\') {
-        pattern.push_back('\\');
-      }
-      pattern.push_back(c);
-    }
-    pattern.push_back('%');
-    where.Add("search_text LIKE ", std::move(pattern), "::text");
+    where.Add("search_text LIKE ", db::ContainsPattern(query.text), "::text");
   }
   if (query.created_from.has_value()) {
     where.Add("created_at >= ", timestamp::SqlText(*query.created_from), "::timestamptz");
@@ -760,17 +738,18 @@ absl::StatusOr<LeadRecord> LeadRepository::Update(int64_t id, const LeadChanges&
       }
     }
     LeadRecord updated = Write(tx, next);
-    if (absl::Status s = Record(tx, actor_id, "lead.updated", id,
-                                {{"changes", diff}, {"assigned_to", updated.assigned_to}});
+    if (absl::Status s =
+            kActivities.Record(tx, actor_id, "lead.updated", id,
+                               {{"changes", diff}, {"assigned_to", updated.assigned_to}});
         !s.ok()) {
       return s;
     }
     if (diff.contains("status")) {
-      if (absl::Status s = Record(tx, actor_id, "lead.status_changed", id,
-                                  {{"old", current->status},
-                                   {"new", updated.status},
-                                   {"name", updated.name},
-                                   {"assigned_to", updated.assigned_to}});
+      if (absl::Status s = kActivities.Record(tx, actor_id, "lead.status_changed", id,
+                                              {{"old", current->status},
+                                               {"new", updated.status},
+                                               {"name", updated.name},
+                                               {"assigned_to", updated.assigned_to}});
           !s.ok()) {
         return s;
       }
@@ -798,13 +777,13 @@ absl::StatusOr<LeadRecord> LeadRepository::Assign(int64_t id, int64_t agent_id,
     }
     LeadRecord updated = ToLead(tx.exec_prepared1("leads_assign", id, agent_id, routing.rule,
                                                   routing.reason, IdArray(routing.candidates)));
-    if (absl::Status s =
-            Record(tx, actor_id, agent_id == 0 ? "lead.unassigned" : "lead.assigned", id,
-                   {{"agent_id", agent_id},
-                    {"previous_agent_id", current->assigned_to},
-                    {"name", updated.name},
-                    {"source", updated.source},
-                    {"routing", RoutingJson(updated.routing)}});
+    if (absl::Status s = kActivities.Record(tx, actor_id,
+                                            agent_id == 0 ? "lead.unassigned" : "lead.assigned", id,
+                                            {{"agent_id", agent_id},
+                                             {"previous_agent_id", current->assigned_to},
+                                             {"name", updated.name},
+                                             {"source", updated.source},
+                                             {"routing", RoutingJson(updated.routing)}});
         !s.ok()) {
       return s;
     }
@@ -834,11 +813,11 @@ absl::StatusOr<LeadRecord> LeadRepository::Claim(int64_t id, int64_t agent_id,
     LeadRecord updated =
         ToLead(tx.exec_prepared1("leads_assign", id, agent_id, "claim",
                                  "claimed from the pool of unassigned leads", IdArray({})));
-    if (absl::Status s = Record(tx, agent_id, "lead.claimed", id,
-                                {{"agent_id", agent_id},
-                                 {"name", updated.name},
-                                 {"source", updated.source},
-                                 {"routing", RoutingJson(updated.routing)}});
+    if (absl::Status s = kActivities.Record(tx, agent_id, "lead.claimed", id,
+                                            {{"agent_id", agent_id},
+                                             {"name", updated.name},
+                                             {"source", updated.source},
+                                             {"routing", RoutingJson(updated.routing)}});
         !s.ok()) {
       return s;
     }
@@ -864,7 +843,9 @@ absl::StatusOr<absl::Time> LeadRepository::Delete(int64_t id, int64_t expected_v
     }
     const absl::Time deleted_at =
         timestamp::FromMicros(tx.exec_prepared1("leads_delete", id)["deleted_at"].as<int64_t>());
-    if (absl::Status s = Record(tx, actor_id, "lead.deleted", id, LeadSummary(*current)); !s.ok()) {
+    if (absl::Status s =
+            kActivities.Record(tx, actor_id, "lead.deleted", id, LeadSummary(*current));
+        !s.ok()) {
       return s;
     }
     idempotency::Remember(tx, actor_id, "DeleteLead", request_id, {.resource_id = id});

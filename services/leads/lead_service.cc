@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/fields/text_checks.h"
 #include "common/log/log.h"
 #include "common/pagination/keyset_page.h"
 #include "common/service/run_authenticated.h"
@@ -57,10 +58,6 @@ absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
   return absl::OkStatus();
 }
 
-std::string Field(absl::string_view prefix, absl::string_view name) {
-  return prefix.empty() ? std::string(name) : absl::StrCat(prefix, ".", name);
-}
-
 }  // namespace
 
 absl::StatusOr<LeadContact> LeadServiceImpl::Contact(absl::string_view prefix,
@@ -68,10 +65,12 @@ absl::StatusOr<LeadContact> LeadServiceImpl::Contact(absl::string_view prefix,
                                                      const std::string& email,
                                                      const std::string& phone,
                                                      const std::string& contact_info) {
-  if (absl::Status s = FirstError(
-          {CheckName(name, Field(prefix, "name"), name_required),
-           CheckEmail(email, Field(prefix, "email")), CheckPhone(phone, Field(prefix, "phone")),
-           CheckText(contact_info, Field(prefix, "contact_info"), kMaxContactInfoBytes)});
+  if (absl::Status s =
+          FirstError({CheckName(name, fields::FieldPath(prefix, "name"), name_required),
+                      CheckEmail(email, fields::FieldPath(prefix, "email")),
+                      CheckPhone(phone, fields::FieldPath(prefix, "phone")),
+                      CheckText(contact_info, fields::FieldPath(prefix, "contact_info"),
+                                kMaxContactInfoBytes)});
       !s.ok()) {
     return s;
   }

@@ -22,9 +22,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/testing/outbox_events.h"
 #include "common/testing/pg_fixture.h"
 #include "common/testing/service_process.h"
 #include "common/testing/subprocess.h"
+#include "common/testing/test_auth.h"
 #include "common/testing/test_calls.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
 #include "crm/auth/v1/user_service.grpc.pb.h"
@@ -43,15 +45,8 @@ using json = nlohmann::json;
 namespace lv1 = ::crm::leads::v1;
 namespace av1 = ::crm::auth::v1;
 
-constexpr char kAdminPassword[] = "leads-admin-pass";
-constexpr char kAgentPassword[] = "agent-password-1";
 constexpr char kLeadsSecret[] = "leads-service-account-secret";
 constexpr char kZillowSecret[] = "zillow-service-account-secret";
-
-void WriteFile(const std::string& path, const std::string& content) {
-  absl::Status written = crm::testing::WriteTestFile(path, content);
-  ASSERT_TRUE(written.ok()) << written;
-}
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
   return crm::testing::CallContext(token);
@@ -73,10 +68,7 @@ std::optional<Detail> DetailOf(const grpc::Status& status) {
   return std::nullopt;
 }
 
-struct User {
-  int64_t id = 0;
-  std::string token;
-};
+using User = ::crm::testing::TestUser;
 
 // One cluster per suite (PgTest), and per test the leads database PgTest
 // makes, one for auth beside it, and both binaries.
@@ -92,20 +84,12 @@ class LeadServiceTest : public crm::testing::PgTest {
     leads_dsn_ = dsn_;
     dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-leads-test-",
                         getpid(), "-", db_name_);
-    std::filesystem::create_directories(dir_ + "/accounts");
-    WriteFile(dir_ + "/admin_password", kAdminPassword);
-    WriteFile(dir_ + "/accounts/leads.secret", kLeadsSecret);
-    WriteFile(dir_ + "/accounts/zillow.secret", kZillowSecret);
-    WriteFile(dir_ + "/leads.secret", kLeadsSecret);
-    auto auth = ServiceProcess::Start(
-        "auth", {"--dsn=" + *auth_dsn, "--admin_password_file=" + dir_ + "/admin_password",
-                 "--service_accounts_dir=" + dir_ + "/accounts", "--max_hashes_per_second=0"});
+    auto auth = crm::testing::TestAuth::Start(*auth_dsn, dir_,
+                                              {{"leads", kLeadsSecret}, {"zillow", kZillowSecret}});
     ASSERT_TRUE(auth.ok()) << auth.status();
-    auth_ = std::move(*auth);
-    users_ = av1::UserService::NewStub(auth_->channel());
+    auth_ = *std::move(auth);
     StartLeads();
-    admin_ = Login("admin@crm.local", kAdminPassword);
-    ASSERT_FALSE(admin_.token.empty());
+    admin_ = auth_->admin();
   }
 
   void TearDown() override {
@@ -118,8 +102,8 @@ class LeadServiceTest : public crm::testing::PgTest {
     // The relay's audit address is a port nobody serves: events stay in the
     // outbox, where the tests read them.
     std::vector<std::string> args = {
-        "--dsn=" + leads_dsn_, "--auth_address=" + auth_->address(),
-        "--service_account_secret_file=" + dir_ + "/leads.secret",
+        "--dsn=" + leads_dsn_, "--auth_address=" + auth_->process().address(),
+        "--service_account_secret_file=" + auth_->ServiceSecretFile("leads"),
         absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
         "--directory_cache_seconds=1"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -130,32 +114,18 @@ class LeadServiceTest : public crm::testing::PgTest {
   }
 
   User Login(const std::string& email, const std::string& password) {
-    absl::StatusOr<av1::LoginResponse> session =
-        crm::testing::SignIn(auth_->channel(), email, password);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? User{.id = session->user().id(), .token = session->access_token()}
-                        : User{};
+    absl::StatusOr<User> user = auth_->Login(email, password);
+    EXPECT_TRUE(user.ok()) << user.status();
+    return user.ok() ? *user : User{};
   }
 
   User CreateUser(const std::string& name, av1::Role role) {
-    av1::CreateUserRequest request;
-    request.mutable_user()->set_name(name);
-    const std::string email = absl::StrCat(name, "@crm.local");
-    request.mutable_user()->set_email(email);
-    request.mutable_user()->set_role(role);
-    request.set_password(kAgentPassword);
-    av1::CreateUserResponse response;
-    grpc::Status status = users_->CreateUser(Context(admin_.token).get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return Login(email, kAgentPassword);
+    absl::StatusOr<User> user = auth_->CreateUser(name, role);
+    EXPECT_TRUE(user.ok()) << user.status();
+    return user.ok() ? *user : User{};
   }
 
-  void Deactivate(int64_t id) {
-    av1::DeactivateUserRequest request;
-    request.set_id(id);
-    av1::DeactivateUserResponse response;
-    ASSERT_TRUE(users_->DeactivateUser(Context(admin_.token).get(), request, &response).ok());
-  }
+  void Deactivate(int64_t id) { ASSERT_TRUE(auth_->Deactivate(id).ok()); }
 
   grpc::Status Create(const User& caller, const lv1::Lead& lead, lv1::Lead* out = nullptr,
                       const std::string& request_id = "") {
@@ -213,24 +183,11 @@ class LeadServiceTest : public crm::testing::PgTest {
 
   // The outbox's activities, oldest first: action and details.
   std::vector<std::pair<std::string, json>> Events(int64_t lead_id = 0) {
-    pqxx::connection conn(leads_dsn_);
-    pqxx::nontransaction tx(conn);
-    std::vector<std::pair<std::string, json>> events;
-    for (const pqxx::row& row :
-         tx.exec_params("SELECT action, details::text FROM outbox WHERE $1 = 0 OR entity_id = $1 "
-                        "ORDER BY id",
-                        lead_id)) {
-      events.emplace_back(row[0].as<std::string>(), json::parse(row[1].as<std::string>()));
-    }
-    return events;
+    return crm::testing::OutboxEvents(leads_dsn_, lead_id);
   }
 
   std::vector<std::string> Actions(int64_t lead_id = 0) {
-    std::vector<std::string> actions;
-    for (const auto& [action, details] : Events(lead_id)) {
-      actions.push_back(action);
-    }
-    return actions;
+    return crm::testing::OutboxActions(leads_dsn_, lead_id);
   }
 
   int64_t Count(const std::string& sql) {
@@ -241,9 +198,8 @@ class LeadServiceTest : public crm::testing::PgTest {
 
   std::string leads_dsn_;
   std::string dir_;
-  std::unique_ptr<ServiceProcess> auth_;
+  std::unique_ptr<crm::testing::TestAuth> auth_;
   std::unique_ptr<ServiceProcess> leads_;
-  std::unique_ptr<av1::UserService::Stub> users_;
   std::unique_ptr<lv1::LeadService::Stub> stub_;
   User admin_;
 };

@@ -5,7 +5,6 @@
 #include "absl/flags/flag.h"
 #include "common/log/log.h"
 #include "common/service/kit.h"
-#include "common/users/user_directory.h"
 #include "services/leads/embedded_migrations.h"
 #include "services/leads/lead_fields.h"
 #include "services/leads/lead_repository.h"
@@ -13,9 +12,6 @@
 
 ABSL_FLAG(std::string, default_phone_region, "US",
           "ISO 3166-1 region of phone numbers written without a country code");
-ABSL_FLAG(int32_t, directory_cache_seconds, 5,
-          "how long auth's answers (who is an active agent) are reused; a deactivated agent "
-          "stops receiving leads within this");
 
 int main(int argc, char** argv) {
   auto kit = crm::service::Kit::Start(argc, argv,
@@ -34,21 +30,10 @@ int main(int argc, char** argv) {
     crm::log::Error("start failed").Str("error", phones.status().ToString());
     return 1;
   }
-  crm::auth::ServiceCredentials* credentials = kit->service_credentials();
-  crm::users::UserDirectory directory(
-      {.auth_channel = kit->auth_channel(),
-       .authorize = [credentials](grpc::ClientContext& context) -> absl::Status {
-         if (credentials == nullptr) {
-           return absl::FailedPreconditionError(
-               "no service account (--service_account_secret_file) to ask auth with");
-         }
-         return credentials->Attach(context);
-       },
-       .ttl = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_directory_cache_seconds)))});
   // GetLead, the read every screen makes, is pipelined: no thread per query.
   crm::leads::LeadRepository leads(&kit->pool(), kit->reader());
   crm::leads::LeadServiceImpl lead_service({.leads = &leads,
-                                            .directory = &directory,
+                                            .directory = &kit->user_directory(),
                                             .phones = &*phones,
                                             .authenticator = &kit->authenticator(),
                                             .page_tokens = &kit->page_tokens(),

@@ -2,16 +2,26 @@
 
 #include "common/service/kit.h"
 #include "services/properties/embedded_migrations.h"
+#include "services/properties/property_repository.h"
 #include "services/properties/property_service.h"
 
 int main(int argc, char** argv) {
-  auto kit = crm::service::Kit::Start(argc, argv,
-                                      {.info = {.name = "properties", .default_port = 50053},
-                                       .migrations = crm::properties::Migrations()});
+  auto kit =
+      crm::service::Kit::Start(argc, argv,
+                               {.info = {.name = "properties", .default_port = 50053},
+                                .migrations = crm::properties::Migrations(),
+                                .statements = crm::properties::PropertyRepository::Statements(),
+                                .page_tokens = true,
+                                .request_results = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }
-  crm::properties::PropertyServiceImpl property_service(&kit->authenticator());
+  crm::properties::PropertyRepository listings(&kit->pool());
+  crm::properties::PropertyServiceImpl property_service({.listings = &listings,
+                                                         .directory = &kit->user_directory(),
+                                                         .authenticator = &kit->authenticator(),
+                                                         .page_tokens = &kit->page_tokens(),
+                                                         .executor = &kit->executor()});
   kit->AddService(&property_service, crm::properties::v1::PropertyService::service_full_name());
   return kit->Run();
 }

@@ -1,18 +1,39 @@
 #pragma once
 
-// crm.properties.v1.PropertyService. Its RPCs land with the properties issue; until then every
-// method authenticates the caller (UNAUTHENTICATED without a valid token) and then answers
-// UNIMPLEMENTED.
+// crm.properties.v1.PropertyService: proto ⇄ domain, who may do what, and
+// status mapping. The SQL is in PropertyRepository; whether a listing's agent
+// is an active AGENT or ADMIN comes from auth through the UserDirectory.
+//   ADMIN   everything
+//   AGENT   reads all listings; creates listings (its own) and updates and
+//           deletes its own
+//   CLIENT  reads listings on the market (Active, Active Under Contract,
+//           Coming Soon); others are NOT_FOUND and never listed
+//   SERVICE reads (and imports)
+// ImportProperties still answers UNIMPLEMENTED (after authenticating).
 
 #include "common/auth/authenticator.h"
+#include "common/pagination/page_token.h"
+#include "common/server/arena_allocator.h"
+#include "common/server/blocking_executor.h"
+#include "common/users/user_directory.h"
 #include "crm/properties/v1/property_service.grpc.pb.h"
+#include "services/properties/property_repository.h"
 
 namespace crm::properties {
 
+struct PropertyServiceDeps {
+  PropertyRepository* listings;
+  users::UserDirectory* directory;
+  auth::Authenticator* authenticator;
+  const pagination::PageTokenCodec* page_tokens;
+  server::BlockingExecutor* executor;
+};
+
 class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
  public:
-  explicit PropertyServiceImpl(auth::Authenticator* authenticator)
-      : authenticator_(authenticator) {}
+  explicit PropertyServiceImpl(PropertyServiceDeps deps) : deps_(deps) {
+    SetMessageAllocatorFor_ListProperties(&list_messages_);
+  }
 
   grpc::ServerUnaryReactor* CreateProperty(grpc::CallbackServerContext* context,
                                            const v1::CreatePropertyRequest* request,
@@ -33,7 +54,25 @@ class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
       grpc::CallbackServerContext* context, v1::ImportPropertiesResponse* response) override;
 
  private:
-  auth::Authenticator* const authenticator_;
+  absl::Status DoCreate(const auth::Caller& caller, const v1::CreatePropertyRequest& request,
+                        v1::CreatePropertyResponse* response);
+  absl::Status DoGet(const auth::Caller& caller, const v1::GetPropertyRequest& request,
+                     v1::GetPropertyResponse* response);
+  absl::Status DoList(const auth::Caller& caller, const v1::ListPropertiesRequest& request,
+                      v1::ListPropertiesResponse* response);
+  absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdatePropertyRequest& request,
+                        v1::UpdatePropertyResponse* response);
+  absl::Status DoDelete(const auth::Caller& caller, const v1::DeletePropertyRequest& request,
+                        v1::DeletePropertyResponse* response);
+
+  // OK when `agent_id` is an active AGENT or ADMIN; INVALID_ARGUMENT naming
+  // `field` otherwise; UNAVAILABLE when auth cannot say.
+  absl::Status CheckAgent(int64_t agent_id, absl::string_view field);
+
+  const PropertyServiceDeps deps_;
+  // A page's listings on one arena per call.
+  server::ArenaMessageAllocator<v1::ListPropertiesRequest, v1::ListPropertiesResponse, 64 * 1024>
+      list_messages_;
 };
 
 }  // namespace crm::properties

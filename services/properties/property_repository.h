@@ -1,0 +1,82 @@
+#pragma once
+
+// All SQL of the properties service, through named prepared statements on
+// the service's pool (ListProperties' optional filters through a
+// parameterised db::WhereClause). Every change writes its activities to the
+// outbox in the same transaction and records its request_id's result when
+// given one. Who may do what is the caller's decision: mutators take an
+// `allow` check they run on the row-locked listing before changing it.
+// Nothing here knows gRPC; errors are absl::Status.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/db/pool.h"
+#include "services/properties/property_record.h"
+
+namespace crm::properties {
+
+using Allow = absl::FunctionRef<absl::Status(const PropertyRecord&)>;
+// Changes the row-locked listing in place (an update mask applied, checked).
+using Change = absl::FunctionRef<absl::Status(PropertyRecord&)>;
+
+enum class Order { kNewest, kPriceAscending, kPriceDescending, kRecentlyChanged };
+
+struct ListQuery {
+  std::vector<std::string> statuses = {};  // any of these; empty: any
+  std::optional<int64_t> min_price_cents = {};
+  std::optional<int64_t> max_price_cents = {};
+  int64_t agent_id = 0;  // 0 any
+  std::string city = {};
+  std::string postal_code = {};
+  std::string property_type = {};
+  int32_t min_bedrooms = 0;
+  std::string text = {};  // lower-cased substring of MLS id, address, remarks
+  struct Box {
+    double min_latitude = 0, max_latitude = 0, min_longitude = 0, max_longitude = 0;
+  };
+  std::optional<Box> box = {};
+  Order order = Order::kNewest;
+  // The keyset: the previous page's last (price cents or update micros,)
+  // id; only the id for kNewest.
+  std::optional<std::vector<int64_t>> after = {};
+  int limit = 51;
+};
+
+// The keys a listing has under `order` (what ListQuery::after holds).
+std::vector<int64_t> OrderKeys(const PropertyRecord& listing, Order order);
+
+class PropertyRepository {
+ public:
+  explicit PropertyRepository(db::Pool* pool) : pool_(pool) {}
+
+  static std::vector<db::PreparedStatement> Statements();
+
+  // ALREADY_EXISTS (naming mls_id, or listing_key) when a listing, deleted
+  // ones included, has its mls_id or (originating system, listing key).
+  absl::StatusOr<PropertyRecord> Create(const PropertyRecord& listing, int64_t actor_id,
+                                        const std::string& request_id);
+  // Live listings only: NOT_FOUND otherwise.
+  absl::StatusOr<PropertyRecord> Get(int64_t id);
+  absl::StatusOr<PropertyRecord> GetByMlsId(const std::string& mls_id);
+  absl::StatusOr<std::vector<PropertyRecord>> List(const ListQuery& query);
+
+  // ABORTED when `expected_version` (if non-zero) is not the current one.
+  // A change that changes nothing writes nothing. A status change stamps
+  // status_change_timestamp, a price change price_change_timestamp.
+  absl::StatusOr<PropertyRecord> Update(int64_t id, int64_t expected_version, int64_t actor_id,
+                                        const std::string& request_id, Allow allow, Change change);
+  // Soft delete; returns when it happened.
+  absl::StatusOr<absl::Time> Delete(int64_t id, int64_t expected_version, int64_t actor_id,
+                                    const std::string& request_id, Allow allow);
+
+ private:
+  db::Pool* const pool_;
+};
+
+}  // namespace crm::properties

@@ -1,0 +1,499 @@
+// PropertyService end to end: the real crm-properties and crm-auth binaries
+// on a throwaway PostgreSQL cluster.
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/outbox_events.h"
+#include "common/testing/pg_fixture.h"
+#include "common/testing/service_process.h"
+#include "common/testing/subprocess.h"
+#include "common/testing/test_auth.h"
+#include "common/testing/test_calls.h"
+#include "crm/properties/v1/property_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace crm::properties {
+namespace {
+
+using ::crm::testing::ServiceProcess;
+using ::crm::testing::TestAuth;
+using ::crm::testing::TestUser;
+using json = nlohmann::json;
+namespace pv1 = ::crm::properties::v1;
+namespace av1 = ::crm::auth::v1;
+
+constexpr char kPropertiesSecret[] = "properties-service-account-secret";
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
+  return crm::testing::CallContext(token);
+}
+
+pv1::Property Listing(const std::string& mls_id, int64_t price_cents,
+                      const std::string& city = "Springfield") {
+  pv1::Property p;
+  p.set_mls_id(mls_id);
+  p.mutable_address()->set_street(absl::StrCat(mls_id.size(), " Maple St"));
+  p.mutable_address()->set_city(city);
+  p.mutable_address()->set_state_or_province("IL");
+  p.mutable_address()->set_postal_code("62701");
+  p.set_price_cents(price_cents);
+  p.set_property_type(pv1::PROPERTY_TYPE_RESIDENTIAL);
+  p.set_bedrooms(3);
+  return p;
+}
+
+class PropertyServiceTest : public crm::testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    auto auth_dsn = cluster_->CreateServiceDatabase(db_name_ + "_auth");
+    ASSERT_TRUE(auth_dsn.ok()) << auth_dsn.status();
+    dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-properties-test-",
+                        getpid(), "-", db_name_);
+    auto auth = TestAuth::Start(*auth_dsn, dir_, {{"properties", kPropertiesSecret}});
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    auth_ = *std::move(auth);
+    admin_ = auth_->admin();
+    // The relay's audit address is a port nobody serves: events stay in the
+    // outbox, where the tests read them.
+    auto properties = ServiceProcess::Start(
+        "properties", {"--dsn=" + dsn_, "--auth_address=" + auth_->process().address(),
+                       "--service_account_secret_file=" + auth_->ServiceSecretFile("properties"),
+                       absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
+                       "--directory_cache_seconds=1"});
+    ASSERT_TRUE(properties.ok()) << properties.status();
+    properties_ = *std::move(properties);
+    stub_ = pv1::PropertyService::NewStub(properties_->channel());
+  }
+
+  void TearDown() override {
+    properties_.reset();
+    auth_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  TestUser User(const std::string& name, av1::Role role) {
+    absl::StatusOr<TestUser> user = auth_->CreateUser(name, role);
+    EXPECT_TRUE(user.ok()) << user.status();
+    return user.ok() ? *user : TestUser{};
+  }
+
+  grpc::Status Create(const TestUser& caller, const pv1::Property& listing,
+                      pv1::Property* out = nullptr, const std::string& request_id = "") {
+    pv1::CreatePropertyRequest request;
+    *request.mutable_property() = listing;
+    request.set_request_id(request_id);
+    pv1::CreatePropertyResponse response;
+    grpc::Status status = stub_->CreateProperty(Context(caller.token).get(), request, &response);
+    if (out != nullptr) {
+      *out = response.property();
+    }
+    return status;
+  }
+
+  grpc::Status Get(const TestUser& caller, int64_t id, pv1::Property* out = nullptr) {
+    pv1::GetPropertyRequest request;
+    request.set_id(id);
+    pv1::GetPropertyResponse response;
+    grpc::Status status = stub_->GetProperty(Context(caller.token).get(), request, &response);
+    if (out != nullptr) {
+      *out = response.property();
+    }
+    return status;
+  }
+
+  grpc::Status Update(const TestUser& caller, const pv1::Property& listing,
+                      std::vector<std::string> paths, pv1::Property* out = nullptr,
+                      int64_t version = 0) {
+    pv1::UpdatePropertyRequest request;
+    *request.mutable_property() = listing;
+    for (const std::string& path : paths) {
+      request.mutable_update_mask()->add_paths(path);
+    }
+    request.set_version(version);
+    pv1::UpdatePropertyResponse response;
+    grpc::Status status = stub_->UpdateProperty(Context(caller.token).get(), request, &response);
+    if (out != nullptr) {
+      *out = response.property();
+    }
+    return status;
+  }
+
+  // Every page of `request` as `caller`: the listings' ids in the order given.
+  std::vector<int64_t> AllPages(const TestUser& caller, pv1::ListPropertiesRequest request,
+                                int* pages = nullptr) {
+    std::vector<int64_t> ids;
+    int count = 0;
+    do {
+      pv1::ListPropertiesResponse response;
+      grpc::Status status = stub_->ListProperties(Context(caller.token).get(), request, &response);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (!status.ok()) {
+        break;
+      }
+      for (const pv1::Property& p : response.properties()) {
+        ids.push_back(p.id());
+      }
+      request.set_page_token(response.next_page_token());
+    } while (!request.page_token().empty() && ++count < 1000);
+    if (pages != nullptr) {
+      *pages = count + 1;
+    }
+    return ids;
+  }
+
+  std::vector<std::pair<std::string, json>> Events(int64_t id) {
+    return crm::testing::OutboxEvents(dsn_, id);
+  }
+
+  std::vector<std::string> Actions(int64_t id) { return crm::testing::OutboxActions(dsn_, id); }
+
+  std::string dir_;
+  std::unique_ptr<TestAuth> auth_;
+  std::unique_ptr<ServiceProcess> properties_;
+  std::unique_ptr<pv1::PropertyService::Stub> stub_;
+  TestUser admin_;
+};
+
+TEST_F(PropertyServiceTest, CreateChecksEachFieldOwnershipAndBothUniqueKeys) {
+  const TestUser agent = User("ana", av1::ROLE_AGENT);
+  const TestUser other = User("ben", av1::ROLE_AGENT);
+  const TestUser client = User("cat", av1::ROLE_CLIENT);
+  struct Case {
+    std::string field;
+    void (*spoil)(pv1::Property&);
+  };
+  const std::vector<Case> cases = {
+      {"property.mls_id", [](pv1::Property& p) { p.set_mls_id(""); }},
+      {"property.mls_id", [](pv1::Property& p) { p.set_mls_id("has space"); }},
+      {"property.address.street", [](pv1::Property& p) { p.mutable_address()->clear_street(); }},
+      {"property.address.city", [](pv1::Property& p) { p.mutable_address()->set_city(" "); }},
+      {"property.price_cents", [](pv1::Property& p) { p.set_price_cents(-1); }},
+      {"property.status",
+       [](pv1::Property& p) { p.set_status(static_cast<pv1::PropertyStatus>(99)); }},
+      {"property.latitude",
+       [](pv1::Property& p) {
+         p.set_latitude(91);
+         p.set_longitude(0);
+       }},
+      {"property.longitude", [](pv1::Property& p) { p.set_latitude(40); }},
+      {"property.list_date", [](pv1::Property& p) { p.set_list_date("2026-13-01"); }},
+      {"property.listing_key", [](pv1::Property& p) { p.set_originating_system_name("CRMLS"); }},
+  };
+  for (const Case& c : cases) {
+    pv1::Property p = Listing("ML-BAD", 100);
+    c.spoil(p);
+    grpc::Status status = Create(admin_, p);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(status.error_message(), ::testing::StartsWith(c.field)) << status.error_message();
+  }
+  // An agent's listing is its own; it may not create one for someone else.
+  pv1::Property mine;
+  ASSERT_TRUE(Create(agent, Listing("ML-1", 52'500'001), &mine).ok());
+  EXPECT_EQ(mine.agent_id(), agent.id);
+  EXPECT_EQ(mine.status(), pv1::PROPERTY_STATUS_ACTIVE);
+  EXPECT_EQ(mine.price_cents(), 52'500'001);  // $525,000.01, exact
+  EXPECT_EQ(mine.address().country(), "US");
+  EXPECT_EQ(mine.version(), 1);
+  EXPECT_TRUE(mine.has_status_change_timestamp());
+  pv1::Property for_other = Listing("ML-2", 100);
+  for_other.set_agent_id(other.id);
+  EXPECT_EQ(Create(agent, for_other).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Create(client, Listing("ML-3", 100)).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // An admin names an active agent or admin: not a client, not a deactivated agent.
+  pv1::Property for_client = Listing("ML-4", 100);
+  for_client.set_agent_id(client.id);
+  EXPECT_EQ(Create(admin_, for_client).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  pv1::Property assigned;
+  ASSERT_TRUE(Create(admin_, for_other, &assigned).ok());
+  EXPECT_EQ(assigned.agent_id(), other.id);
+  ASSERT_TRUE(auth_->Deactivate(other.id).ok());
+  absl::SleepFor(absl::Milliseconds(1100));  // --directory_cache_seconds=1
+  pv1::Property for_gone = Listing("ML-5", 100);
+  for_gone.set_agent_id(other.id);
+  EXPECT_EQ(Create(admin_, for_gone).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // mls_id is unique, deleted listings included; so is (system, key).
+  EXPECT_EQ(Create(admin_, Listing("ML-1", 1)).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  pv1::Property keyed = Listing("ML-6", 100);
+  keyed.set_listing_key("3yd-CRMLS-1");
+  keyed.set_originating_system_name("CRMLS");
+  ASSERT_TRUE(Create(admin_, keyed).ok());
+  keyed.set_mls_id("ML-7");
+  grpc::Status same_key = Create(admin_, keyed);
+  EXPECT_EQ(same_key.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(same_key.error_message(), ::testing::HasSubstr("listing_key"));
+  keyed.set_originating_system_name("MRED");  // the same key in another MLS is another record
+  EXPECT_TRUE(Create(admin_, keyed).ok());
+  pv1::DeletePropertyRequest del;
+  del.set_id(mine.id());
+  pv1::DeletePropertyResponse deleted;
+  ASSERT_TRUE(stub_->DeleteProperty(Context(agent.token).get(), del, &deleted).ok());
+  EXPECT_EQ(Create(admin_, Listing("ML-1", 1)).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(Actions(mine.id()), ::testing::ElementsAre("property.created", "property.deleted"));
+  // A retried create with its request_id answers the first result.
+  pv1::Property first;
+  pv1::Property again;
+  ASSERT_TRUE(Create(admin_, Listing("ML-8", 100), &first, "create-ml-8").ok());
+  ASSERT_TRUE(Create(admin_, Listing("ML-8", 100), &again, "create-ml-8").ok());
+  EXPECT_EQ(first.id(), again.id());
+}
+
+TEST_F(PropertyServiceTest, ClientsSeeOnlyListingsOnTheMarket) {
+  const TestUser client = User("cat", av1::ROLE_CLIENT);
+  const TestUser service = [&] {
+    absl::StatusOr<TestUser> s = auth_->CreateUser("svc", av1::ROLE_AGENT);
+    return s.ok() ? *s : TestUser{};
+  }();
+  std::map<pv1::PropertyStatus, int64_t> ids;
+  for (int s = pv1::PROPERTY_STATUS_ACTIVE; s <= pv1::PROPERTY_STATUS_INCOMPLETE; ++s) {
+    pv1::Property p = Listing(absl::StrCat("ML-S", s), 1000 * s);
+    p.set_status(static_cast<pv1::PropertyStatus>(s));
+    pv1::Property created;
+    ASSERT_TRUE(Create(admin_, p, &created).ok());
+    ids[static_cast<pv1::PropertyStatus>(s)] = created.id();
+  }
+  const std::set<pv1::PropertyStatus> visible = {pv1::PROPERTY_STATUS_ACTIVE,
+                                                 pv1::PROPERTY_STATUS_ACTIVE_UNDER_CONTRACT,
+                                                 pv1::PROPERTY_STATUS_COMING_SOON};
+  std::set<int64_t> expected;
+  for (const auto& [status, id] : ids) {
+    EXPECT_EQ(Get(client, id).error_code(),
+              visible.contains(status) ? grpc::StatusCode::OK : grpc::StatusCode::NOT_FOUND)
+        << status;
+    EXPECT_TRUE(Get(service, id).ok());
+    if (visible.contains(status)) {
+      expected.insert(id);
+    }
+  }
+  const std::vector<int64_t> listed = AllPages(client, pv1::ListPropertiesRequest());
+  EXPECT_EQ(std::set<int64_t>(listed.begin(), listed.end()), expected);
+  pv1::ListPropertiesRequest closed;
+  closed.add_statuses(pv1::PROPERTY_STATUS_CLOSED);
+  EXPECT_THAT(AllPages(client, closed), ::testing::IsEmpty());
+  EXPECT_THAT(AllPages(admin_, closed), ::testing::ElementsAre(ids[pv1::PROPERTY_STATUS_CLOSED]));
+  pv1::GetPropertyRequest by_mls;
+  by_mls.set_mls_id("ML-S1");
+  pv1::GetPropertyResponse got;
+  ASSERT_TRUE(stub_->GetProperty(Context(client.token).get(), by_mls, &got).ok());
+  EXPECT_EQ(got.property().id(), ids[pv1::PROPERTY_STATUS_ACTIVE]);
+  by_mls.set_mls_id("ML-S5");  // closed
+  EXPECT_EQ(stub_->GetProperty(Context(client.token).get(), by_mls, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  pv1::GetPropertyRequest neither;
+  EXPECT_EQ(stub_->GetProperty(Context(client.token).get(), neither, &got).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(PropertyServiceTest, UpdateChecksOwnerAndVersionStampsChangesAndWritesOldAndNew) {
+  const TestUser agent = User("ana", av1::ROLE_AGENT);
+  const TestUser other = User("ben", av1::ROLE_AGENT);
+  pv1::Property listing;
+  ASSERT_TRUE(Create(agent, Listing("ML-U", 50'000'000), &listing).ok());
+  const auto stamped_at = listing.status_change_timestamp();
+  // No change, no write: same version, no event.
+  pv1::Property same;
+  ASSERT_TRUE(Update(agent, listing, {"price_cents", "address.city"}, &same).ok());
+  EXPECT_EQ(same.version(), 1);
+  EXPECT_THAT(Actions(listing.id()), ::testing::ElementsAre("property.created"));
+  // A price change stamps price_change_timestamp and says old and new.
+  pv1::Property cheaper = listing;
+  cheaper.set_price_cents(48'000'000);
+  cheaper.set_description("Price improved!");
+  pv1::Property updated;
+  ASSERT_TRUE(Update(agent, cheaper, {"price_cents"}, &updated, 1).ok());
+  EXPECT_EQ(updated.version(), 2);
+  EXPECT_EQ(updated.price_cents(), 48'000'000);
+  EXPECT_EQ(updated.description(), "");  // not in the mask
+  EXPECT_GT(updated.price_change_timestamp().seconds() * 1000000000LL +
+                updated.price_change_timestamp().nanos(),
+            stamped_at.seconds() * 1000000000LL + stamped_at.nanos() - 1);
+  EXPECT_EQ(updated.status_change_timestamp().SerializeAsString(), stamped_at.SerializeAsString());
+  // A stale version, someone else's listing, a reassignment by an agent.
+  EXPECT_EQ(Update(agent, cheaper, {"description"}, nullptr, 1).error_code(),
+            grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Update(other, cheaper, {"description"}).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  pv1::Property reassigned = listing;
+  reassigned.set_agent_id(other.id);
+  EXPECT_EQ(Update(agent, reassigned, {"agent_id"}).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Update(agent, cheaper, {"version"}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Update(agent, cheaper, {}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  pv1::Property bad_city = listing;
+  bad_city.mutable_address()->set_city("");
+  grpc::Status city = Update(agent, bad_city, {"address"});
+  EXPECT_EQ(city.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(city.error_message(), ::testing::StartsWith("property.address.city"));
+  // The admin moves it under contract and to the other agent.
+  pv1::Property under_contract = listing;
+  under_contract.set_status(pv1::PROPERTY_STATUS_PENDING);
+  under_contract.set_agent_id(other.id);
+  ASSERT_TRUE(Update(admin_, under_contract, {"status", "agent_id"}, &updated).ok());
+  EXPECT_EQ(updated.status(), pv1::PROPERTY_STATUS_PENDING);
+  EXPECT_EQ(updated.agent_id(), other.id);
+  EXPECT_NE(updated.status_change_timestamp().SerializeAsString(), stamped_at.SerializeAsString());
+  const auto events = Events(listing.id());
+  std::vector<std::string> actions;
+  for (const auto& [action, details] : events) {
+    actions.push_back(action);
+  }
+  EXPECT_THAT(actions, ::testing::ElementsAre("property.created", "property.updated",
+                                              "property.price_changed", "property.updated",
+                                              "property.status_changed"));
+  EXPECT_EQ(events[1].second["changes"]["price_cents"]["old"], 50'000'000);
+  EXPECT_EQ(events[1].second["changes"]["price_cents"]["new"], 48'000'000);
+  EXPECT_EQ(events[2].second["old_cents"], 50'000'000);
+  EXPECT_EQ(events[4].second["old"], "ACTIVE");
+  EXPECT_EQ(events[4].second["new"], "PENDING");
+  EXPECT_EQ(events[4].second["agent_id"], other.id);
+  // An mls_id in use.
+  ASSERT_TRUE(Create(admin_, Listing("ML-TAKEN", 1)).ok());
+  pv1::Property rename = listing;
+  rename.set_mls_id("ML-TAKEN");
+  EXPECT_EQ(Update(admin_, rename, {"mls_id"}).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+// Every order and filter pages through each matching listing exactly once,
+// in its order, also while listings change between pages.
+TEST_F(PropertyServiceTest, EveryOrderAndFilterPagesEachListingOnce) {
+  struct Made {
+    int64_t id;
+    int64_t price;
+    std::string city;
+    int32_t bedrooms;
+    double latitude;
+  };
+  std::vector<Made> made;
+  const std::vector<std::string> cities = {"Springfield", "Shelbyville", "Capital City"};
+  for (int i = 0; i < 24; ++i) {
+    // Prices tie in pairs, so the id breaks ties.
+    pv1::Property p = Listing(absl::StrCat("ML-L", i), 100'000 * (i / 2 + 1), cities[i % 3]);
+    p.set_bedrooms(i % 5);
+    p.set_latitude(40.0 + i * 0.01);
+    p.set_longitude(-89.0);
+    if (i % 4 == 0) {
+      p.set_description("Sunny corner lot with a MAPLE tree");
+    }
+    pv1::Property created;
+    ASSERT_TRUE(Create(admin_, p, &created).ok());
+    made.push_back({created.id(), p.price_cents(), p.address().city(), p.bedrooms(), p.latitude()});
+  }
+  const auto ids_where = [&](auto keep) {
+    std::vector<int64_t> ids;
+    for (const Made& m : made) {
+      if (keep(m)) {
+        ids.push_back(m.id);
+      }
+    }
+    return ids;
+  };
+  pv1::ListPropertiesRequest newest;
+  newest.set_page_size(5);
+  int pages = 0;
+  std::vector<int64_t> expected = ids_where([](const Made&) { return true; });
+  std::reverse(expected.begin(), expected.end());
+  EXPECT_EQ(AllPages(admin_, newest, &pages), expected);
+  EXPECT_EQ(pages, 5);
+  // Price ascending: ties by id ascending; descending the reverse.
+  pv1::ListPropertiesRequest cheap_first = newest;
+  cheap_first.set_order_by(pv1::PROPERTY_ORDER_PRICE_ASCENDING);
+  std::vector<Made> by_price = made;
+  std::sort(by_price.begin(), by_price.end(), [](const Made& a, const Made& b) {
+    return std::pair(a.price, a.id) < std::pair(b.price, b.id);
+  });
+  std::vector<int64_t> ascending;
+  for (const Made& m : by_price) {
+    ascending.push_back(m.id);
+  }
+  EXPECT_EQ(AllPages(admin_, cheap_first), ascending);
+  pv1::ListPropertiesRequest dear_first = newest;
+  dear_first.set_order_by(pv1::PROPERTY_ORDER_PRICE_DESCENDING);
+  EXPECT_EQ(AllPages(admin_, dear_first),
+            std::vector<int64_t>(ascending.rbegin(), ascending.rend()));
+  // Filters, each against the same rule computed here.
+  pv1::ListPropertiesRequest range = cheap_first;
+  range.set_min_price_cents(300'000);
+  range.set_max_price_cents(600'000);
+  range.set_city("springfield");  // case-insensitive
+  std::vector<int64_t> in_range;
+  for (const Made& m : by_price) {
+    if (m.price >= 300'000 && m.price <= 600'000 && m.city == "Springfield") {
+      in_range.push_back(m.id);
+    }
+  }
+  EXPECT_EQ(AllPages(admin_, range), in_range);
+  pv1::ListPropertiesRequest rooms = newest;
+  rooms.set_min_bedrooms(3);
+  std::vector<int64_t> roomy = ids_where([](const Made& m) { return m.bedrooms >= 3; });
+  std::reverse(roomy.begin(), roomy.end());
+  EXPECT_EQ(AllPages(admin_, rooms), roomy);
+  pv1::ListPropertiesRequest text = newest;
+  text.set_query("maple tree");
+  std::vector<int64_t> maples;
+  for (int i = 23; i >= 0; --i) {
+    if (i % 4 == 0) {
+      maples.push_back(made[i].id);
+    }
+  }
+  EXPECT_EQ(AllPages(admin_, text), maples);
+  pv1::ListPropertiesRequest box = newest;
+  box.set_min_latitude(40.05);
+  box.set_max_latitude(40.10);  // edges included: i = 5..10
+  box.set_min_longitude(-89.5);
+  box.set_max_longitude(-88.5);
+  std::vector<int64_t> boxed = ids_where(
+      [](const Made& m) { return m.latitude >= 40.05 - 1e-9 && m.latitude <= 40.10 + 1e-9; });
+  std::reverse(boxed.begin(), boxed.end());
+  EXPECT_EQ(AllPages(admin_, box), boxed);
+  pv1::ListPropertiesRequest half_box = newest;
+  half_box.set_min_latitude(1);
+  pv1::ListPropertiesResponse refused;
+  EXPECT_EQ(stub_->ListProperties(Context(admin_.token).get(), half_box, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Recently changed, while listings change between pages: a listing changed
+  // after its page was read moves to the front (a later walk sees it), and
+  // none is returned twice within this walk.
+  pv1::ListPropertiesRequest changed = newest;
+  changed.set_order_by(pv1::PROPERTY_ORDER_RECENTLY_CHANGED);
+  std::set<int64_t> seen;
+  int touched = 0;
+  do {
+    pv1::ListPropertiesResponse response;
+    ASSERT_TRUE(stub_->ListProperties(Context(admin_.token).get(), changed, &response).ok());
+    for (const pv1::Property& p : response.properties()) {
+      EXPECT_TRUE(seen.insert(p.id()).second) << "twice: " << p.id();
+    }
+    if (!response.properties().empty()) {
+      pv1::Property bump = response.properties(0);
+      bump.set_description(absl::StrCat("touched ", touched++));
+      ASSERT_TRUE(Update(admin_, bump, {"description"}).ok());
+    }
+    changed.set_page_token(response.next_page_token());
+  } while (!changed.page_token().empty());
+  EXPECT_EQ(seen.size(), made.size());
+  // A token is bound to its query.
+  pv1::ListPropertiesRequest first = newest;
+  pv1::ListPropertiesResponse page;
+  ASSERT_TRUE(stub_->ListProperties(Context(admin_.token).get(), first, &page).ok());
+  first.set_page_token(page.next_page_token());
+  first.set_order_by(pv1::PROPERTY_ORDER_PRICE_ASCENDING);
+  EXPECT_EQ(stub_->ListProperties(Context(admin_.token).get(), first, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace crm::properties
