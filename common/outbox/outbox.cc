@@ -1,11 +1,13 @@
 #include "common/outbox/outbox.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/db/sql_array.h"
 
 namespace crm::outbox {
 
-absl::Status Record(pqxx::transaction_base& tx, absl::string_view service,
-                    const Activity& activity) {
+namespace {
+
+absl::Status CheckNames(absl::string_view service, const Activity& activity) {
   if (activity.action.empty() || activity.action.size() > kMaxNameLength ||
       activity.entity_type.size() > kMaxNameLength || service.size() > kMaxNameLength) {
     return absl::InvalidArgumentError(absl::StrCat("activity \"",
@@ -13,6 +15,22 @@ absl::Status Record(pqxx::transaction_base& tx, absl::string_view service,
                                                    "\": action (required), "
                                                    "entity type and service are at most ",
                                                    kMaxNameLength, " characters"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TooLarge(const Activity& activity) {
+  return absl::InvalidArgumentError(absl::StrCat("the details of activity \"", activity.action,
+                                                 "\" are larger than ", kMaxDetailsBytes,
+                                                 " bytes"));
+}
+
+}  // namespace
+
+absl::Status Record(pqxx::transaction_base& tx, absl::string_view service,
+                    const Activity& activity) {
+  if (absl::Status s = CheckNames(service, activity); !s.ok()) {
+    return s;
   }
   // Checked before the insert when the input alone is too long, and after
   // it as stored: jsonb's text form (what the relay sends) can be longer.
@@ -27,9 +45,43 @@ absl::Status Record(pqxx::transaction_base& tx, absl::string_view service,
       return absl::OkStatus();
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat("the details of activity \"", activity.action,
-                                                 "\" are larger than ", kMaxDetailsBytes,
-                                                 " bytes"));
+  return TooLarge(activity);
+}
+
+absl::Status RecordAll(pqxx::transaction_base& tx, absl::string_view service,
+                       const std::vector<Activity>& activities) {
+  if (activities.empty()) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> actors, actions, types, ids, details;
+  for (const Activity& activity : activities) {
+    if (absl::Status s = CheckNames(service, activity); !s.ok()) {
+      return s;
+    }
+    if (activity.details_json.size() > 4 * kMaxDetailsBytes) {
+      return TooLarge(activity);
+    }
+    actors.push_back(absl::StrCat(activity.actor_user_id));
+    actions.push_back(activity.action);
+    types.push_back(activity.entity_type);
+    ids.push_back(absl::StrCat(activity.entity_id));
+    details.push_back(activity.details_json);
+  }
+  // WITH ORDINALITY keeps the given order in the ids (the relay's order).
+  const pqxx::result stored = tx.exec_params(
+      "INSERT INTO outbox (event_id, service, actor_user_id, action, entity_type, entity_id, "
+      "details) SELECT gen_random_uuid(), $1, a.actor::int8, a.action, a.entity_type, "
+      "a.entity_id::int8, a.details::jsonb FROM unnest($2::text[], $3::text[], $4::text[], "
+      "$5::text[], $6::text[]) WITH ORDINALITY AS a(actor, action, entity_type, entity_id, "
+      "details, n) ORDER BY a.n RETURNING octet_length(details::text)",
+      std::string(service), db::ArrayLiteral(actors), db::ArrayLiteral(actions),
+      db::ArrayLiteral(types), db::ArrayLiteral(ids), db::ArrayLiteral(details));
+  for (pqxx::result::size_type i = 0; i < stored.size(); ++i) {
+    if (stored[i][0].as<size_t>() > kMaxDetailsBytes) {
+      return TooLarge(activities[i]);
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::vector<db::Migration> Migrations() {

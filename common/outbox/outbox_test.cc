@@ -1,7 +1,9 @@
 #include "common/outbox/outbox.h"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/db/pool.h"
@@ -70,6 +72,44 @@ TEST_F(OutboxTest, EventCommitsWithTheChange) {
                     return absl::OkStatus();
                   })
                   .ok());
+}
+
+TEST_F(OutboxTest, ManyEventsGoInOneStatementInTheirOrder) {
+  std::vector<Activity> activities;
+  for (int i = 1; i <= 300; ++i) {
+    activities.push_back({.actor_user_id = 7,
+                          .action = i % 2 ? "thing.created" : "thing.updated",
+                          .entity_type = "thing",
+                          .entity_id = i,
+                          .details_json = absl::StrCat(R"({"n":)", i, R"(,"quote":"a\"b,{c}"})")});
+  }
+  ASSERT_TRUE(pool_->Transact([&](pqxx::work& tx) { return RecordAll(tx, "test", activities); })
+                  .ok());
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(pool_
+                  ->Read([&](pqxx::nontransaction& tx) {
+                    for (const pqxx::row& row :
+                         tx.exec("SELECT entity_id, details->>'quote', action FROM outbox "
+                                 "ORDER BY id")) {
+                      ids.push_back(row[0].as<int64_t>());
+                      EXPECT_EQ(row[1].as<std::string>(), "a\"b,{c}");
+                      EXPECT_EQ(row[2].as<std::string>(),
+                                ids.back() % 2 ? "thing.created" : "thing.updated");
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_EQ(ids.size(), 300u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  // One oversized event refuses the whole statement, and names its action.
+  activities.resize(2);
+  activities[1].action = "thing.huge";
+  activities[1].details_json = absl::StrCat(R"({"x":")", std::string(kMaxDetailsBytes, 'x'), R"("})");
+  const absl::Status refused =
+      pool_->Transact([&](pqxx::work& tx) { return RecordAll(tx, "test", activities); });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("thing.huge"), std::string::npos) << refused;
+  EXPECT_EQ(Count("outbox"), 300);
 }
 
 TEST_F(OutboxTest, EventRollsBackWithTheChange) {

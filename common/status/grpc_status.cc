@@ -31,6 +31,18 @@ absl::Status InvalidArgumentError(absl::string_view field, absl::string_view des
   return status;
 }
 
+std::optional<FieldViolation> FieldViolationOf(const absl::Status& status) {
+  google::rpc::BadRequest bad_request;
+  const absl::optional<absl::Cord> payload =
+      status.GetPayload(absl::StrCat(kTypeUrlPrefix, bad_request.GetDescriptor()->full_name()));
+  if (!payload.has_value() || !bad_request.ParseFromString(std::string(*payload)) ||
+      bad_request.field_violations_size() == 0) {
+    return std::nullopt;
+  }
+  return FieldViolation{.field = bad_request.field_violations(0).field(),
+                        .description = bad_request.field_violations(0).description()};
+}
+
 absl::Status WithResourceInfo(absl::Status status, absl::string_view resource_type,
                               absl::string_view resource_name, absl::string_view description) {
   if (status.ok()) {

@@ -9,6 +9,9 @@
 //   ...
 //   reactor->Finish(crm::ToGrpcStatus(status));
 
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -19,6 +22,15 @@ namespace crm {
 // INVALID_ARGUMENT whose message names `field` and which carries a
 // google.rpc.BadRequest detail with one field violation.
 absl::Status InvalidArgumentError(absl::string_view field, absl::string_view description);
+
+// The field and description an InvalidArgumentError carries (its
+// BadRequest's first violation); nullopt for any other status. For batch
+// APIs that report each failed row's field on its own.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+std::optional<FieldViolation> FieldViolationOf(const absl::Status& status);
 
 // Returns `status` with a google.rpc.ResourceInfo detail naming the resource
 // it concerns (e.g. the existing lead an ALREADY_EXISTS refers to).

@@ -27,6 +27,16 @@ TEST(GrpcStatusTest, CanonicalCodesMapOneToOne) {
   }
 }
 
+TEST(GrpcStatusTest, FieldViolationReadsBackWhatInvalidArgumentCarries) {
+  const std::optional<FieldViolation> violation =
+      FieldViolationOf(InvalidArgumentError("address.city", "is required"));
+  ASSERT_TRUE(violation.has_value());
+  EXPECT_EQ(violation->field, "address.city");
+  EXPECT_EQ(violation->description, "is required");
+  EXPECT_FALSE(FieldViolationOf(absl::InvalidArgumentError("address.city: is required")));
+  EXPECT_FALSE(FieldViolationOf(absl::NotFoundError("x")));
+}
+
 TEST(GrpcStatusTest, InvalidArgumentNamesFieldAndCarriesBadRequest) {
   grpc::Status wire = ToGrpcStatus(InvalidArgumentError("user.email", "must be a valid email"));
   EXPECT_EQ(wire.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

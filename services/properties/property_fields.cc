@@ -219,6 +219,18 @@ absl::Status CheckListing(const PropertyRecord& l, absl::string_view prefix) {
   return absl::OkStatus();
 }
 
+bool SameListing(const PropertyRecord& a, const PropertyRecord& b) {
+  const auto facts = [](const PropertyRecord& l) {
+    return std::tie(l.mls_id, l.address, l.price_cents, l.status, l.property_type, l.bedrooms,
+                    l.bathrooms_full, l.bathrooms_half, l.bathrooms_total_integer,
+                    l.living_area_sqft, l.lot_size_sqft, l.year_built, l.description, l.agent_id,
+                    l.list_date, l.listing_key, l.originating_system_name, l.latitude, l.longitude,
+                    l.mls_status, l.modification_timestamp, l.status_change_timestamp,
+                    l.price_change_timestamp, l.on_market_date, l.close_price_cents, l.close_date);
+  };
+  return facts(a) == facts(b);
+}
+
 absl::Status ApplyPaths(const std::vector<std::string>& paths, const PropertyRecord& from,
                         PropertyRecord& to) {
   if (paths.empty()) {

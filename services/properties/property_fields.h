@@ -37,6 +37,11 @@ absl::Status CheckListing(const PropertyRecord& listing, absl::string_view prefi
 // "YYYY-MM-DD" of a real calendar day, or "".
 absl::Status CheckDate(absl::string_view date, absl::string_view field);
 
+// Whether two listings hold the same facts: every field a person or a feed
+// sets, the change timestamps included; not id, version or the row's own
+// times. An import row equal to its stored listing writes nothing.
+bool SameListing(const PropertyRecord& a, const PropertyRecord& b);
+
 // Copies the fields an update mask names from `from` into `to`: "mls_id",
 // "address" or "address.<part>", "price_cents", "status", ... (the
 // Property message's settable fields; UpdatePropertyRequest lists them).

@@ -2,14 +2,19 @@
 
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <pqxx/pqxx>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "common/db/row_fields.h"
 #include "common/db/sql_array.h"
@@ -49,24 +54,86 @@ const std::string& Columns() {
   return *columns;
 }
 
-// The stored columns a listing's write sets, and the value of each from the
-// parameters WriteParams makes ($1..$32): '' stands for NULL where a column
+// The stored columns a listing's write sets, each with its value made from
+// its parameter `{}` (WriteParams' order): '' stands for NULL where a column
 // is optional, and "now" (PostgreSQL's input for the transaction's time) for
-// a change timestamp the service stamps.
-constexpr const char* kWriteColumns =
-    "mls_id, address, price, status, agent_id, street, unit, city, state_or_province, "
-    "postal_code, country, property_type, bedrooms, bathrooms_full, bathrooms_half, "
-    "bathrooms_total_integer, living_area_sqft, lot_size_sqft, year_built, description, "
-    "list_date, listing_key, originating_system_name, latitude, longitude, mls_status, "
-    "modification_timestamp, status_change_timestamp, price_change_timestamp, on_market_date, "
-    "close_price, close_date";
-constexpr const char* kWriteValues =
-    "$1, $2, $3::numeric / 100, $4, nullif($5::int8, 0), $6, $7, $8, $9, $10, $11, "
-    "nullif($12, ''), $13::int4, $14::int4, $15::int4, $16::int4, $17::int4, $18::int8, "
-    "$19::int4, $20, nullif($21, '')::date, nullif($22, ''), nullif($23, ''), "
-    "nullif($24, '')::float8, nullif($25, '')::float8, nullif($26, ''), "
-    "nullif($27, '')::timestamptz, nullif($28, '')::timestamptz, nullif($29, '')::timestamptz, "
-    "nullif($30, '')::date, nullif($31::int8, 0)::numeric / 100, nullif($32, '')::date";
+// a change timestamp the service stamps. One table for the single-row
+// statements ($1..$32) and the import's (unnest of 32 text arrays).
+constexpr std::pair<const char*, const char*> kWrites[] = {
+    {"mls_id", "{}"},
+    {"address", "{}"},
+    {"price", "{}::numeric / 100"},
+    {"status", "{}"},
+    {"agent_id", "nullif({}::int8, 0)"},
+    {"street", "{}"},
+    {"unit", "{}"},
+    {"city", "{}"},
+    {"state_or_province", "{}"},
+    {"postal_code", "{}"},
+    {"country", "{}"},
+    {"property_type", "nullif({}, '')"},
+    {"bedrooms", "{}::int4"},
+    {"bathrooms_full", "{}::int4"},
+    {"bathrooms_half", "{}::int4"},
+    {"bathrooms_total_integer", "{}::int4"},
+    {"living_area_sqft", "{}::int4"},
+    {"lot_size_sqft", "{}::int8"},
+    {"year_built", "{}::int4"},
+    {"description", "{}"},
+    {"list_date", "nullif({}, '')::date"},
+    {"listing_key", "nullif({}, '')"},
+    {"originating_system_name", "nullif({}, '')"},
+    {"latitude", "nullif({}, '')::float8"},
+    {"longitude", "nullif({}, '')::float8"},
+    {"mls_status", "nullif({}, '')"},
+    {"modification_timestamp", "nullif({}, '')::timestamptz"},
+    {"status_change_timestamp", "nullif({}, '')::timestamptz"},
+    {"price_change_timestamp", "nullif({}, '')::timestamptz"},
+    {"on_market_date", "nullif({}, '')::date"},
+    {"close_price", "nullif({}::int8, 0)::numeric / 100"},
+    {"close_date", "nullif({}, '')::date"},
+};
+constexpr int kWriteCount = sizeof(kWrites) / sizeof(kWrites[0]);
+
+std::string WriteColumns() {
+  std::vector<std::string> names;
+  for (const auto& [column, value] : kWrites) {
+    names.emplace_back(column);
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+// The values, parameter i (0-based) written as `param(i)`.
+template <typename Param>
+std::string WriteValues(Param param) {
+  std::vector<std::string> values;
+  for (int i = 0; i < kWriteCount; ++i) {
+    values.push_back(absl::StrReplaceAll(kWrites[i].second, {{"{}", param(i)}}));
+  }
+  return absl::StrJoin(values, ", ");
+}
+
+std::string SingleRowValues() {
+  return WriteValues([](int i) { return absl::StrCat("$", i + 1); });
+}
+
+// v.c1 .. v.c32 of `unnest($1::text[], ..., $32::text[]) AS v(c1, ..., c32)`.
+std::string UnnestValues() {
+  return WriteValues([](int i) { return absl::StrCat("v.c", i + 1); });
+}
+std::string UnnestSource(absl::string_view extra_column = "") {
+  std::vector<std::string> arrays, names;
+  for (int i = 0; i < kWriteCount; ++i) {
+    arrays.push_back(absl::StrCat("$", i + 1, "::text[]"));
+    names.push_back(absl::StrCat("c", i + 1));
+  }
+  if (!extra_column.empty()) {
+    arrays.push_back(absl::StrCat("$", kWriteCount + 1, "::text[]"));
+    names.emplace_back(extra_column);
+  }
+  return absl::StrCat("unnest(", absl::StrJoin(arrays, ", "), ") AS v(", absl::StrJoin(names, ", "),
+                      ")");
+}
 
 std::string TimeParam(const std::optional<absl::Time>& t) {
   return t.has_value() ? timestamp::SqlText(*t) : "";
@@ -233,7 +300,52 @@ json Summary(const PropertyRecord& l) {
           {"agent_id", l.agent_id}};
 }
 
-constexpr outbox::EntityActivities kActivities("properties", "property");
+constexpr absl::string_view kService = "properties";
+constexpr outbox::EntityActivities kActivities(kService, "property");
+
+outbox::Activity Event(int64_t actor_id, const char* action, int64_t id, const json& details) {
+  return {.actor_user_id = actor_id,
+          .action = action,
+          .entity_type = "property",
+          .entity_id = id,
+          .details_json = outbox::DetailsJson(details)};
+}
+
+// The events of a change from `before` to `after` (nothing when they hold
+// the same facts): property.updated with each field's old and new value,
+// and property.status_changed / price_changed when those changed.
+void AppendChangeEvents(const PropertyRecord& before, const PropertyRecord& after, int64_t actor_id,
+                        std::vector<outbox::Activity>& events) {
+  const json old_fields = Fields(before);
+  const json new_fields = Fields(after);
+  json diff = json::object();
+  for (const auto& [key, value] : new_fields.items()) {
+    if (old_fields[key] != value) {
+      diff[key] = {{"old", old_fields[key]}, {"new", value}};
+    }
+  }
+  if (!diff.empty()) {
+    events.push_back(
+        Event(actor_id, "property.updated", after.id,
+              {{"changes", diff}, {"mls_id", after.mls_id}, {"agent_id", after.agent_id}}));
+  }
+  if (after.status != before.status) {
+    events.push_back(Event(actor_id, "property.status_changed", after.id,
+                           {{"old", before.status},
+                            {"new", after.status},
+                            {"mls_id", after.mls_id},
+                            {"address", OneLineAddress(after.address)},
+                            {"agent_id", after.agent_id}}));
+  }
+  if (after.price_cents != before.price_cents) {
+    events.push_back(Event(actor_id, "property.price_changed", after.id,
+                           {{"old_cents", before.price_cents},
+                            {"new_cents", after.price_cents},
+                            {"mls_id", after.mls_id},
+                            {"address", OneLineAddress(after.address)},
+                            {"agent_id", after.agent_id}}));
+  }
+}
 
 absl::Status NotFound() { return absl::NotFoundError("listing not found"); }
 
@@ -312,11 +424,30 @@ std::vector<db::PreparedStatement> PropertyRepository::Statements() {
       {"properties_get_for_update",
        absl::StrCat("SELECT ", columns,
                     " FROM properties WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")},
-      {"properties_insert", absl::StrCat("INSERT INTO properties (", kWriteColumns, ") VALUES (",
-                                         kWriteValues, ") RETURNING ", columns)},
+      {"properties_insert", absl::StrCat("INSERT INTO properties (", WriteColumns(), ") VALUES (",
+                                         SingleRowValues(), ") RETURNING ", columns)},
       {"properties_update",
-       absl::StrCat("UPDATE properties SET (", kWriteColumns, ") = (", kWriteValues,
+       absl::StrCat("UPDATE properties SET (", WriteColumns(), ") = (", SingleRowValues(),
                     "), version = version + 1, updated_at = now() WHERE id = $33 RETURNING ",
+                    columns)},
+      // Imports: one feed at a time (their batches lock many rows; one
+      // writer cannot deadlock with another), every match of a batch locked
+      // in id order, deleted listings included (an import restores them).
+      {"properties_import_lock", "SELECT pg_advisory_xact_lock(1347571284, 0)"},
+      {"properties_import_match",
+       absl::StrCat("SELECT ", columns,
+                    ", deleted_at IS NOT NULL AS deleted FROM properties "
+                    "WHERE id IN (SELECT id FROM properties WHERE mls_id = ANY($1::text[]) "
+                    "UNION SELECT p.id FROM properties p JOIN unnest($2::text[], $3::text[]) "
+                    "AS k(system, key) ON p.originating_system_name = k.system AND "
+                    "p.listing_key = k.key) ORDER BY id FOR UPDATE")},
+      {"properties_import_insert",
+       absl::StrCat("INSERT INTO properties (", WriteColumns(), ") SELECT ", UnnestValues(),
+                    " FROM ", UnnestSource(), " RETURNING ", columns)},
+      {"properties_import_update",
+       absl::StrCat("UPDATE properties SET (", WriteColumns(), ") = (", UnnestValues(),
+                    "), version = version + 1, updated_at = now(), deleted_at = NULL FROM ",
+                    UnnestSource("target_id"), " WHERE id = v.target_id::int8 RETURNING ",
                     columns)},
       {"properties_delete",
        absl::StrCat("UPDATE properties SET deleted_at = now(), version = version + 1, "
@@ -465,15 +596,7 @@ absl::StatusOr<PropertyRecord> PropertyRepository::Update(int64_t id, int64_t ex
     if (absl::Status s = change(next); !s.ok()) {
       return s;
     }
-    const json before = Fields(*current);
-    const json after = Fields(next);
-    json diff = json::object();
-    for (const auto& [key, value] : after.items()) {
-      if (before[key] != value) {
-        diff[key] = {{"old", before[key]}, {"new", value}};
-      }
-    }
-    if (diff.empty()) {
+    if (SameListing(*current, next)) {
       idempotency::Remember(tx, actor_id, "UpdateProperty", request_id, {.resource_id = id});
       return *current;  // nothing to change: nothing written, no activity
     }
@@ -486,36 +609,221 @@ absl::StatusOr<PropertyRecord> PropertyRepository::Update(int64_t id, int64_t ex
     if (!updated.ok()) {
       return updated.status();
     }
-    if (absl::Status s = kActivities.Record(
-            tx, actor_id, "property.updated", id,
-            {{"changes", diff}, {"mls_id", updated->mls_id}, {"agent_id", updated->agent_id}});
-        !s.ok()) {
+    std::vector<outbox::Activity> events;
+    AppendChangeEvents(*current, *updated, actor_id, events);
+    if (absl::Status s = outbox::RecordAll(tx, kService, events); !s.ok()) {
       return s;
-    }
-    if (status_changed) {
-      if (absl::Status s = kActivities.Record(tx, actor_id, "property.status_changed", id,
-                                              {{"old", current->status},
-                                               {"new", updated->status},
-                                               {"mls_id", updated->mls_id},
-                                               {"address", OneLineAddress(updated->address)},
-                                               {"agent_id", updated->agent_id}});
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (price_changed) {
-      if (absl::Status s = kActivities.Record(tx, actor_id, "property.price_changed", id,
-                                              {{"old_cents", current->price_cents},
-                                               {"new_cents", updated->price_cents},
-                                               {"mls_id", updated->mls_id},
-                                               {"address", OneLineAddress(updated->address)},
-                                               {"agent_id", updated->agent_id}});
-          !s.ok()) {
-        return s;
-      }
     }
     idempotency::Remember(tx, actor_id, "UpdateProperty", request_id, {.resource_id = id});
     return updated;
+  });
+}
+
+namespace {
+
+std::string KeyOf(const PropertyRecord& l) {
+  return l.listing_key.empty() ? ""
+                               : absl::StrCat(l.originating_system_name, "\x1f", l.listing_key);
+}
+
+// Rows' parameters as the import statements take them: one text array per
+// written column (and the target ids, for updates).
+std::vector<std::string> ArrayParams(const std::vector<std::vector<std::string>>& rows,
+                                     const std::vector<int64_t>* target_ids = nullptr) {
+  std::vector<std::string> params;
+  for (int column = 0; column < kWriteCount; ++column) {
+    std::vector<std::string> values;
+    values.reserve(rows.size());
+    for (const std::vector<std::string>& row : rows) {
+      values.push_back(row[column]);
+    }
+    params.push_back(db::ArrayLiteral(values));
+  }
+  if (target_ids != nullptr) {
+    std::vector<std::string> ids;
+    for (int64_t id : *target_ids) {
+      ids.push_back(absl::StrCat(id));
+    }
+    params.push_back(db::ArrayLiteral(ids));
+  }
+  return params;
+}
+
+}  // namespace
+
+absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<ImportRow>& rows,
+                                                         int64_t actor_id) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<ImportOutcome> {
+    ImportOutcome outcome;
+    tx.exec_prepared("properties_import_lock");
+    std::vector<std::string> mls_ids, systems, keys;
+    for (const ImportRow& row : rows) {
+      mls_ids.push_back(row.listing.mls_id);
+      if (!row.listing.listing_key.empty()) {
+        systems.push_back(row.listing.originating_system_name);
+        keys.push_back(row.listing.listing_key);
+      }
+    }
+    struct Stored {
+      PropertyRecord listing;
+      bool deleted = false;
+    };
+    absl::flat_hash_map<int64_t, Stored> stored;
+    absl::flat_hash_map<std::string, int64_t> by_key, by_mls;
+    const pqxx::result matches =
+        tx.exec_prepared("properties_import_match", db::ArrayLiteral(mls_ids),
+                         db::ArrayLiteral(systems), db::ArrayLiteral(keys));
+    const db::ResultColumns columns(matches);
+    for (const pqxx::row& row : matches) {
+      const db::RowFields f(row, &columns);
+      Stored s{.listing = Parse(f), .deleted = f.Bool("deleted")};
+      if (!s.listing.listing_key.empty()) {
+        by_key[KeyOf(s.listing)] = s.listing.id;
+      }
+      by_mls[s.listing.mls_id] = s.listing.id;
+      stored.emplace(s.listing.id, std::move(s));
+    }
+    absl::flat_hash_set<int64_t> touched;
+    absl::flat_hash_set<std::string> new_keys, new_mls;
+    std::vector<std::vector<std::string>> insert_params, update_params;
+    std::vector<int64_t> update_ids;
+    std::vector<const PropertyRecord*> before;  // per update, the stored listing
+    absl::flat_hash_set<int64_t> restored;
+    for (const ImportRow& row : rows) {
+      const PropertyRecord& in = row.listing;
+      const std::string key = KeyOf(in);
+      std::optional<int64_t> target;
+      if (auto it = by_key.find(key); !key.empty() && it != by_key.end()) {
+        target = it->second;
+        if (auto mls = by_mls.find(in.mls_id); mls != by_mls.end() && mls->second != *target) {
+          outcome.failed.push_back({.index = row.index,
+                                    .mls_id = in.mls_id,
+                                    .field = "mls_id",
+                                    .message = "belongs to another listing than its listing_key"});
+          ++outcome.consumed;
+          continue;
+        }
+      } else if (auto mls = by_mls.find(in.mls_id); mls != by_mls.end()) {
+        const PropertyRecord& match = stored.at(mls->second).listing;
+        if (!key.empty() && !match.listing_key.empty() && KeyOf(match) != key) {
+          outcome.failed.push_back(
+              {.index = row.index,
+               .mls_id = in.mls_id,
+               .field = "mls_id",
+               .message = "belongs to a listing with another originating_system_name and "
+                          "listing_key"});
+          ++outcome.consumed;
+          continue;
+        }
+        target = mls->second;
+      }
+      if (target.has_value()
+              ? touched.contains(*target)
+              : new_mls.contains(in.mls_id) || (!key.empty() && new_keys.contains(key))) {
+        break;  // the next call sees this row's listing as it is after the earlier row
+      }
+      ++outcome.consumed;
+      if (!target.has_value()) {
+        new_mls.insert(in.mls_id);
+        if (!key.empty()) {
+          new_keys.insert(key);
+        }
+        insert_params.push_back(WriteParams(in, !in.status_change_timestamp.has_value(),
+                                            !in.price_change_timestamp.has_value()));
+        continue;
+      }
+      touched.insert(*target);
+      const Stored& current = stored.at(*target);
+      PropertyRecord next = in;
+      next.id = *target;
+      if (next.agent_id == 0) {
+        next.agent_id = current.listing.agent_id;
+      }
+      const bool status_changed = next.status != current.listing.status;
+      const bool price_changed = next.price_cents != current.listing.price_cents;
+      if (!next.status_change_timestamp.has_value() && !status_changed) {
+        next.status_change_timestamp = current.listing.status_change_timestamp;
+      }
+      if (!next.price_change_timestamp.has_value() && !price_changed) {
+        next.price_change_timestamp = current.listing.price_change_timestamp;
+      }
+      if (!current.deleted && SameListing(current.listing, next)) {
+        ++outcome.unchanged;
+        continue;
+      }
+      update_params.push_back(WriteParams(next, status_changed && !in.status_change_timestamp,
+                                          price_changed && !in.price_change_timestamp));
+      update_ids.push_back(*target);
+      before.push_back(&current.listing);
+      if (current.deleted) {
+        restored.insert(*target);
+      }
+    }
+    std::vector<outbox::Activity> events;
+    if (!insert_params.empty()) {
+      const pqxx::result created =
+          tx.exec_prepared("properties_import_insert",
+                           pqxx::prepare::make_dynamic_params(ArrayParams(insert_params)));
+      for (const PropertyRecord& listing : ParseAll(created)) {
+        events.push_back(Event(actor_id, "property.created", listing.id, Summary(listing)));
+      }
+      outcome.created = static_cast<int64_t>(created.size());
+    }
+    if (!update_params.empty()) {
+      const pqxx::result changed = tx.exec_prepared(
+          "properties_import_update",
+          pqxx::prepare::make_dynamic_params(ArrayParams(update_params, &update_ids)));
+      absl::flat_hash_map<int64_t, const PropertyRecord*> before_by_id;
+      for (size_t i = 0; i < update_ids.size(); ++i) {
+        before_by_id[update_ids[i]] = before[i];
+      }
+      for (const PropertyRecord& listing : ParseAll(changed)) {
+        if (restored.contains(listing.id)) {
+          events.push_back(Event(actor_id, "property.restored", listing.id, Summary(listing)));
+        }
+        AppendChangeEvents(*before_by_id.at(listing.id), listing, actor_id, events);
+      }
+      outcome.updated = static_cast<int64_t>(changed.size());
+    }
+    if (absl::Status s = outbox::RecordAll(tx, kService, events); !s.ok()) {
+      return s;
+    }
+    return outcome;
+  });
+}
+
+absl::StatusOr<std::optional<std::string>> PropertyRepository::ImportAnswer(
+    int64_t actor_id, const std::string& request_id) {
+  return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<std::optional<std::string>> {
+    std::optional<idempotency::Result> done =
+        idempotency::Begin(tx, actor_id, "ImportProperties", request_id);
+    std::string answer;
+    if (!done.has_value() || !absl::Base64Unescape(done->outcome, &answer)) {
+      return std::nullopt;
+    }
+    return answer;
+  });
+}
+
+absl::Status PropertyRepository::FinishImport(int64_t actor_id, const std::string& request_id,
+                                              const std::string& details_json,
+                                              const std::string& answer) {
+  return pool_->Transact([&](pqxx::work& tx) {
+    if (idempotency::Begin(tx, actor_id, "ImportProperties", request_id).has_value()) {
+      return absl::OkStatus();  // a concurrent retry finished first: one summary
+    }
+    if (absl::Status s = outbox::Record(tx, kService,
+                                        {.actor_user_id = actor_id,
+                                         .action = "property.imported",
+                                         .entity_type = "property",
+                                         .entity_id = 0,
+                                         .details_json = details_json});
+        !s.ok()) {
+      return s;
+    }
+    idempotency::Remember(tx, actor_id, "ImportProperties", request_id,
+                          {.resource_id = 0, .outcome = absl::Base64Escape(answer)});
+    return absl::OkStatus();
   });
 }
 

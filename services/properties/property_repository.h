@@ -51,6 +51,31 @@ struct ListQuery {
 // The keys a listing has under `order` (what ListQuery::after holds).
 std::vector<int64_t> OrderKeys(const PropertyRecord& listing, Order order);
 
+// One row of an import, checked: its position in the stream, and the
+// listing it says (agent_id 0: keep the stored agent; change timestamps
+// unset: stamped when the status or price changes).
+struct ImportRow {
+  int64_t index = 0;
+  PropertyRecord listing = {};
+};
+
+struct ImportFailure {
+  int64_t index = 0;
+  std::string mls_id = {};
+  std::string field = {};
+  std::string message = {};
+};
+
+struct ImportOutcome {
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t unchanged = 0;
+  std::vector<ImportFailure> failed = {};
+  // rows[0, consumed) are done; the rest start with a row that repeats a
+  // listing an earlier row touched, and go in the next call.
+  size_t consumed = 0;
+};
+
 class PropertyRepository {
  public:
   explicit PropertyRepository(db::Pool* pool) : pool_(pool) {}
@@ -71,6 +96,22 @@ class PropertyRepository {
   // status_change_timestamp, a price change price_change_timestamp.
   absl::StatusOr<PropertyRecord> Update(int64_t id, int64_t expected_version, int64_t actor_id,
                                         const std::string& request_id, Allow allow, Change change);
+  // Upserts `rows` in one transaction (see ImportProperties in the proto):
+  // matched by (originating system, listing key), else by mls_id; created,
+  // updated (a deleted match restored), or unchanged and not written. Stops
+  // before a row whose listing an earlier row of the call touched (its
+  // outcome's `consumed`). A row whose keys point at two different listings
+  // fails on its own. Each created or changed row's events go to the outbox.
+  absl::StatusOr<ImportOutcome> Import(const std::vector<ImportRow>& rows, int64_t actor_id);
+  // What an earlier import of this caller with this request_id answered
+  // (the bytes FinishImport kept); nullopt when none did.
+  absl::StatusOr<std::optional<std::string>> ImportAnswer(int64_t actor_id,
+                                                          const std::string& request_id);
+  // The import's own event (property.imported, its counts) and, with a
+  // request_id, its answer for retries.
+  absl::Status FinishImport(int64_t actor_id, const std::string& request_id,
+                            const std::string& details_json, const std::string& answer);
+
   // Soft delete; returns when it happened.
   absl::StatusOr<absl::Time> Delete(int64_t id, int64_t expected_version, int64_t actor_id,
                                     const std::string& request_id, Allow allow);

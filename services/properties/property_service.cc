@@ -12,10 +12,10 @@
 #include "absl/strings/str_join.h"
 #include "common/fields/text_checks.h"
 #include "common/pagination/keyset_page.h"
-#include "common/service/placeholder_rpcs.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
+#include "services/properties/import_reactor.h"
 #include "services/properties/property_fields.h"
 #include "services/properties/property_proto.h"
 
@@ -66,11 +66,12 @@ absl::Status CheckPriceBound(int64_t cents, absl::string_view field) {
 
 }  // namespace
 
-absl::Status PropertyServiceImpl::CheckAgent(int64_t agent_id, absl::string_view field) {
+absl::Status CheckListingAgent(users::UserDirectory& directory, int64_t agent_id,
+                               absl::string_view field) {
   if (agent_id < 0) {
     return InvalidArgumentError(field, "must be a user id, or 0 for none");
   }
-  absl::StatusOr<users::DirectoryUser> agent = deps_.directory->Get(agent_id);
+  absl::StatusOr<users::DirectoryUser> agent = directory.Get(agent_id);
   if (agent.status().code() == absl::StatusCode::kNotFound ||
       (agent.ok() &&
        ((agent->role != Role::kAgent && agent->role != Role::kAdmin) || !agent->active))) {
@@ -114,7 +115,9 @@ absl::Status PropertyServiceImpl::DoCreate(const Caller& caller,
     }
     listing->agent_id = caller.user_id;
   } else if (listing->agent_id != 0) {
-    if (absl::Status s = CheckAgent(listing->agent_id, "property.agent_id"); !s.ok()) {
+    if (absl::Status s =
+            CheckListingAgent(*deps_.directory, listing->agent_id, "property.agent_id");
+        !s.ok()) {
       return s;
     }
   }
@@ -374,7 +377,9 @@ absl::Status PropertyServiceImpl::DoUpdate(const Caller& caller,
                                 "must be a PropertyStatus value other than UNSPECIFIED");
   }
   if (unique_paths.contains("agent_id") && caller.Is(Role::kAdmin) && proposed->agent_id != 0) {
-    if (absl::Status s = CheckAgent(proposed->agent_id, "property.agent_id"); !s.ok()) {
+    if (absl::Status s =
+            CheckListingAgent(*deps_.directory, proposed->agent_id, "property.agent_id");
+        !s.ok()) {
       return s;
     }
   }
@@ -435,8 +440,7 @@ absl::Status PropertyServiceImpl::DoDelete(const Caller& caller,
 
 grpc::ServerReadReactor<v1::ImportPropertiesRequest>* PropertyServiceImpl::ImportProperties(
     grpc::CallbackServerContext* context, v1::ImportPropertiesResponse* response) {
-  return new service::PlaceholderStream<grpc::ServerReadReactor<v1::ImportPropertiesRequest>>(
-      *deps_.authenticator, *context);
+  return new ImportReactor(context, response, deps_);
 }
 
 }  // namespace crm::properties

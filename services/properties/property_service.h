@@ -9,25 +9,13 @@
 //   CLIENT  reads listings on the market (Active, Active Under Contract,
 //           Coming Soon); others are NOT_FOUND and never listed
 //   SERVICE reads (and imports)
-// ImportProperties still answers UNIMPLEMENTED (after authenticating).
+// ImportProperties is its own reactor (import_reactor.h).
 
-#include "common/auth/authenticator.h"
-#include "common/pagination/page_token.h"
 #include "common/server/arena_allocator.h"
-#include "common/server/blocking_executor.h"
-#include "common/users/user_directory.h"
 #include "crm/properties/v1/property_service.grpc.pb.h"
-#include "services/properties/property_repository.h"
+#include "services/properties/property_service_deps.h"
 
 namespace crm::properties {
-
-struct PropertyServiceDeps {
-  PropertyRepository* listings;
-  users::UserDirectory* directory;
-  auth::Authenticator* authenticator;
-  const pagination::PageTokenCodec* page_tokens;
-  server::BlockingExecutor* executor;
-};
 
 class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
  public:
@@ -64,10 +52,6 @@ class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
                         v1::UpdatePropertyResponse* response);
   absl::Status DoDelete(const auth::Caller& caller, const v1::DeletePropertyRequest& request,
                         v1::DeletePropertyResponse* response);
-
-  // OK when `agent_id` is an active AGENT or ADMIN; INVALID_ARGUMENT naming
-  // `field` otherwise; UNAVAILABLE when auth cannot say.
-  absl::Status CheckAgent(int64_t agent_id, absl::string_view field);
 
   const PropertyServiceDeps deps_;
   // A page's listings on one arena per call.

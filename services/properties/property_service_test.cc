@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/testing/outbox_events.h"
 #include "common/testing/pg_fixture.h"
 #include "common/testing/service_process.h"
@@ -34,6 +35,7 @@ namespace pv1 = ::crm::properties::v1;
 namespace av1 = ::crm::auth::v1;
 
 constexpr char kPropertiesSecret[] = "properties-service-account-secret";
+constexpr char kFeedSecret[] = "mls-feed-service-account-secret";
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
   return crm::testing::CallContext(token);
@@ -64,7 +66,8 @@ class PropertyServiceTest : public crm::testing::PgTest {
     ASSERT_TRUE(auth_dsn.ok()) << auth_dsn.status();
     dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-properties-test-",
                         getpid(), "-", db_name_);
-    auto auth = TestAuth::Start(*auth_dsn, dir_, {{"properties", kPropertiesSecret}});
+    auto auth = TestAuth::Start(*auth_dsn, dir_,
+                                {{"properties", kPropertiesSecret}, {"mlsfeed", kFeedSecret}});
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = *std::move(auth);
     admin_ = auth_->admin();
@@ -154,6 +157,37 @@ class PropertyServiceTest : public crm::testing::PgTest {
       *pages = count + 1;
     }
     return ids;
+  }
+
+  // One import: each batch a message; `cancel_after` messages written, the
+  // call is cancelled once their rows are stored instead of half-closed.
+  grpc::Status Import(const TestUser& caller,
+                      const std::vector<std::vector<pv1::Property>>& batches,
+                      pv1::ImportPropertiesResponse* response, const std::string& request_id = "") {
+    auto context = Context(caller.token);
+    auto writer = stub_->ImportProperties(context.get(), response);
+    bool first = true;
+    for (const std::vector<pv1::Property>& batch : batches) {
+      pv1::ImportPropertiesRequest request;
+      for (const pv1::Property& p : batch) {
+        *request.add_properties() = p;
+      }
+      if (first) {
+        request.set_request_id(request_id);
+        first = false;
+      }
+      if (!writer->Write(request)) {
+        break;
+      }
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    pqxx::nontransaction tx(conn);
+    return tx.exec1(sql)[0].as<int64_t>();
   }
 
   std::vector<std::pair<std::string, json>> Events(int64_t id) {
@@ -493,6 +527,146 @@ TEST_F(PropertyServiceTest, EveryOrderAndFilterPagesEachListingOnce) {
   first.set_order_by(pv1::PROPERTY_ORDER_PRICE_ASCENDING);
   EXPECT_EQ(stub_->ListProperties(Context(admin_.token).get(), first, &page).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+pv1::Property FeedRecord(int i, int64_t price = 0) {
+  pv1::Property p = Listing(absl::StrCat("FEED-", i), price != 0 ? price : 300'000'00 + i);
+  p.set_listing_key(absl::StrCat("key-", i));
+  p.set_originating_system_name("CRMLS");
+  p.set_status(pv1::PROPERTY_STATUS_ACTIVE);
+  p.set_description(absl::StrCat("Feed listing ", i));
+  return p;
+}
+
+TEST_F(PropertyServiceTest, ImportCountsMixedRowsExactlyAndReimportChangesNothing) {
+  const TestUser client = User("cat", av1::ROLE_CLIENT);
+  const TestUser agent = User("ana", av1::ROLE_AGENT);
+  // A listing made by hand that the feed will claim by mls_id (taking its key).
+  pv1::Property by_hand;
+  ASSERT_TRUE(Create(agent, Listing("FEED-3", 1), &by_hand).ok());
+  std::vector<pv1::Property> first;
+  for (int i = 0; i < 6; ++i) {
+    first.push_back(FeedRecord(i));  // rows 0..5
+  }
+  pv1::Property negative = FeedRecord(6);
+  negative.set_price_cents(-5);
+  first.push_back(negative);  // row 6: price_cents
+  pv1::Property no_city = FeedRecord(7);
+  no_city.mutable_address()->set_city("");
+  first.push_back(no_city);  // row 7: address.city
+  pv1::Property to_client = FeedRecord(8);
+  to_client.set_agent_id(client.id);
+  first.push_back(to_client);              // row 8: agent_id
+  first.push_back(FeedRecord(1, 999'00));  // row 9: key-1 again, new price: updated
+  first.push_back(FeedRecord(2));          // row 10: key-2 again, identical: unchanged
+  std::vector<pv1::Property> second = {FeedRecord(10), FeedRecord(0)};  // rows 11, 12
+  pv1::ImportPropertiesResponse response;
+  grpc::Status status = Import(admin_, {first, second}, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // Created: 0, 1, 2, 4, 5 and 10; FEED-3 updated (claimed), row 9 updated;
+  // row 10 and row 12 (FEED-0 again, identical) unchanged.
+  EXPECT_EQ(response.created_count(), 6);
+  EXPECT_EQ(response.updated_count(), 2);
+  EXPECT_EQ(response.unchanged_count(), 2);
+  EXPECT_EQ(response.failed_count(), 3);
+  ASSERT_EQ(response.errors_size(), 3);
+  EXPECT_EQ(response.errors(0).row_index(), 6);
+  EXPECT_EQ(response.errors(0).field(), "price_cents");
+  EXPECT_EQ(response.errors(0).mls_id(), "FEED-6");
+  EXPECT_EQ(response.errors(1).row_index(), 7);
+  EXPECT_EQ(response.errors(1).field(), "address.city");
+  EXPECT_EQ(response.errors(2).row_index(), 8);
+  EXPECT_EQ(response.errors(2).field(), "agent_id");
+  EXPECT_FALSE(response.errors_truncated());
+  pv1::Property claimed;
+  ASSERT_TRUE(Get(admin_, by_hand.id(), &claimed).ok());
+  EXPECT_EQ(claimed.listing_key(), "key-3");
+  EXPECT_EQ(claimed.agent_id(), agent.id);  // agent_id 0 keeps the stored agent
+  EXPECT_EQ(claimed.price_cents(), 300'000'03);
+  EXPECT_THAT(Actions(by_hand.id()), ::testing::ElementsAre("property.created", "property.updated",
+                                                            "property.price_changed"));
+  const int64_t events = Count("SELECT count(*) FROM outbox");
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE action = 'property.imported'"), 1);
+  // The feed as it now stands, again: everything unchanged, no event but
+  // the import's.
+  const std::vector<pv1::Property> final_state = {
+      FeedRecord(0), FeedRecord(1, 999'00), FeedRecord(2), FeedRecord(3),
+      FeedRecord(4), FeedRecord(5),         FeedRecord(10)};
+  pv1::ImportPropertiesResponse again;
+  ASSERT_TRUE(Import(admin_, {final_state}, &again).ok());
+  EXPECT_EQ(again.created_count(), 0);
+  EXPECT_EQ(again.updated_count(), 0);
+  EXPECT_EQ(again.unchanged_count(), 7);
+  EXPECT_EQ(again.failed_count(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events + 1);
+  EXPECT_EQ(Count("SELECT max(version) FROM properties"), 2);
+  // A retried import (same request_id) answers the first result, writes nothing.
+  pv1::ImportPropertiesResponse with_id;
+  ASSERT_TRUE(Import(admin_, {{FeedRecord(20)}}, &with_id, "feed-2026-12-01").ok());
+  EXPECT_EQ(with_id.created_count(), 1);
+  const int64_t before_retry = Count("SELECT count(*) FROM outbox");
+  pv1::ImportPropertiesResponse retried;
+  ASSERT_TRUE(Import(admin_, {{FeedRecord(21)}}, &retried, "feed-2026-12-01").ok());
+  EXPECT_EQ(retried.SerializeAsString(), with_id.SerializeAsString());
+  EXPECT_EQ(Count("SELECT count(*) FROM properties WHERE mls_id = 'FEED-21'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), before_retry);
+}
+
+TEST_F(PropertyServiceTest, ImportIsForAdminsAndServicesRestoresAndLimitsMessages) {
+  const TestUser agent = User("ana", av1::ROLE_AGENT);
+  pv1::ImportPropertiesResponse response;
+  EXPECT_EQ(Import(agent, {{FeedRecord(1)}}, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  absl::StatusOr<TestUser> feed = auth_->Login("mlsfeed@service.crm.local", kFeedSecret);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_TRUE(Import(*feed, {{FeedRecord(1)}}, &response).ok());
+  EXPECT_EQ(response.created_count(), 1);
+  // A deleted listing comes back with its feed record.
+  pv1::GetPropertyRequest by_mls;
+  by_mls.set_mls_id("FEED-1");
+  pv1::GetPropertyResponse got;
+  ASSERT_TRUE(stub_->GetProperty(Context(admin_.token).get(), by_mls, &got).ok());
+  pv1::DeletePropertyRequest del;
+  del.set_id(got.property().id());
+  pv1::DeletePropertyResponse deleted;
+  ASSERT_TRUE(stub_->DeleteProperty(Context(admin_.token).get(), del, &deleted).ok());
+  ASSERT_TRUE(Import(*feed, {{FeedRecord(1)}}, &response).ok());
+  EXPECT_EQ(response.updated_count(), 1);
+  EXPECT_TRUE(Get(admin_, got.property().id()).ok());
+  EXPECT_THAT(Actions(got.property().id()), ::testing::Contains("property.restored"));
+  // 1..1000 rows per message.
+  std::vector<pv1::Property> too_many(1001, FeedRecord(2));
+  EXPECT_EQ(Import(admin_, {too_many}, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Import(admin_, {{}}, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// A stream cut off by its client keeps each message it stored whole and
+// answers nothing: no summary, nothing of a message half written.
+TEST_F(PropertyServiceTest, ImportCutOffMidStreamKeepsWholeMessagesOnly) {
+  auto context = Context(admin_.token);
+  pv1::ImportPropertiesResponse response;
+  auto writer = stub_->ImportProperties(context.get(), &response);
+  pv1::ImportPropertiesRequest request;
+  for (int i = 0; i < 500; ++i) {
+    *request.add_properties() = FeedRecord(i);
+  }
+  ASSERT_TRUE(writer->Write(request));
+  for (int i = 0; i < 200 && Count("SELECT count(*) FROM properties") < 500; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(Count("SELECT count(*) FROM properties"), 500);
+  request.Clear();
+  for (int i = 500; i < 1000; ++i) {
+    *request.add_properties() = FeedRecord(i);
+  }
+  writer->Write(request);
+  context->TryCancel();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  absl::SleepFor(absl::Milliseconds(500));
+  const int64_t stored = Count("SELECT count(*) FROM properties");
+  EXPECT_TRUE(stored == 500 || stored == 1000) << stored;
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE action = 'property.created'"), stored);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE action = 'property.imported'"), 0);
 }
 
 }  // namespace
