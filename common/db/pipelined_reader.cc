@@ -104,23 +104,35 @@ PipelinedReader::~PipelinedReader() {
 
 void PipelinedReader::Read(std::string statement, std::vector<std::optional<std::string>> params,
                            Callback done) {
+  Enqueue(Query{.statement = std::move(statement),
+                .params = std::move(params),
+                .done = std::move(done),
+                .deadline = CurrentDeadline()});
+}
+
+void PipelinedReader::ReadSql(std::string sql, std::vector<std::optional<std::string>> params,
+                              Callback done) {
+  Enqueue(Query{.statement = std::move(sql),
+                .ad_hoc = true,
+                .params = std::move(params),
+                .done = std::move(done),
+                .deadline = CurrentDeadline()});
+}
+
+void PipelinedReader::Enqueue(Query query) {
   bool wake = false;
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_ && static_cast<int>(queued_.size()) < options_.max_queued) {
-      queued_.push_back(Query{.statement = std::move(statement),
-                              .params = std::move(params),
-                              .done = std::move(done),
-                              .resent = false,
-                              .deadline = CurrentDeadline()});
+      queued_.push_back(std::move(query));
       // One wake-up per batch: the thread takes everything queued when it runs.
       wake = !wake_pending_;
       wake_pending_ = true;
-      done = nullptr;
+      query.done = nullptr;
     }
   }
-  if (done != nullptr) {
-    std::move(done)(
+  if (query.done != nullptr) {
+    std::move(query.done)(
         WithRetryDelay(absl::ResourceExhaustedError("database busy"), absl::Milliseconds(100)));
     return;
   }
@@ -202,6 +214,36 @@ void PipelinedReader::Close(Connection& c, absl::string_view why) {
   }
   c.in_flight.clear();
   c.needs_flush = false;
+  c.prepared.clear();  // a new connection has none of them
+  c.preparation_failure.reset();
+}
+
+bool PipelinedReader::SendAdHoc(Connection& c, Query& query,
+                                const std::vector<const char*>& values) {
+  const int n = static_cast<int>(values.size());
+  if (auto it = c.prepared.find(query.statement); it != c.prepared.end()) {
+    return PQsendQueryPrepared(c.conn, it->second.c_str(), n, values.data(), nullptr, nullptr,
+                               /*resultFormat=*/0) == 1;
+  }
+  if (static_cast<int>(c.prepared.size()) >= kMaxCachedStatements) {
+    return PQsendQueryParams(c.conn, query.statement.c_str(), n, nullptr, values.data(), nullptr,
+                             nullptr, /*resultFormat=*/0) == 1;
+  }
+  std::string name = absl::StrCat("crm_sql_", ++c.statements_made);
+  if (PQsendPrepare(c.conn, name.c_str(), query.statement.c_str(), 0, nullptr) != 1 ||
+      PQsendQueryPrepared(c.conn, name.c_str(), n, values.data(), nullptr, nullptr,
+                          /*resultFormat=*/0) != 1) {
+    return false;
+  }
+  // The preparation's own result comes first; it answers nobody.
+  Query preparation;
+  preparation.statement = query.statement;
+  preparation.preparation = true;
+  preparation.answered = true;
+  preparation.cut_at = absl::Now() + options_.statement_timeout + options_.unresponsive_grace;
+  c.in_flight.push_back(std::move(preparation));
+  c.prepared.emplace(query.statement, std::move(name));
+  return true;
 }
 
 void PipelinedReader::Send(Connection& c, std::deque<Query>& queries) {
@@ -212,8 +254,12 @@ void PipelinedReader::Send(Connection& c, std::deque<Query>& queries) {
     for (const std::optional<std::string>& param : query.params) {
       values.push_back(param.has_value() ? param->c_str() : nullptr);
     }
-    if (PQsendQueryPrepared(c.conn, query.statement.c_str(), static_cast<int>(values.size()),
-                            values.data(), nullptr, nullptr, /*resultFormat=*/0) != 1) {
+    const bool sent = query.ad_hoc ? SendAdHoc(c, query, values)
+                                   : PQsendQueryPrepared(c.conn, query.statement.c_str(),
+                                                         static_cast<int>(values.size()),
+                                                         values.data(), nullptr, nullptr,
+                                                         /*resultFormat=*/0) == 1;
+    if (!sent) {
       Close(c, "send");
       return;  // the rest stay queued for another connection
     }
@@ -271,7 +317,22 @@ void PipelinedReader::Receive(Connection& c, std::deque<Query>& resend) {
         PQclear(rows);
         rows = nullptr;
       }
-      if (query.answered) {
+      if (query.preparation) {
+        // Failed or never run: the text is prepared again when next read.
+        if (aborted || failure.has_value()) {
+          c.prepared.erase(query.statement);
+        }
+        // The text itself is wrong: its read (next in line, aborted) fails
+        // with this error rather than being sent again to fail the same way.
+        if (failure.has_value()) {
+          c.preparation_failure = *std::move(failure);
+        }
+      } else if (c.preparation_failure.has_value()) {
+        if (!query.answered) {
+          std::move(query.done)(*std::move(c.preparation_failure));
+        }
+        c.preparation_failure.reset();
+      } else if (query.answered) {
         // Its caller was told DEADLINE_EXCEEDED already.
       } else if (aborted && !query.resent) {
         // An earlier query of the same segment failed; this one never ran.

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -105,9 +106,24 @@ class PipelinedReader {
   // answered DEADLINE_EXCEEDED without being sent.
   void Read(std::string statement, std::vector<std::optional<std::string>> params, Callback done);
 
+  // Runs the statement `sql` (a read; $1.. for `params`), like Read. Each
+  // connection prepares a statement the first time it sees its text and
+  // reuses it after, up to kMaxCachedStatements texts, so a query built per
+  // call from a few shapes (a list's filters) is parsed and planned once,
+  // like a named statement. Parameters, never values, in the text: each
+  // distinct text takes a place in the cache.
+  void ReadSql(std::string sql, std::vector<std::optional<std::string>> params, Callback done);
+
+  static constexpr int kMaxCachedStatements = 256;
+
  private:
   struct Query {
+    // A prepared statement's name, or (ad_hoc) the SQL text itself.
     std::string statement;
+    bool ad_hoc = false;
+    // Not a read: the preparation of the SQL text `statement` that the
+    // next query needs, answered inside the reader.
+    bool preparation = false;
     std::vector<std::optional<std::string>> params;
     Callback done;
     bool resent = false;
@@ -128,7 +144,17 @@ class PipelinedReader {
     bool head_aborted = false;
     bool needs_flush = false;
     absl::Time retry_at = absl::InfinitePast();
+    // SQL texts prepared on this connection (ReadSql) and their names.
+    absl::flat_hash_map<std::string, std::string> prepared;
+    // The error of a preparation that failed, for the read it was for.
+    std::optional<absl::Status> preparation_failure;
+    int64_t statements_made = 0;
   };
+
+  void Enqueue(Query query);
+  // Puts `query` (ad hoc) on `c`: prepared first when new to `c` and the
+  // cache has room, sent unnamed (parsed and planned anew) when it has not.
+  bool SendAdHoc(Connection& c, Query& query, const std::vector<const char*>& values);
 
   void Run();
   // Opens `c`, prepares the statements and enters pipeline mode, giving up

@@ -53,6 +53,18 @@ class PipelinedReaderTest : public crm::testing::PgTest {
     return out;
   }
 
+  static absl::StatusOr<Rows> ReadSqlNow(PipelinedReader& reader, const std::string& sql,
+                                         std::vector<std::optional<std::string>> params) {
+    absl::Notification done;
+    absl::StatusOr<Rows> out = absl::UnknownError("not answered");
+    reader.ReadSql(sql, std::move(params), [&](absl::StatusOr<Rows> rows) {
+      out = std::move(rows);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return out;
+  }
+
   void TerminateBackends() { ASSERT_TRUE(cluster_->TerminateConnections(db_name_).ok()); }
 };
 
@@ -222,6 +234,86 @@ TEST_F(PipelinedReaderTest, AFullQueueIsResourceExhaustedAtOnce) {
   PipelinedReader reader(std::move(options));
   absl::StatusOr<Rows> rows = ReadNow(reader, "item", {"1"});
   EXPECT_EQ(rows.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+
+// The statements a connection has prepared for SQL texts (its session's own).
+constexpr char kCachedCount[] =
+    "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'crm\\_sql\\_%'";
+
+TEST_F(PipelinedReaderTest, SqlTextsArePreparedOnceAndReused) {
+  PipelinedReader reader(Options(/*connections=*/1));
+  for (int id = 1; id <= 50; ++id) {
+    absl::StatusOr<Rows> rows =
+        ReadSqlNow(reader, "SELECT name FROM items WHERE id = $1", {absl::StrCat(id)});
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 1);
+    EXPECT_EQ(rows->Get(0, 0), absl::StrCat("item ", id));
+  }
+  ASSERT_TRUE(ReadSqlNow(reader, "SELECT n FROM items WHERE id = $1", {"3"}).ok());
+  // Two texts above and this one: three statements, however often each ran.
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<Rows> count = ReadSqlNow(reader, kCachedCount, {});
+    ASSERT_TRUE(count.ok()) << count.status();
+    EXPECT_EQ(count->Get(0, 0), "3");
+  }
+}
+
+TEST_F(PipelinedReaderTest, ABadSqlTextFailsAloneEveryTime) {
+  PipelinedReader reader(Options(/*connections=*/1));
+  for (int round = 0; round < 2; ++round) {
+    // Sent in one pipeline segment: the failed preparation must not take
+    // its neighbours down.
+    absl::BlockingCounter pending(3);
+    absl::StatusOr<Rows> before = absl::UnknownError(""), bad = absl::UnknownError(""),
+                         after = absl::UnknownError("");
+    auto into = [&](absl::StatusOr<Rows>* out) {
+      return [&pending, out](absl::StatusOr<Rows> rows) {
+        *out = std::move(rows);
+        pending.DecrementCount();
+      };
+    };
+    reader.ReadSql("SELECT name FROM items WHERE id = $1", {"4"}, into(&before));
+    reader.ReadSql("SELECT no_such_column FROM items WHERE id = $1", {"4"}, into(&bad));
+    reader.ReadSql("SELECT n FROM items WHERE id = $1", {"4"}, into(&after));
+    pending.Wait();
+    ASSERT_TRUE(before.ok()) << before.status();
+    EXPECT_EQ(before->Get(0, 0), "item 4");
+    EXPECT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().message(), "database error");  // nothing of the SQL
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->Get(0, 0), "40");
+  }
+}
+
+TEST_F(PipelinedReaderTest, TextsPastTheCacheRunUnprepared) {
+  PipelinedReader reader(Options(/*connections=*/1));
+  const int texts = PipelinedReader::kMaxCachedStatements + 20;
+  for (int k = 0; k < texts; ++k) {
+    absl::StatusOr<Rows> rows =
+        ReadSqlNow(reader, absl::StrCat("SELECT $1::int + ", k), {absl::StrCat(1000)});
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    EXPECT_EQ(rows->Get(0, 0), absl::StrCat(1000 + k));
+  }
+  absl::StatusOr<Rows> count = ReadSqlNow(reader, kCachedCount, {});
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(count->Get(0, 0), absl::StrCat(PipelinedReader::kMaxCachedStatements));
+}
+
+TEST_F(PipelinedReaderTest, SqlTextsArePreparedAgainOnANewConnection) {
+  PipelinedReader reader(Options(/*connections=*/1));
+  ASSERT_TRUE(ReadSqlNow(reader, "SELECT name FROM items WHERE id = $1", {"2"}).ok());
+  TerminateBackends();
+  absl::StatusOr<Rows> rows;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    rows = ReadSqlNow(reader, "SELECT name FROM items WHERE id = $1", {"2"});
+    if (rows.ok()) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Get(0, 0), "item 2");
 }
 
 }  // namespace

@@ -12,11 +12,14 @@ int main(int argc, char** argv) {
                                 .migrations = crm::properties::Migrations(),
                                 .statements = crm::properties::PropertyRepository::Statements(),
                                 .page_tokens = true,
-                                .request_results = true});
+                                .request_results = true,
+                                .pipelined_reads = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }
-  crm::properties::PropertyRepository listings(&kit->pool());
+  // GetProperty and ListProperties, what every search screen calls, are
+  // pipelined: no thread per query.
+  crm::properties::PropertyRepository listings(&kit->pool(), kit->reader());
   crm::properties::PropertyServiceImpl property_service({.listings = &listings,
                                                          .directory = &kit->user_directory(),
                                                          .authenticator = &kit->authenticator(),

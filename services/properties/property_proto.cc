@@ -1,5 +1,6 @@
 #include "services/properties/property_proto.h"
 
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -164,6 +165,21 @@ absl::StatusOr<PropertyRecord> FromProto(const v1::Property& in, absl::string_vi
       return t.status();
     }
     l.modification_timestamp = *t;
+  }
+  // Output only for CreateProperty and UpdateProperty (they stamp them);
+  // an import may carry the MLS's own.
+  for (auto [has, ts, name, out] :
+       {std::tuple{in.has_status_change_timestamp(), &in.status_change_timestamp(),
+                   "status_change_timestamp", &l.status_change_timestamp},
+        std::tuple{in.has_price_change_timestamp(), &in.price_change_timestamp(),
+                   "price_change_timestamp", &l.price_change_timestamp}}) {
+    if (has) {
+      absl::StatusOr<absl::Time> t = timestamp::FromProto(*ts, fields::FieldPath(prefix, name));
+      if (!t.ok()) {
+        return t.status();
+      }
+      *out = *t;
+    }
   }
   l.on_market_date = in.on_market_date();
   l.close_price_cents = in.close_price_cents();

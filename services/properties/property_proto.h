@@ -19,7 +19,8 @@ void ToProto(PropertyRecord&& listing, v1::Property* out);
 // The listing a request carries, as given (not trimmed, not checked beyond
 // what a record cannot hold: enum values the proto does not define and
 // timestamps out of range are INVALID_ARGUMENT naming the field under
-// `prefix`). Output-only fields (id, version, times) are ignored;
+// `prefix`). id, version, create_time and update_time are ignored; the
+// change timestamps are read (an import's), and CreateProperty drops them;
 // status UNSPECIFIED becomes "" for the caller to resolve.
 absl::StatusOr<PropertyRecord> FromProto(const v1::Property& in, absl::string_view prefix);
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -234,12 +235,19 @@ PropertyRecord Parse(const db::RowFields& f) {
   return l;
 }
 
-std::vector<PropertyRecord> ParseAll(const pqxx::result& result) {
+// Every row of a result, from libpqxx or the pipelined reader, its column
+// names resolved once.
+template <typename Result>
+std::vector<PropertyRecord> ParseAll(const Result& result) {
   const db::ResultColumns columns(result);
   std::vector<PropertyRecord> listings;
   listings.reserve(result.size());
-  for (const pqxx::row& row : result) {
-    listings.push_back(Parse(db::RowFields(row, &columns)));
+  for (int i = 0; i < static_cast<int>(result.size()); ++i) {
+    if constexpr (std::is_same_v<Result, pqxx::result>) {
+      listings.push_back(Parse(db::RowFields(result[i], &columns)));
+    } else {
+      listings.push_back(Parse(db::RowFields(result, i, &columns)));
+    }
   }
   return listings;
 }
@@ -504,7 +512,54 @@ absl::StatusOr<PropertyRecord> PropertyRepository::GetByMlsId(const std::string&
   });
 }
 
+void PropertyRepository::GetAsync(int64_t id, Done<PropertyRecord> done) {
+  ReadOneAsync("properties_get", absl::StrCat(id), std::move(done));
+}
+
+void PropertyRepository::GetByMlsIdAsync(const std::string& mls_id, Done<PropertyRecord> done) {
+  ReadOneAsync("properties_get_by_mls_id", mls_id, std::move(done));
+}
+
+void PropertyRepository::ReadOneAsync(const char* statement, std::string param,
+                                      Done<PropertyRecord> done) {
+  reader_->Read(statement, {std::move(param)},
+                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+                  if (!rows.ok()) {
+                    std::move(done)(rows.status());
+                  } else if (rows->size() == 0) {
+                    std::move(done)(NotFound());
+                  } else {
+                    std::move(done)(Parse(db::RowFields(*rows, 0)));
+                  }
+                });
+}
+
 absl::StatusOr<std::vector<PropertyRecord>> PropertyRepository::List(const ListQuery& query) {
+  const ListStatement list = ListSql(query);
+  return db::ReadFor(
+      *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<PropertyRecord>> {
+        return ParseAll(tx.exec_params(list.sql, pqxx::prepare::make_dynamic_params(list.params)));
+      });
+}
+
+void PropertyRepository::ListAsync(const ListQuery& query, Done<std::vector<PropertyRecord>> done) {
+  ListStatement list = ListSql(query);
+  // The text depends only on which filters and order the query has, so the
+  // reader prepares each shape once per connection.
+  reader_->ReadSql(
+      std::move(list.sql),
+      std::vector<std::optional<std::string>>(std::make_move_iterator(list.params.begin()),
+                                              std::make_move_iterator(list.params.end())),
+      [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+        if (!rows.ok()) {
+          std::move(done)(rows.status());
+          return;
+        }
+        std::move(done)(ParseAll(*rows));
+      });
+}
+
+PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& query) {
   db::WhereClause where;
   where.AddSql("deleted_at IS NULL");
   if (!query.statuses.empty()) {
@@ -572,12 +627,12 @@ absl::StatusOr<std::vector<PropertyRecord>> PropertyRepository::List(const ListQ
       }
       break;
   }
-  const std::string sql = absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(),
-                                       " ORDER BY ", order, " LIMIT ", std::max(1, query.limit));
-  return db::ReadFor(
-      *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<PropertyRecord>> {
-        return ParseAll(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(where.params())));
-      });
+  // The limit is a parameter too: one text per shape, whatever the page size.
+  std::string sql = absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(),
+                                 " ORDER BY ", order, " LIMIT ", where.NextParam(), "::int4");
+  std::vector<std::string> params = where.params();
+  params.push_back(absl::StrCat(std::max(1, query.limit)));
+  return {std::move(sql), std::move(params)};
 }
 
 absl::StatusOr<PropertyRecord> PropertyRepository::Update(int64_t id, int64_t expected_version,

@@ -13,9 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/db/pipelined_reader.h"
 #include "common/db/pool.h"
 #include "services/properties/property_record.h"
 
@@ -78,7 +80,9 @@ struct ImportOutcome {
 
 class PropertyRepository {
  public:
-  explicit PropertyRepository(db::Pool* pool) : pool_(pool) {}
+  // `reader` (optional) serves the *Async reads.
+  explicit PropertyRepository(db::Pool* pool, db::PipelinedReader* reader = nullptr)
+      : pool_(pool), reader_(reader) {}
 
   static std::vector<db::PreparedStatement> Statements();
 
@@ -90,6 +94,15 @@ class PropertyRepository {
   absl::StatusOr<PropertyRecord> Get(int64_t id);
   absl::StatusOr<PropertyRecord> GetByMlsId(const std::string& mls_id);
   absl::StatusOr<std::vector<PropertyRecord>> List(const ListQuery& query);
+
+  // The reads above without blocking, on the pipelined reader: `done` runs
+  // on the reader's thread and must not block. Only when HasAsyncReads().
+  template <typename T>
+  using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
+  bool HasAsyncReads() const { return reader_ != nullptr; }
+  void GetAsync(int64_t id, Done<PropertyRecord> done);
+  void GetByMlsIdAsync(const std::string& mls_id, Done<PropertyRecord> done);
+  void ListAsync(const ListQuery& query, Done<std::vector<PropertyRecord>> done);
 
   // ABORTED when `expected_version` (if non-zero) is not the current one.
   // A change that changes nothing writes nothing. A status change stamps
@@ -117,7 +130,15 @@ class PropertyRepository {
                                     const std::string& request_id, Allow allow);
 
  private:
+  struct ListStatement {
+    std::string sql;
+    std::vector<std::string> params;
+  };
+  static ListStatement ListSql(const ListQuery& query);
+  void ReadOneAsync(const char* statement, std::string param, Done<PropertyRecord> done);
+
   db::Pool* const pool_;
+  db::PipelinedReader* const reader_;
 };
 
 }  // namespace crm::properties

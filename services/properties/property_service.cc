@@ -104,6 +104,9 @@ absl::Status PropertyServiceImpl::DoCreate(const Caller& caller,
   if (listing->status.empty()) {
     listing->status = "ACTIVE";
   }
+  // Output only here: a new listing's status and price are as new as it.
+  listing->status_change_timestamp.reset();
+  listing->price_change_timestamp.reset();
   Normalize(*listing);
   if (absl::Status s = CheckListing(*listing, "property"); !s.ok()) {
     return s;
@@ -133,31 +136,55 @@ absl::Status PropertyServiceImpl::DoCreate(const Caller& caller,
 grpc::ServerUnaryReactor* PropertyServiceImpl::GetProperty(grpc::CallbackServerContext* context,
                                                            const v1::GetPropertyRequest* request,
                                                            v1::GetPropertyResponse* response) {
-  return service::RunAuthenticated(
+  if (!deps_.listings->HasAsyncReads()) {
+    return service::RunAuthenticated(
+        context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
+          if (absl::Status s = CheckGet(*request); !s.ok()) {
+            return s;
+          }
+          return RespondGet(caller,
+                            request->lookup_case() == v1::GetPropertyRequest::kId
+                                ? deps_.listings->Get(request->id())
+                                : deps_.listings->GetByMlsId(request->mls_id()),
+                            response);
+        });
+  }
+  // The read every listing page makes: no thread hop, the query pipelined.
+  return service::RunAuthenticatedAsync(
       context, *deps_.executor, *deps_.authenticator,
-      [=, this](const Caller& caller) { return DoGet(caller, *request, response); });
+      [=, this](const Caller& caller, service::UnaryFinisher finish) {
+        if (absl::Status s = CheckGet(*request); !s.ok()) {
+          finish(s);
+          return;
+        }
+        auto respond = [caller, response, finish](absl::StatusOr<PropertyRecord> listing) {
+          finish(RespondGet(caller, std::move(listing), response));
+        };
+        if (request->lookup_case() == v1::GetPropertyRequest::kId) {
+          deps_.listings->GetAsync(request->id(), std::move(respond));
+        } else {
+          deps_.listings->GetByMlsIdAsync(request->mls_id(), std::move(respond));
+        }
+      });
 }
 
-absl::Status PropertyServiceImpl::DoGet(const Caller& caller, const v1::GetPropertyRequest& request,
-                                        v1::GetPropertyResponse* response) {
-  absl::StatusOr<PropertyRecord> listing;
+absl::Status PropertyServiceImpl::CheckGet(const v1::GetPropertyRequest& request) {
   switch (request.lookup_case()) {
     case v1::GetPropertyRequest::kId:
       if (request.id() <= 0) {
         return InvalidArgumentError("id", "must be a listing id");
       }
-      listing = deps_.listings->Get(request.id());
-      break;
+      return absl::OkStatus();
     case v1::GetPropertyRequest::kMlsId:
-      if (absl::Status s = fields::CheckToken(request.mls_id(), "mls_id", true, kMaxMlsIdBytes);
-          !s.ok()) {
-        return s;
-      }
-      listing = deps_.listings->GetByMlsId(request.mls_id());
-      break;
+      return fields::CheckToken(request.mls_id(), "mls_id", true, kMaxMlsIdBytes);
     default:
       return InvalidArgumentError("lookup", "set id or mls_id");
   }
+}
+
+absl::Status PropertyServiceImpl::RespondGet(const Caller& caller,
+                                             absl::StatusOr<PropertyRecord> listing,
+                                             v1::GetPropertyResponse* response) {
   if (!listing.ok()) {
     return listing.status();
   }
@@ -171,14 +198,59 @@ absl::Status PropertyServiceImpl::DoGet(const Caller& caller, const v1::GetPrope
 grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(
     grpc::CallbackServerContext* context, const v1::ListPropertiesRequest* request,
     v1::ListPropertiesResponse* response) {
-  return service::RunAuthenticated(
+  if (!deps_.listings->HasAsyncReads()) {
+    return service::RunAuthenticated(
+        context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
+          absl::StatusOr<ListPlan> plan = PlanList(caller, *request);
+          if (!plan.ok()) {
+            return plan.status();
+          }
+          if (plan->nothing_matches) {
+            return absl::OkStatus();
+          }
+          return RespondList(*plan, deps_.listings->List(plan->query), response);
+        });
+  }
+  // Every search runs on the pipelined reader, each filter shape a statement
+  // the reader prepared once.
+  return service::RunAuthenticatedAsync(
       context, *deps_.executor, *deps_.authenticator,
-      [=, this](const Caller& caller) { return DoList(caller, *request, response); });
+      [=, this](const Caller& caller, service::UnaryFinisher finish) {
+        absl::StatusOr<ListPlan> plan = PlanList(caller, *request);
+        if (!plan.ok()) {
+          finish(plan.status());
+          return;
+        }
+        if (plan->nothing_matches) {
+          finish(absl::OkStatus());
+          return;
+        }
+        auto shared = std::make_shared<ListPlan>(*std::move(plan));
+        deps_.listings->ListAsync(
+            shared->query,
+            [shared, response, finish](absl::StatusOr<std::vector<PropertyRecord>> listings) {
+              finish(RespondList(*shared, std::move(listings), response));
+            });
+      });
 }
 
-absl::Status PropertyServiceImpl::DoList(const Caller& caller,
-                                         const v1::ListPropertiesRequest& request,
-                                         v1::ListPropertiesResponse* response) {
+absl::Status PropertyServiceImpl::RespondList(const ListPlan& plan,
+                                              absl::StatusOr<std::vector<PropertyRecord>> listings,
+                                              v1::ListPropertiesResponse* response) {
+  if (!listings.ok()) {
+    return listings.status();
+  }
+  response->set_next_page_token(plan.page.Finish(
+      *listings, response->mutable_properties(),
+      [](PropertyRecord& listing, v1::Property* out) { ToProto(std::move(listing), out); },
+      [order = plan.query.order](const PropertyRecord& listing) {
+        return OrderKeys(listing, order);
+      }));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PropertyServiceImpl::ListPlan> PropertyServiceImpl::PlanList(
+    const Caller& caller, const v1::ListPropertiesRequest& request) {
   ListQuery query;
   // `status` and `statuses` combine with AND, like every filter; a CLIENT's
   // are further limited to what it may see.
@@ -326,20 +398,12 @@ absl::Status PropertyServiceImpl::DoList(const Caller& caller,
   if (!page.ok()) {
     return page.status();
   }
-  if (status_filter && query.statuses.empty()) {
-    return absl::OkStatus();  // the filters exclude each other: nothing matches
-  }
   query.after = page->after_keys();
   query.limit = page->fetch_limit();
-  absl::StatusOr<std::vector<PropertyRecord>> listings = deps_.listings->List(query);
-  if (!listings.ok()) {
-    return listings.status();
-  }
-  response->set_next_page_token(page->Finish(
-      *listings, response->mutable_properties(),
-      [](PropertyRecord& listing, v1::Property* out) { ToProto(std::move(listing), out); },
-      [order = query.order](const PropertyRecord& listing) { return OrderKeys(listing, order); }));
-  return absl::OkStatus();
+  // Filters that exclude each other: nothing matches, nothing is read.
+  const bool nothing_matches = status_filter && query.statuses.empty();
+  return ListPlan{
+      .query = std::move(query), .page = *std::move(page), .nothing_matches = nothing_matches};
 }
 
 grpc::ServerUnaryReactor* PropertyServiceImpl::UpdateProperty(

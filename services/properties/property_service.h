@@ -11,6 +11,7 @@
 //   SERVICE reads (and imports)
 // ImportProperties is its own reactor (import_reactor.h).
 
+#include "common/pagination/keyset_page.h"
 #include "common/server/arena_allocator.h"
 #include "crm/properties/v1/property_service.grpc.pb.h"
 #include "services/properties/property_service_deps.h"
@@ -44,10 +45,21 @@ class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
  private:
   absl::Status DoCreate(const auth::Caller& caller, const v1::CreatePropertyRequest& request,
                         v1::CreatePropertyResponse* response);
-  absl::Status DoGet(const auth::Caller& caller, const v1::GetPropertyRequest& request,
-                     v1::GetPropertyResponse* response);
-  absl::Status DoList(const auth::Caller& caller, const v1::ListPropertiesRequest& request,
-                      v1::ListPropertiesResponse* response);
+  static absl::Status CheckGet(const v1::GetPropertyRequest& request);
+  static absl::Status RespondGet(const auth::Caller& caller, absl::StatusOr<PropertyRecord> listing,
+                                 v1::GetPropertyResponse* response);
+  // A search as the caller may make it, checked, and its page.
+  struct ListPlan {
+    ListQuery query;
+    pagination::KeysetPage page;
+    bool nothing_matches = false;
+  };
+  absl::StatusOr<ListPlan> PlanList(const auth::Caller& caller,
+                                    const v1::ListPropertiesRequest& request);
+  // Consumes `listings` (their strings move into the response).
+  static absl::Status RespondList(const ListPlan& plan,
+                                  absl::StatusOr<std::vector<PropertyRecord>> listings,
+                                  v1::ListPropertiesResponse* response);
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdatePropertyRequest& request,
                         v1::UpdatePropertyResponse* response);
   absl::Status DoDelete(const auth::Caller& caller, const v1::DeletePropertyRequest& request,
