@@ -33,6 +33,36 @@ inline std::string ContainsPattern(absl::string_view text) {
   return pattern;
 }
 
+// A tsquery (to_tsquery's input) that matches text holding every word of
+// `text`, each as a prefix: "Maple sp" → "'maple':* & 'sp':*". Words are
+// runs of ASCII letters and digits and of non-ASCII bytes (UTF-8 letters),
+// lower-cased; everything else separates them, so nothing in `text` can be
+// tsquery syntax. "" when `text` has no word. At most `max_words` words.
+inline std::string PrefixTsQuery(absl::string_view text, int max_words = 16) {
+  std::string query;
+  std::string word;
+  int words = 0;
+  auto flush = [&] {
+    if (!word.empty() && words < max_words) {
+      absl::StrAppend(&query, query.empty() ? "" : " & ", "'", word, "':*");
+      ++words;
+    }
+    word.clear();
+  };
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) {
+      word.push_back(c);
+    } else if (c >= 'A' && c <= 'Z') {
+      word.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return query;
+}
+
 class WhereClause {
  public:
   // Adds `<lhs>$n<rhs>` with `value` as parameter n (`rhs` is a cast, or the

@@ -587,7 +587,7 @@ PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& q
     where.Add("bedrooms >= ", absl::StrCat(query.min_bedrooms), "::int4");
   }
   if (!query.text.empty()) {
-    where.Add("search_text LIKE ", db::ContainsPattern(query.text), "::text");
+    where.Add("to_tsvector('simple', search_text) @@ to_tsquery('simple', ", query.text, "::text)");
   }
   if (query.box.has_value()) {
     // The GiST index on point(longitude, latitude) covers listings with

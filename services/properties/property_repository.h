@@ -38,7 +38,7 @@ struct ListQuery {
   std::string postal_code = {};
   std::string property_type = {};
   int32_t min_bedrooms = 0;
-  std::string text = {};  // lower-cased substring of MLS id, address, remarks
+  std::string text = {};  // a tsquery (db::PrefixTsQuery) over MLS id, address, remarks
   struct Box {
     double min_latitude = 0, max_latitude = 0, min_longitude = 0, max_longitude = 0;
   };

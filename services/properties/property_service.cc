@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/db/where_clause.h"
 #include "common/fields/text_checks.h"
 #include "common/pagination/keyset_page.h"
 #include "common/service/run_authenticated.h"
@@ -341,10 +342,10 @@ absl::StatusOr<PropertyServiceImpl::ListPlan> PropertyServiceImpl::PlanList(
     if (absl::Status s = fields::CheckQuery(request.query(), "query"); !s.ok()) {
       return s;
     }
-    query.text = absl::AsciiStrToLower(Trimmed(request.query()));
-    // Trigram search needs three characters to use its index.
-    if (fields::Utf8Length(query.text).value_or(0) < 3) {
-      return InvalidArgumentError("query", "must be at least 3 characters");
+    // Words, each a prefix: what the full-text index can find.
+    query.text = db::PrefixTsQuery(request.query());
+    if (query.text.empty()) {
+      return InvalidArgumentError("query", "must contain a word (letters or digits)");
     }
   }
   const int box_fields =

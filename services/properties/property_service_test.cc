@@ -484,6 +484,17 @@ TEST_F(PropertyServiceTest, EveryOrderAndFilterPagesEachListingOnce) {
     }
   }
   EXPECT_EQ(AllPages(admin_, text), maples);
+  // Words in any order, each a prefix, any case.
+  text.set_query("TREE mapl");
+  EXPECT_EQ(AllPages(admin_, text), maples);
+  // The MLS id's parts are words too: "ML-L2" is ML-L2 and ML-L20..ML-L23.
+  text.set_query("ML-L2");
+  std::vector<int64_t> l2 = {made[23].id, made[22].id, made[21].id, made[20].id, made[2].id};
+  EXPECT_EQ(AllPages(admin_, text), l2);
+  text.set_query("%' & !:*");  // no word, and nothing of it reaches SQL as syntax
+  pv1::ListPropertiesResponse no_word;
+  EXPECT_EQ(stub_->ListProperties(Context(admin_.token).get(), text, &no_word).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   pv1::ListPropertiesRequest box = newest;
   box.set_min_latitude(40.05);
   box.set_max_latitude(40.10);  // edges included: i = 5..10
