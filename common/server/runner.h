@@ -36,6 +36,12 @@ struct RunnerOptions {
   bool reflection = true;
   absl::Duration dependency_check_interval = absl::Seconds(1);
   ServerTlsOptions tls;  // default: plaintext
+  // Keeps each stream's HTTP/2 receive window at its initial 64 KiB instead
+  // of letting gRPC grow it to megabytes: a client streaming a bulk upload
+  // then runs just ahead of what the service has stored, so its progress is
+  // true and little of it sits in buffers. For services that take such
+  // uploads; on loopback the small window costs no throughput.
+  bool fixed_stream_window = false;
 
   static RunnerOptions FromFlags(const ServiceFlags& flags);
 };

@@ -91,7 +91,9 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
   }
   kit->executor_ = std::make_unique<server::BlockingExecutor>(
       f.db_pool_size, std::max(1, absl::GetFlag(FLAGS_max_queued_requests)));
-  kit->runner_ = std::make_unique<server::Runner>(server::RunnerOptions::FromFlags(f));
+  server::RunnerOptions runner_options = server::RunnerOptions::FromFlags(f);
+  runner_options.fixed_stream_window = options.fixed_stream_window;
+  kit->runner_ = std::make_unique<server::Runner>(std::move(runner_options));
   db::Pool* database = kit->pool_.get();
   kit->runner_->AddDependency("database", [database] { return database->Ping(); });
   if (options.outbox) {

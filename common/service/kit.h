@@ -64,6 +64,8 @@ struct KitOptions {
   // A db::PipelinedReader (--db_read_connections, 0: none) preparing the
   // same statements, for reads that hold no thread (reader()).
   bool pipelined_reads = false;
+  // server::RunnerOptions::fixed_stream_window (bulk client-streaming RPCs).
+  bool fixed_stream_window = false;
 };
 
 class Kit {

@@ -13,7 +13,10 @@ int main(int argc, char** argv) {
                                 .statements = crm::properties::PropertyRepository::Statements(),
                                 .page_tokens = true,
                                 .request_results = true,
-                                .pipelined_reads = true});
+                                .pipelined_reads = true,
+                                // ImportProperties: the sender runs just ahead
+                                // of what is stored.
+                                .fixed_stream_window = true});
   if (!kit.ok()) {
     return kit.exit_code();
   }

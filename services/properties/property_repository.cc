@@ -438,10 +438,9 @@ std::vector<db::PreparedStatement> PropertyRepository::Statements() {
        absl::StrCat("UPDATE properties SET (", WriteColumns(), ") = (", SingleRowValues(),
                     "), version = version + 1, updated_at = now() WHERE id = $33 RETURNING ",
                     columns)},
-      // Imports: one feed at a time (their batches lock many rows; one
-      // writer cannot deadlock with another), every match of a batch locked
-      // in id order, deleted listings included (an import restores them).
-      {"properties_import_lock", "SELECT pg_advisory_xact_lock(1347571284, 0)"},
+      // Imports: every match of a batch locked in id order (two imports
+      // wait for each other, never deadlock on matches), deleted listings
+      // included (an import restores them).
       {"properties_import_match",
        absl::StrCat("SELECT ", columns,
                     ", deleted_at IS NOT NULL AS deleted FROM properties "
@@ -710,7 +709,6 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
                                                          int64_t actor_id) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<ImportOutcome> {
     ImportOutcome outcome;
-    tx.exec_prepared("properties_import_lock");
     std::vector<std::string> mls_ids, systems, keys;
     for (const ImportRow& row : rows) {
       mls_ids.push_back(row.listing.mls_id);

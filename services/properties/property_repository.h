@@ -115,6 +115,8 @@ class PropertyRepository {
   // before a row whose listing an earlier row of the call touched (its
   // outcome's `consumed`). A row whose keys point at two different listings
   // fails on its own. Each created or changed row's events go to the outbox.
+  // ALREADY_EXISTS (nothing written) when another writer created one of the
+  // rows' listings meanwhile: run again, the row finds it.
   absl::StatusOr<ImportOutcome> Import(const std::vector<ImportRow>& rows, int64_t actor_id);
   // What an earlier import of this caller with this request_id answered
   // (the bytes FinishImport kept); nullopt when none did.

@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -649,6 +650,54 @@ TEST_F(PropertyServiceTest, ImportIsForAdminsAndServicesRestoresAndLimitsMessage
   std::vector<pv1::Property> too_many(1001, FeedRecord(2));
   EXPECT_EQ(Import(admin_, {too_many}, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Import(admin_, {{}}, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Messages are stored two at a time; one that names a listing an earlier
+// message still being stored names waits for it, so every listing's rows
+// apply in stream order.
+TEST_F(PropertyServiceTest, ImportAppliesEachListingsRowsInStreamOrder) {
+  std::vector<std::vector<pv1::Property>> messages;
+  for (int m = 0; m < 8; ++m) {
+    std::vector<pv1::Property> message = {FeedRecord(1, 100'000'00 + m)};
+    for (int i = 0; i < 200; ++i) {
+      message.push_back(FeedRecord(1000 + m * 200 + i));
+    }
+    messages.push_back(std::move(message));
+  }
+  pv1::ImportPropertiesResponse response;
+  ASSERT_TRUE(Import(admin_, messages, &response).ok());
+  EXPECT_EQ(response.created_count(), 1 + 8 * 200);
+  EXPECT_EQ(response.updated_count(), 7);
+  EXPECT_EQ(response.failed_count(), 0);
+  EXPECT_EQ(Count("SELECT (price * 100)::int8 FROM properties WHERE mls_id = 'FEED-1'"),
+            100'000'07);
+  EXPECT_EQ(Count("SELECT version FROM properties WHERE mls_id = 'FEED-1'"), 8);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE action = 'property.price_changed'"), 7);
+}
+
+// Two feeds importing the same new listings at once: each listing is created
+// once, by one of them; the other finds it (unchanged). Neither fails.
+TEST_F(PropertyServiceTest, ConcurrentImportsOfTheSameListingsCreateEachOnce) {
+  std::vector<std::vector<pv1::Property>> messages;
+  for (int m = 0; m < 4; ++m) {
+    std::vector<pv1::Property> message;
+    for (int i = 0; i < 150; ++i) {
+      message.push_back(FeedRecord(m * 150 + i));
+    }
+    messages.push_back(std::move(message));
+  }
+  pv1::ImportPropertiesResponse a, b;
+  grpc::Status status_a, status_b;
+  std::thread other([&] { status_b = Import(admin_, messages, &b); });
+  status_a = Import(admin_, messages, &a);
+  other.join();
+  ASSERT_TRUE(status_a.ok()) << status_a.error_message();
+  ASSERT_TRUE(status_b.ok()) << status_b.error_message();
+  EXPECT_EQ(a.created_count() + b.created_count(), 600);
+  EXPECT_EQ(a.unchanged_count() + b.unchanged_count(), 600);
+  EXPECT_EQ(a.failed_count() + b.failed_count(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM properties"), 600);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE action = 'property.created'"), 600);
 }
 
 // A stream cut off by its client keeps each message it stored whole and

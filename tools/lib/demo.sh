@@ -52,7 +52,8 @@ demo_error() { # <buf output>
 
 demo_seed() {
   local agents_marker="$CRM_STATE/demo_seeded" leads_marker="$CRM_STATE/demo_leads_seeded"
-  [[ -f $agents_marker && -f $leads_marker ]] && return 0
+  local listings_marker="$CRM_STATE/demo_listings_seeded"
+  [[ -f $agents_marker && -f $leads_marker && -f $listings_marker ]] && return 0
   if [[ ! -x $CRM_ROOT/tools/node_modules/.bin/buf ]] || ! command -v node >/dev/null 2>&1; then
     warn "no buf or node: skipping the demo data (npm ci --prefix tools)"
     return 0
@@ -61,14 +62,14 @@ demo_seed() {
   # no child here has it in its environment either.
   (
     unset CRM_ADMIN_PASSWORD
-    demo_seed_as_admin "$agents_marker" "$leads_marker"
+    demo_seed_as_admin "$agents_marker" "$leads_marker" "$listings_marker"
   ) || true
 }
 
 # Signs in as the bootstrap admin, then runs the steps whose marker is
 # missing.
-demo_seed_as_admin() { # <agents marker> <leads marker>
-  local agents_marker=$1 leads_marker=$2 login=() out demo_token
+demo_seed_as_admin() { # <agents marker> <leads marker> <listings marker>
+  local agents_marker=$1 leads_marker=$2 listings_marker=$3 login=() out demo_token
   mapfile -t login < <(demo_curl auth crm.auth.v1.AuthService/Login)
   out=$(node -e 'process.stdout.write(JSON.stringify({email: process.argv[1], password: require("fs").readFileSync(process.argv[2], "utf8")}))' \
     "$CRM_ADMIN_EMAIL" "$CRM_SECRETS/admin_password" | "${login[@]}" -d @- 2>&1) || {
@@ -89,7 +90,48 @@ demo_seed_as_admin() { # <agents marker> <leads marker>
   if [[ ! -f $leads_marker ]]; then
     demo_seed_leads && : >"$leads_marker"
   fi
+  if [[ ! -f $listings_marker ]]; then
+    demo_seed_listings && : >"$listings_marker"
+  fi
   return 0
+}
+
+# The demo listings: a generated RESO feed of CRM_DEMO_LISTINGS listings
+# (always the same ones: a fixed seed), listed by the demo agents in turn
+# (ListAgentEmail), imported through ImportProperties with crm-import-listings
+# as the admin, which reads the password from its file. Importing it again
+# changes nothing, so a failed step is simply tried again by the next up.
+demo_seed_listings() {
+  local feed="$CRM_STATE/demo_listings.json" emails out
+  if [[ ! -x $CRM_BIN/crm-reso-feed || ! -x $CRM_BIN/crm-import-listings ]]; then
+    warn "demo listings skipped: crm-reso-feed or crm-import-listings is not built"
+    return 1
+  fi
+  if ! out=$(svc_health "$(svc_addr properties)" 2000); then
+    warn "demo listings skipped: properties is not SERVING on $(svc_addr properties) ($out); the next tools/crm up tries again"
+    return 1
+  fi
+  emails=$(printf '%s\n' "${CRM_DEMO_AGENTS[@]#*:}" | paste -sd, -)
+  "$CRM_BIN/crm-reso-feed" --count="${CRM_DEMO_LISTINGS:-300}" --seed=2026 \
+    --agent_emails="$emails" --out="$feed" || {
+    warn "demo listings skipped: crm-reso-feed failed"
+    return 1
+  }
+  local tls=()
+  if tls_enabled; then
+    tls=("--tls_ca_file=$CRM_TLS/ca.crt" "--tls_client_cert_file=$CRM_TLS/client.crt"
+      "--tls_client_key_file=$CRM_TLS/client.key")
+  fi
+  if ! out=$("$CRM_BIN/crm-import-listings" "--target=$(svc_addr properties)" \
+    "--auth_address=$(svc_addr auth)" "--login_email=$CRM_ADMIN_EMAIL" \
+    "--login_password_file=$CRM_SECRETS/admin_password" "${tls[@]}" --progress=none --json \
+    "$feed" 2>&1); then
+    warn "demo listings: the import failed (the next tools/crm up tries again): ${out//$'\n'/ }"
+    return 1
+  fi
+  local re='"created":([0-9]+).*"unchanged":([0-9]+).*"updated":([0-9]+)'
+  [[ $out =~ $re ]] || re=''
+  say "demo listings: ${BASH_REMATCH[1]:-?} created, ${BASH_REMATCH[3]:-?} updated, ${BASH_REMATCH[2]:-?} unchanged, from a generated RESO feed listed by ${emails//,/, }"
 }
 
 # The demo agents, all with the password in .crm/secrets/demo_agent_password.
