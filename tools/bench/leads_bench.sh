@@ -40,6 +40,8 @@ source "$ROOT/tools/lib/db.sh"
 source "$ROOT/tools/lib/services.sh"
 # shellcheck source=SCRIPTDIR/../lib/demo.sh
 source "$ROOT/tools/lib/demo.sh"
+# shellcheck source=SCRIPTDIR/../lib/bench.sh
+source "$ROOT/tools/lib/bench.sh"
 
 leads=1000000 rounds=3 warmup=1s duration=5s concurrency=32 list_concurrency=8
 cases="get_admin,get_agent,list_newest,list_agent,create,capture" plans=0 json=0 fill=1
@@ -222,10 +224,6 @@ run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --j
   CRM_NO_BUILD=1 "$CRM" bench load "${args[@]}" >"$work/$c.json" 2>"$work/$c.log"
 }
 
-field() { # <file> <path like service.rps>
-  node -e 'let v = JSON.parse(require("fs").readFileSync(process.argv[1])); for (const k of process.argv[2].split(".")) v = v?.[k]; console.log(v ?? "")' "$1" "$2"
-}
-
 failed=0 done_cases=()
 for c in "${case_list[@]}"; do
   in_flight=$concurrency
@@ -233,7 +231,7 @@ for c in "${case_list[@]}"; do
   note "$c: $rounds rounds of service, raw SQL and floor at $in_flight in flight ($warmup + $duration each)"
   if run_case "$c" "$in_flight" && [[ -s $work/$c.json ]]; then
     done_cases+=("$c")
-    note "$c: ratio $(field "$work/$c.json" ratio), service $(field "$work/$c.json" service.rps)/s, p99 $(field "$work/$c.json" service.p99_us) µs"
+    note "$c: ratio $(bench_field "$work/$c.json" ratio), service $(bench_field "$work/$c.json" service.rps)/s, p99 $(bench_field "$work/$c.json" service.p99_us) µs"
   else
     failed=1
     note "$c failed; crm-load said:"
@@ -250,27 +248,11 @@ for c in "${done_cases[@]}"; do
 done
 
 if ((json)); then
-  # shellcheck disable=SC2016 # JavaScript
-  node -e '
-    const fs = require("fs");
-    const [dir, when, leads, ...cases] = process.argv.slice(1);
-    const out = {date: when, leads: Number(leads), cases: {}};
-    for (const c of cases) out.cases[c] = JSON.parse(fs.readFileSync(`${dir}/${c}.json`));
-    console.log(JSON.stringify(out));' "$work" "$(date -u +%FT%TZ)" "$rows" "${done_cases[@]}"
+  bench_json_cases "$work" "{\"leads\": $rows}" "${done_cases[@]}"
 elif ((${#done_cases[@]})); then
   printf '\nleads: %s rows; medians of %s rounds (%s warm-up + %s each), %s\n' \
     "$rows" "$rounds" "$warmup" "$duration" "$(date -u +%F)"
-  fmt='  %-12s %6s %10s %10s %10s %10s %6s %9s %9s %10s\n'
-  # shellcheck disable=SC2059
-  printf "$fmt" case "flight" "service/s" "raw/s" "floor/s" "composed" ratio "p50 µs" "p99 µs" "overhead"
-  for c in "${done_cases[@]}"; do
-    f=$work/$c.json
-    # shellcheck disable=SC2059
-    printf "$fmt" "$c" "$(field "$f" concurrency)" "$(field "$f" service.rps)" "$(field "$f" raw.rps)" \
-      "$(field "$f" floor.rps)" "$(field "$f" composed_limit_rps)" "$(field "$f" ratio)" \
-      "$(field "$f" service.p50_us)" "$(field "$f" service.p99_us)" "$(field "$f" overhead_p50_us)"
-  done
-  printf '  (overhead = service p50 - (floor p50 + raw p50), µs)\n'
+  bench_pair_table "$work" "${done_cases[@]}"
 fi
 
 if ((plans)); then

@@ -32,6 +32,7 @@
 #include "grpcpp/client_context.h"
 #include "nlohmann/json.hpp"
 #include "tools/listings/feed_import.h"
+#include "tools/listings/flag_arguments.h"
 #include "tools/listings/import_progress.h"
 #include "tools/load/login.h"
 
@@ -188,6 +189,11 @@ int main(int argc, char** argv) {
   };
   usage.contains_help_flags = usage.contains_helpshort_flags;
   absl::SetFlagsUsageConfig(usage);
+  if (absl::StatusOr<std::vector<char*>> checked =
+          lst::CheckFlagArguments(argc, argv, /*allow_positional=*/true);
+      !checked.ok()) {
+    return Fail(kUsage, checked.status().message());
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
     return Fail(kUsage, "give exactly one feed file (see --help)");

@@ -70,9 +70,10 @@ class Rng {
   uint64_t state_;
 };
 
-constexpr uint64_t kSeedSalt = 0x5245534f46454544ULL;  // "RESOFEED"
-constexpr uint64_t kKeySalt = 0x4c495354494e474bULL;   // "LISTINGK"
-constexpr uint64_t kBadSalt = 0x42524f4b454e5245ULL;   // "BROKENRE"
+constexpr uint64_t kSeedSalt = 0x5245534f46454544ULL;      // "RESOFEED"
+constexpr uint64_t kKeySalt = 0x4c495354494e474bULL;       // "LISTINGK"
+constexpr uint64_t kBadSalt = 0x42524f4b454e5245ULL;       // "BROKENRE"
+constexpr uint64_t kRevisionSalt = 0x5245564953494f4eULL;  // "REVISION"
 
 uint64_t SeedBase(uint64_t seed) { return Mix(seed ^ kSeedSalt); }
 
@@ -782,9 +783,18 @@ void Emit(const FeedOptions& options, int64_t i, Sink& sink) {
     close_cents =
         lease ? list_cents : ListDollars(list_dollars * r.Uniform(94, 104) / 100, 500, r) * 100;
   }
-  const int64_t modification =
+  int64_t modification =
       std::min((kAsOfDay + 1) * kDay - 60,
                std::max(status_change, price_change) + r.Uniform(0, 2 * 24 * 60) * 60);
+  if (options.revision > 0) {
+    // Its own stream, like bad_fraction's: revision 0 stays what it was.
+    Rng revised(Mix(record_seed ^ kRevisionSalt ^ static_cast<uint64_t>(options.revision)));
+    if (revised.Unit() < options.changed_fraction) {
+      list_cents = list_cents * revised.Uniform(95, 99) / 100 / 100 * 100;
+      price_change = (kAsOfDay + options.revision) * kDay + revised.Uniform(9 * 3600, 17 * 3600);
+      modification = price_change + 60;
+    }
+  }
 
   std::string mls_status = status.mls;
   if (status.stage == Stage::kActive && r.Percent(4)) {
@@ -958,6 +968,12 @@ absl::Status CheckFeedOptions(const FeedOptions& options) {
   }
   if (!(options.bad_fraction >= 0 && options.bad_fraction <= 1)) {
     return absl::InvalidArgumentError("bad_fraction: must be between 0 and 1");
+  }
+  if (options.revision < 0) {
+    return absl::InvalidArgumentError("revision: must not be negative");
+  }
+  if (!(options.changed_fraction >= 0 && options.changed_fraction <= 1)) {
+    return absl::InvalidArgumentError("changed_fraction: must be between 0 and 1");
   }
   return absl::OkStatus();
 }

@@ -46,6 +46,12 @@ struct FeedOptions {
   // negative ListPrice, a StandardStatus the Data Dictionary does not have,
   // or no ListingId. The other fields of such a record stay as they were.
   double bad_fraction = 0;
+  // The same listings as the feed would list them `revision` days after
+  // the first (0): this share of them (0..1) has had its price cut that day,
+  // with PriceChangeTimestamp and ModificationTimestamp to match. For
+  // imports that update listings rather than create them.
+  int revision = 0;
+  double changed_fraction = 0.1;
 };
 
 // OK, or INVALID_ARGUMENT naming the option: a negative count or first, a

@@ -132,6 +132,36 @@ TEST(ResoFeedGeneratorTest, SameOptionsSameBytes) {
   EXPECT_EQ(GenerateRecord(FeedOptions(), 0)["ListingKey"], "aa4c9b89c6713b31661ff0fd9ddad37d");
 }
 
+// A later revision lists the same listings; the changed share has a lower
+// price and that day's PriceChangeTimestamp, the rest are as they were.
+TEST(ResoFeedGeneratorTest, ARevisionCutsThePriceOfItsShare) {
+  FeedOptions day0;
+  day0.seed = 5;
+  FeedOptions day3 = day0;
+  day3.revision = 3;
+  day3.changed_fraction = 0.25;
+  int changed = 0;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    const json before = GenerateRecord(day0, i);
+    const json after = GenerateRecord(day3, i);
+    EXPECT_EQ(before["ListingKey"], after["ListingKey"]);
+    EXPECT_EQ(before["ListingId"], after["ListingId"]);
+    EXPECT_EQ(before["UnparsedAddress"], after["UnparsedAddress"]);
+    if (before == after) {
+      continue;
+    }
+    ++changed;
+    EXPECT_LT(std::stod(after["ListPrice"].get<std::string>()),
+              std::stod(before["ListPrice"].get<std::string>()));
+    EXPECT_EQ(after["PriceChangeTimestamp"].get<std::string>().substr(0, 10), "2026-10-03");
+  }
+  EXPECT_GT(changed, n / 4 - n / 20);
+  EXPECT_LT(changed, n / 4 + n / 20);
+  day3.changed_fraction = 0;
+  EXPECT_EQ(GenerateRecord(day0, 17), GenerateRecord(day3, 17));
+}
+
 TEST(ResoFeedGeneratorTest, RecordDependsOnlyOnSeedAndIndex) {
   FeedOptions small;
   small.count = 40;

@@ -17,12 +17,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "tools/listings/flag_arguments.h"
 #include "tools/listings/reso_feed_generator.h"
 
 ABSL_FLAG(int64_t, count, 100, "records to write");
@@ -40,6 +40,10 @@ ABSL_FLAG(std::string, listing_id_prefix, "DM", "what every ListingId starts wit
 ABSL_FLAG(double, bad_fraction, 0,
           "share of records (0..1) made invalid: a negative ListPrice, an unknown "
           "StandardStatus or no ListingId");
+ABSL_FLAG(int, revision, 0,
+          "the same listings N days later: --changed_fraction of them with a price cut that day "
+          "(an import of it updates them)");
+ABSL_FLAG(double, changed_fraction, 0.1, "with --revision: share of listings (0..1) changed");
 
 namespace {
 
@@ -48,56 +52,6 @@ constexpr char kName[] = "crm-reso-feed";
 [[noreturn]] void BadUsage(absl::string_view message) {
   std::cerr << kName << ": " << message << "\n";
   std::exit(2);
-}
-
-// absl::ParseCommandLine exits 1 on an unknown flag or a value it cannot
-// parse; this tool promises 2 for any bad usage, so those are caught first.
-void CheckArguments(int argc, char** argv) {
-  for (int k = 1; k < argc; ++k) {
-    absl::string_view arg = argv[k];
-    if (arg == "--") {
-      break;
-    }
-    if (!absl::StartsWith(arg, "-") || arg == "-") {
-      BadUsage(absl::StrCat("takes no arguments, only flags (got \"", arg, "\")"));
-    }
-    arg.remove_prefix(absl::StartsWith(arg, "--") ? 2 : 1);
-    const size_t equals = arg.find('=');
-    const absl::string_view name = arg.substr(0, equals);
-    // absl's own flags; it handles them.
-    if (absl::StartsWith(name, "help") || name == "version") {
-      continue;
-    }
-    if (name == "flagfile" || name == "fromenv" || name == "tryfromenv" || name == "undefok") {
-      k += equals == absl::string_view::npos ? 1 : 0;
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && absl::StartsWith(name, "no") && equals == absl::string_view::npos) {
-      absl::CommandLineFlag* negated = absl::FindCommandLineFlag(name.substr(2));
-      if (negated != nullptr && negated->IsOfType<bool>()) {
-        continue;  // --nofoo for a bool
-      }
-    }
-    if (flag == nullptr) {
-      BadUsage(absl::StrCat("unknown flag --", name, " (see --help)"));
-    }
-    std::string value;
-    if (equals != absl::string_view::npos) {
-      value = std::string(arg.substr(equals + 1));
-    } else if (flag->IsOfType<bool>()) {
-      value = "true";
-    } else if (k + 1 < argc) {
-      value = argv[++k];
-    } else {
-      BadUsage(absl::StrCat("--", name, " needs a value"));
-    }
-    // Parsing sets the flag; ParseCommandLine sets it again to the same.
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      BadUsage(absl::StrCat("--", name, ": ", error));
-    }
-  }
 }
 
 }  // namespace
@@ -113,7 +67,11 @@ int main(int argc, char** argv) {
   };
   usage.contains_help_flags = usage.contains_helpshort_flags;
   absl::SetFlagsUsageConfig(usage);
-  CheckArguments(argc, argv);
+  if (absl::StatusOr<std::vector<char*>> args =
+          crm::listings::CheckFlagArguments(argc, argv, /*allow_positional=*/false);
+      !args.ok()) {
+    BadUsage(args.status().message());
+  }
   absl::ParseCommandLine(argc, argv);
 
   crm::listings::FeedOptions options;
@@ -128,6 +86,8 @@ int main(int argc, char** argv) {
     }
   }
   options.bad_fraction = absl::GetFlag(FLAGS_bad_fraction);
+  options.revision = absl::GetFlag(FLAGS_revision);
+  options.changed_fraction = absl::GetFlag(FLAGS_changed_fraction);
   const std::string format = absl::GetFlag(FLAGS_format);
   if (format == "ndjson") {
     options.ndjson = true;
