@@ -72,13 +72,20 @@ class PropertyServiceTest : public crm::testing::PgTest {
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = *std::move(auth);
     admin_ = auth_->admin();
+    StartProperties();
+  }
+
+  void StartProperties(std::vector<std::string> extra_flags = {}) {
+    properties_.reset();
     // The relay's audit address is a port nobody serves: events stay in the
     // outbox, where the tests read them.
-    auto properties = ServiceProcess::Start(
-        "properties", {"--dsn=" + dsn_, "--auth_address=" + auth_->process().address(),
-                       "--service_account_secret_file=" + auth_->ServiceSecretFile("properties"),
-                       absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
-                       "--directory_cache_seconds=1"});
+    std::vector<std::string> flags = {
+        "--dsn=" + dsn_, "--auth_address=" + auth_->process().address(),
+        "--service_account_secret_file=" + auth_->ServiceSecretFile("properties"),
+        absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
+        "--directory_cache_seconds=1"};
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    auto properties = ServiceProcess::Start("properties", flags);
     ASSERT_TRUE(properties.ok()) << properties.status();
     properties_ = *std::move(properties);
     stub_ = pv1::PropertyService::NewStub(properties_->channel());
@@ -488,6 +495,22 @@ TEST_F(PropertyServiceTest, EveryOrderAndFilterPagesEachListingOnce) {
   // Words in any order, each a prefix, any case.
   text.set_query("TREE mapl");
   EXPECT_EQ(AllPages(admin_, text), maples);
+  // Under every order, paged: a page of a free-text query is cut from all
+  // its matches.
+  pv1::ListPropertiesRequest dear_maples = text;
+  dear_maples.set_order_by(pv1::PROPERTY_ORDER_PRICE_DESCENDING);
+  dear_maples.set_page_size(2);
+  std::vector<int64_t> maples_by_price;
+  for (auto it = by_price.rbegin(); it != by_price.rend(); ++it) {
+    if (std::find(maples.begin(), maples.end(), it->id) != maples.end()) {
+      maples_by_price.push_back(it->id);
+    }
+  }
+  EXPECT_EQ(AllPages(admin_, dear_maples), maples_by_price);
+  pv1::ListPropertiesRequest changed_maples = text;
+  changed_maples.set_order_by(pv1::PROPERTY_ORDER_RECENTLY_CHANGED);
+  changed_maples.set_page_size(2);
+  EXPECT_EQ(AllPages(admin_, changed_maples), maples);  // none changed since created
   // The MLS id's parts are words too: "ML-L2" is ML-L2 and ML-L20..ML-L23.
   text.set_query("ML-L2");
   std::vector<int64_t> l2 = {made[23].id, made[22].id, made[21].id, made[20].id, made[2].id};
@@ -539,6 +562,43 @@ TEST_F(PropertyServiceTest, EveryOrderAndFilterPagesEachListingOnce) {
   first.set_order_by(pv1::PROPERTY_ORDER_PRICE_ASCENDING);
   EXPECT_EQ(stub_->ListProperties(Context(admin_.token).get(), first, &page).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// GetProperty and ListProperties answer from the pipelined reader; with
+// --db_read_connections=0 from the pool. Both answer alike.
+TEST_F(PropertyServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
+  const TestUser client = User("carla", av1::ROLE_CLIENT);
+  pv1::Property active, closed;
+  ASSERT_TRUE(Create(admin_, Listing("ML-RA", 500'000'00, "Springfield"), &active).ok());
+  pv1::Property sold = Listing("ML-RC", 400'000'00, "Springfield");
+  sold.set_status(pv1::PROPERTY_STATUS_CLOSED);
+  ASSERT_TRUE(Create(admin_, sold, &closed).ok());
+  for (const bool pipelined : {true, false}) {
+    if (!pipelined) {
+      StartProperties({"--db_read_connections=0"});
+    }
+    pv1::Property seen;
+    ASSERT_TRUE(Get(client, active.id(), &seen).ok()) << pipelined;
+    EXPECT_EQ(seen.mls_id(), "ML-RA");
+    EXPECT_EQ(Get(client, closed.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(Get(admin_, 999'999).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(Get(admin_, -1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    pv1::GetPropertyRequest by_mls;
+    by_mls.set_mls_id("ML-RC");
+    pv1::GetPropertyResponse got;
+    ASSERT_TRUE(stub_->GetProperty(Context(admin_.token).get(), by_mls, &got).ok());
+    EXPECT_EQ(got.property().id(), closed.id());
+    EXPECT_EQ(stub_->GetProperty(Context(client.token).get(), by_mls, &got).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    pv1::ListPropertiesRequest list;
+    list.set_city("SPRINGFIELD");
+    list.set_max_price_cents(450'000'00);
+    EXPECT_EQ(AllPages(admin_, list), std::vector<int64_t>{closed.id()}) << pipelined;
+    EXPECT_TRUE(AllPages(client, list).empty());
+    list.clear_max_price_cents();
+    EXPECT_EQ(AllPages(client, list), std::vector<int64_t>{active.id()});
+    EXPECT_EQ(AllPages(admin_, list), (std::vector<int64_t>{closed.id(), active.id()}));
+  }
 }
 
 pv1::Property FeedRecord(int i, int64_t price = 0) {
