@@ -298,14 +298,16 @@ EXPLAIN (ANALYZE, BUFFERS) $LIST AND status = ANY('{ACTIVE}'::text[]) AND price 
 EXPLAIN (ANALYZE, BUFFERS) $LIST AND postal_code = (SELECT postal_code FROM properties ORDER BY id LIMIT 1) ORDER BY id DESC LIMIT 51;
 \\echo '== ListProperties, an agent'
 EXPLAIN (ANALYZE, BUFFERS) $LIST AND agent_id = (SELECT agent_id FROM properties WHERE agent_id IS NOT NULL LIMIT 1) ORDER BY id DESC LIMIT 51;
-\\echo '== ListProperties, free text "maple"'
-EXPLAIN (ANALYZE, BUFFERS) $LIST AND to_tsvector('simple', search_text) @@ to_tsquery('simple', '''maple'':*') ORDER BY id DESC LIMIT 51;
+\\echo '== ListProperties, free text "maple" (every match, then the page)'
+EXPLAIN (ANALYZE, BUFFERS) WITH matches AS MATERIALIZED ($LIST AND to_tsvector('simple', search_text) @@ to_tsquery('simple', '''maple'':*')) SELECT * FROM matches ORDER BY id DESC LIMIT 51;
 \\echo '== ListProperties, free text one MLS id'
-EXPLAIN (ANALYZE, BUFFERS) $LIST AND to_tsvector('simple', search_text) @@ to_tsquery('simple', '''bm0001234'':*') ORDER BY id DESC LIMIT 51;
+EXPLAIN (ANALYZE, BUFFERS) WITH matches AS MATERIALIZED ($LIST AND to_tsvector('simple', search_text) @@ to_tsquery('simple', '''bm0001234'':*')) SELECT * FROM matches ORDER BY id DESC LIMIT 51;
+\\echo '== ListProperties, free text "columbus granite"'
+EXPLAIN (ANALYZE, BUFFERS) WITH matches AS MATERIALIZED ($LIST AND to_tsvector('simple', search_text) @@ to_tsquery('simple', '''columbus'':* & ''granite'':*')) SELECT * FROM matches ORDER BY id DESC LIMIT 51;
 \\echo '== ListProperties, bounding box (a few blocks)'
 EXPLAIN (ANALYZE, BUFFERS) $LIST AND latitude IS NOT NULL AND point(longitude, latitude) <@ box(point(-80.05, 40.42), point(-80.00, 40.45)) ORDER BY id DESC LIMIT 51;
 \\echo '== ListProperties, recently changed'
-EXPLAIN (ANALYZE, BUFFERS) $LIST ORDER BY updated_at DESC, id DESC LIMIT 51;
+EXPLAIN (ANALYZE, BUFFERS) $LIST ORDER BY properties.updated_at DESC, id DESC LIMIT 51;
 SQL
 fi
 exit "$failed"
