@@ -236,7 +236,6 @@ TEST_F(PipelinedReaderTest, AFullQueueIsResourceExhaustedAtOnce) {
   EXPECT_EQ(rows.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
-
 // The statements a connection has prepared for SQL texts (its session's own).
 constexpr char kCachedCount[] =
     "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'crm\\_sql\\_%'";

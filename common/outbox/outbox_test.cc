@@ -83,8 +83,8 @@ TEST_F(OutboxTest, ManyEventsGoInOneStatementInTheirOrder) {
                           .entity_id = i,
                           .details_json = absl::StrCat(R"({"n":)", i, R"(,"quote":"a\"b,{c}"})")});
   }
-  ASSERT_TRUE(pool_->Transact([&](pqxx::work& tx) { return RecordAll(tx, "test", activities); })
-                  .ok());
+  ASSERT_TRUE(
+      pool_->Transact([&](pqxx::work& tx) { return RecordAll(tx, "test", activities); }).ok());
   std::vector<int64_t> ids;
   ASSERT_TRUE(pool_
                   ->Read([&](pqxx::nontransaction& tx) {
@@ -104,7 +104,8 @@ TEST_F(OutboxTest, ManyEventsGoInOneStatementInTheirOrder) {
   // One oversized event refuses the whole statement, and names its action.
   activities.resize(2);
   activities[1].action = "thing.huge";
-  activities[1].details_json = absl::StrCat(R"({"x":")", std::string(kMaxDetailsBytes, 'x'), R"("})");
+  activities[1].details_json =
+      absl::StrCat(R"({"x":")", std::string(kMaxDetailsBytes, 'x'), R"("})");
   const absl::Status refused =
       pool_->Transact([&](pqxx::work& tx) { return RecordAll(tx, "test", activities); });
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
