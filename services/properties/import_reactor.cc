@@ -59,6 +59,10 @@ void ImportReactor::OnReadDone(bool ok) {
     // The client half-closed (the import is complete), or went away (what
     // was stored stays; nothing is answered).
     mu_.Lock();
+    if (finished_) {
+      mu_.Unlock();
+      return;
+    }
     stream_ended_ = true;
     if (context_->IsCancelled() && failure_.ok()) {
       failure_ = absl::CancelledError("the client cancelled the import");
@@ -68,6 +72,11 @@ void ImportReactor::OnReadDone(bool ok) {
   }
   {
     absl::MutexLock lock(&mu_);
+    if (finished_) {
+      // Ended meanwhile (a message failed): nothing more may start, since
+      // gRPC deletes the reactor once this returns.
+      return;
+    }
     checking_ = true;
   }
   if (!Submit([this] { Check(); })) {
