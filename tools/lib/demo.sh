@@ -112,8 +112,10 @@ demo_seed_listings() {
     return 1
   fi
   emails=$(printf '%s\n' "${CRM_DEMO_AGENTS[@]#*:}" | paste -sd, -)
+  # Their own ListingIds (DEMO…), so a feed made with generate-listings'
+  # defaults (DM…) imports beside them rather than into them.
   "$CRM_BIN/crm-reso-feed" --count="${CRM_DEMO_LISTINGS:-300}" --seed=2026 \
-    --agent_emails="$emails" --out="$feed" || {
+    --listing_id_prefix=DEMO --agent_emails="$emails" --out="$feed" || {
     warn "demo listings skipped: crm-reso-feed failed"
     return 1
   }
