@@ -19,9 +19,13 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/db/pipelined_reader.h"
 
@@ -72,5 +76,41 @@ class RowFields {
   int row_ = 0;
   const ResultColumns* columns_ = nullptr;
 };
+
+// Every row of a result (libpqxx's or the pipelined reader's) decoded by
+// `parse(const RowFields&)`, its column names resolved once:
+//   std::vector<LeadRecord> leads = db::ParseRows(result, ParseLead);
+template <typename Result, typename Parse>
+auto ParseRows(const Result& result, Parse parse) {
+  using Record = std::decay_t<decltype(parse(std::declval<const RowFields&>()))>;
+  const ResultColumns columns(result);
+  std::vector<Record> records;
+  records.reserve(result.size());
+  for (int i = 0; i < static_cast<int>(result.size()); ++i) {
+    if constexpr (std::is_same_v<Result, pqxx::result>) {
+      records.push_back(parse(RowFields(result[i], &columns)));
+    } else {
+      records.push_back(parse(RowFields(result, i, &columns)));
+    }
+  }
+  return records;
+}
+
+// A pipelined lookup's callback that answers `done` with the first row
+// decoded by `parse`, `not_found` when there is none, or the read's error:
+//   reader->Read("leads_get", {id}, db::OneRow(ParseLead, NotFound(), std::move(done)));
+template <typename Parse, typename Done>
+PipelinedReader::Callback OneRow(Parse parse, absl::Status not_found, Done done) {
+  return [parse, not_found = std::move(not_found),
+          done = std::move(done)](absl::StatusOr<Rows> rows) mutable {
+    if (!rows.ok()) {
+      std::move(done)(rows.status());
+    } else if (rows->size() == 0) {
+      std::move(done)(std::move(not_found));
+    } else {
+      std::move(done)(parse(RowFields(*rows, 0)));
+    }
+  };
+}
 
 }  // namespace crm::db

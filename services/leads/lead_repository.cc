@@ -81,21 +81,9 @@ LeadRecord ParseLead(const db::RowFields& f) {
 
 LeadRecord ToLead(const pqxx::row& row) { return ParseLead(db::RowFields(row)); }
 
-// Every row of a page, from libpqxx or the pipelined reader, its column
-// names resolved once.
 template <typename Result>
 std::vector<LeadRecord> ParseLeads(const Result& result) {
-  const db::ResultColumns columns(result);
-  std::vector<LeadRecord> leads;
-  leads.reserve(result.size());
-  for (int i = 0; i < static_cast<int>(result.size()); ++i) {
-    if constexpr (std::is_same_v<Result, pqxx::result>) {
-      leads.push_back(ParseLead(db::RowFields(result[i], &columns)));
-    } else {
-      leads.push_back(ParseLead(db::RowFields(result, i, &columns)));
-    }
-  }
-  return leads;
+  return db::ParseRows(result, ParseLead);
 }
 
 // A page of ListLeads: the page's ids first, from the filter's (…, id) index
@@ -555,15 +543,7 @@ absl::StatusOr<LeadRecord> LeadRepository::Get(int64_t id) {
 void LeadRepository::GetAsync(int64_t id,
                               absl::AnyInvocable<void(absl::StatusOr<LeadRecord>) &&> done) {
   reader_->Read("leads_get", {absl::StrCat(id)},
-                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-                  if (!rows.ok()) {
-                    std::move(done)(rows.status());
-                  } else if (rows->size() == 0) {
-                    std::move(done)(NotFound());
-                  } else {
-                    std::move(done)(ParseLead(db::RowFields(*rows, 0)));
-                  }
-                });
+                db::OneRow(ParseLead, NotFound(), std::move(done)));
 }
 
 namespace {

@@ -235,21 +235,9 @@ PropertyRecord Parse(const db::RowFields& f) {
   return l;
 }
 
-// Every row of a result, from libpqxx or the pipelined reader, its column
-// names resolved once.
 template <typename Result>
 std::vector<PropertyRecord> ParseAll(const Result& result) {
-  const db::ResultColumns columns(result);
-  std::vector<PropertyRecord> listings;
-  listings.reserve(result.size());
-  for (int i = 0; i < static_cast<int>(result.size()); ++i) {
-    if constexpr (std::is_same_v<Result, pqxx::result>) {
-      listings.push_back(Parse(db::RowFields(result[i], &columns)));
-    } else {
-      listings.push_back(Parse(db::RowFields(result, i, &columns)));
-    }
-  }
-  return listings;
+  return db::ParseRows(result, Parse);
 }
 
 std::optional<PropertyRecord> First(const pqxx::result& result) {
@@ -512,25 +500,13 @@ absl::StatusOr<PropertyRecord> PropertyRepository::GetByMlsId(const std::string&
 }
 
 void PropertyRepository::GetAsync(int64_t id, Done<PropertyRecord> done) {
-  ReadOneAsync("properties_get", absl::StrCat(id), std::move(done));
+  reader_->Read("properties_get", {absl::StrCat(id)},
+                db::OneRow(Parse, NotFound(), std::move(done)));
 }
 
 void PropertyRepository::GetByMlsIdAsync(const std::string& mls_id, Done<PropertyRecord> done) {
-  ReadOneAsync("properties_get_by_mls_id", mls_id, std::move(done));
-}
-
-void PropertyRepository::ReadOneAsync(const char* statement, std::string param,
-                                      Done<PropertyRecord> done) {
-  reader_->Read(statement, {std::move(param)},
-                [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-                  if (!rows.ok()) {
-                    std::move(done)(rows.status());
-                  } else if (rows->size() == 0) {
-                    std::move(done)(NotFound());
-                  } else {
-                    std::move(done)(Parse(db::RowFields(*rows, 0)));
-                  }
-                });
+  reader_->Read("properties_get_by_mls_id", {mls_id},
+                db::OneRow(Parse, NotFound(), std::move(done)));
 }
 
 absl::StatusOr<std::vector<PropertyRecord>> PropertyRepository::List(const ListQuery& query) {

@@ -137,7 +137,6 @@ class PropertyRepository {
     std::vector<std::string> params;
   };
   static ListStatement ListSql(const ListQuery& query);
-  void ReadOneAsync(const char* statement, std::string param, Done<PropertyRecord> done);
 
   db::Pool* const pool_;
   db::PipelinedReader* const reader_;
