@@ -3,7 +3,10 @@
 #include <string>
 
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -66,6 +69,24 @@ absl::StatusOr<std::vector<char*>> CheckFlagArguments(int argc, char** argv,
         absl::StrCat("takes no arguments, only flags (got \"", positional.front(), "\")"));
   }
   return positional;
+}
+
+absl::StatusOr<std::vector<char*>> ParseToolFlags(int argc, char** argv,
+                                                  absl::string_view usage_message,
+                                                  bool allow_positional) {
+  absl::SetProgramUsageMessage(usage_message);
+  absl::FlagsUsageConfig usage;
+  // --help lists the tool's own flags, not gRPC's or Abseil's.
+  usage.contains_helpshort_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "tools/listings/");
+  };
+  usage.contains_help_flags = usage.contains_helpshort_flags;
+  absl::SetFlagsUsageConfig(usage);
+  if (absl::StatusOr<std::vector<char*>> checked = CheckFlagArguments(argc, argv, allow_positional);
+      !checked.ok()) {
+    return checked.status();
+  }
+  return absl::ParseCommandLine(argc, argv);
 }
 
 }  // namespace crm::listings

@@ -15,12 +15,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -77,31 +73,30 @@ absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> AgentsByEmail(
     const std::shared_ptr<grpc::Channel>& auth, const std::string& token) {
   absl::flat_hash_map<std::string, int64_t> agents;
   auto stub = crm::auth::v1::UserService::NewStub(auth);
-  for (crm::auth::v1::Role role : {crm::auth::v1::ROLE_AGENT, crm::auth::v1::ROLE_ADMIN}) {
-    std::string token_page;
-    do {
-      crm::auth::v1::ListUsersRequest request;
-      request.set_page_size(1000);
-      request.set_page_token(token_page);
-      request.set_role(role);
-      request.set_active(true);
-      crm::auth::v1::ListUsersResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(crm::client::DeadlineAfter(absl::Seconds(10)));
-      context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-      const grpc::Status status = stub->ListUsers(&context, request, &response);
-      if (!status.ok()) {
-        return absl::Status(
-            static_cast<absl::StatusCode>(status.error_code()),
-            absl::StrCat("listing the agents in auth failed: ", status.error_message(),
-                         " (--resolve_agents=false imports without them)"));
-      }
-      for (const crm::auth::v1::User& user : response.users()) {
+  std::string page_token;
+  do {
+    crm::auth::v1::ListUsersRequest request;
+    request.set_page_size(1000);
+    request.set_page_token(page_token);
+    request.set_active(true);
+    crm::auth::v1::ListUsersResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(crm::client::DeadlineAfter(absl::Seconds(10)));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    const grpc::Status status = stub->ListUsers(&context, request, &response);
+    if (!status.ok()) {
+      return absl::Status(
+          static_cast<absl::StatusCode>(status.error_code()),
+          absl::StrCat("listing the agents in auth failed: ", status.error_message(),
+                       " (--resolve_agents=false imports without them)"));
+    }
+    for (const crm::auth::v1::User& user : response.users()) {
+      if (user.role() == crm::auth::v1::ROLE_AGENT || user.role() == crm::auth::v1::ROLE_ADMIN) {
         agents.emplace(absl::AsciiStrToLower(user.email()), user.id());
       }
-      token_page = response.next_page_token();
-    } while (!token_page.empty());
-  }
+    }
+    page_token = response.next_page_token();
+  } while (!page_token.empty());
   return agents;
 }
 
@@ -111,18 +106,6 @@ int64_t MaxRssKb() {
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
-}
-
-std::string Grouped(int64_t n) {
-  std::string digits = absl::StrCat(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && digits[i - 1] != '-' && (digits.size() - i) % 3 == 0) {
-      out.push_back(',');
-    }
-    out.push_back(digits[i]);
-  }
-  return out;
 }
 
 void PrintResult(const std::string& file, const lst::FeedImportResult& r) {
@@ -151,22 +134,22 @@ void PrintResult(const std::string& file, const lst::FeedImportResult& r) {
     printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
-  printf("imported %s records from %s in %.1f s (%s records/s)\n", Grouped(r.records).c_str(),
-         file.c_str(), seconds, Grouped(static_cast<int64_t>(rate + 0.5)).c_str());
+  printf("imported %s records from %s in %.1f s (%s records/s)\n", lst::Grouped(r.records).c_str(),
+         file.c_str(), seconds, lst::Grouped(static_cast<int64_t>(rate + 0.5)).c_str());
   printf("  created    %12s\n  updated    %12s\n  unchanged  %12s\n  failed     %12s\n",
-         Grouped(r.created).c_str(), Grouped(r.updated).c_str(), Grouped(r.unchanged).c_str(),
-         Grouped(r.failed).c_str());
+         lst::Grouped(r.created).c_str(), lst::Grouped(r.updated).c_str(),
+         lst::Grouped(r.unchanged).c_str(), lst::Grouped(r.failed).c_str());
   if (r.agent_emails_unmatched > 0) {
     printf(
         "  %s records name a ListAgentEmail that is no active agent here: their agent was "
         "left as stored\n",
-        Grouped(r.agent_emails_unmatched).c_str());
+        lst::Grouped(r.agent_emails_unmatched).c_str());
   }
   if (!r.failures.empty()) {
     printf("failed records (0-based position in the file)%s:\n",
            r.failures_truncated ? absl::StrCat(", the first ", r.failures.size()).c_str() : "");
     for (const lst::FeedFailure& f : r.failures) {
-      printf("  record %s%s: %s%s\n", Grouped(f.record).c_str(),
+      printf("  record %s%s: %s%s\n", lst::Grouped(f.record).c_str(),
              f.listing_id.empty() ? "" : absl::StrCat(" (ListingId ", f.listing_id, ")").c_str(),
              f.field.empty() ? "" : absl::StrCat(f.field, ": ").c_str(), f.message.c_str());
     }
@@ -176,25 +159,19 @@ void PrintResult(const std::string& file, const lst::FeedImportResult& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  absl::StatusOr<std::vector<char*>> parsed = lst::ParseToolFlags(
+      argc, argv,
       "imports a RESO feed into the properties service.\n\n"
       "  crm-import-listings --login_email=admin@crm.local --login_password_file=F FILE\n\n"
       "FILE is a RESO Web API payload ({\"value\": [{\"ListingKey\": ..., \"ListingId\": ..., "
       "\"StandardStatus\": \"Active\", \"ListPrice\": 525000.00, ...}]}), a JSON array of such "
       "records, or newline-delimited JSON; - reads standard input (then give --format). See "
-      "tools/README.md.");
-  absl::FlagsUsageConfig usage;
-  usage.contains_helpshort_flags = [](absl::string_view f) {
-    return absl::StrContains(f, "tools/listings/");
-  };
-  usage.contains_help_flags = usage.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(usage);
-  if (absl::StatusOr<std::vector<char*>> checked =
-          lst::CheckFlagArguments(argc, argv, /*allow_positional=*/true);
-      !checked.ok()) {
-    return Fail(kUsage, checked.status().message());
+      "tools/README.md.",
+      /*allow_positional=*/true);
+  if (!parsed.ok()) {
+    return Fail(kUsage, parsed.status().message());
   }
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*>& args = *parsed;
   if (args.size() != 2) {
     return Fail(kUsage, "give exactly one feed file (see --help)");
   }

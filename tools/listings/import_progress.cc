@@ -15,7 +15,8 @@ constexpr absl::Duration kBarPeriod = absl::Milliseconds(200);
 constexpr absl::Duration kLinePeriod = absl::Seconds(5);
 constexpr int kBarWidth = 24;
 
-// 1234567 → "1,234,567": counts people read at a glance.
+}  // namespace
+
 std::string Grouped(int64_t n) {
   std::string digits = absl::StrCat(n < 0 ? -n : n);
   std::string out;
@@ -27,6 +28,8 @@ std::string Grouped(int64_t n) {
   }
   return n < 0 ? absl::StrCat("-", out) : out;
 }
+
+namespace {
 
 std::string Clock(absl::Duration d) {
   const int64_t s = std::max<int64_t>(0, absl::ToInt64Seconds(d));

@@ -26,6 +26,9 @@ namespace crm::listings {
 
 enum class ProgressStyle { kAuto, kBar, kLines, kNone };
 
+// 1234567 → "1,234,567": counts people read at a glance.
+std::string Grouped(int64_t n);
+
 // "auto", "bar", "lines", "none".
 absl::StatusOr<ProgressStyle> ParseProgressStyle(const std::string& name);
 

@@ -16,10 +16,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "tools/listings/flag_arguments.h"
@@ -57,22 +53,14 @@ constexpr char kName[] = "crm-reso-feed";
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Writes a realistic RESO Web API (or NDJSON) Property feed; the same flags always give "
-      "the same bytes.\n  crm-reso-feed --count=100000 --out=listings.json");
-  absl::FlagsUsageConfig usage;
-  // --help lists this tool's flags, not only those of a file named like it.
-  usage.contains_helpshort_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tools/listings/");
-  };
-  usage.contains_help_flags = usage.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(usage);
-  if (absl::StatusOr<std::vector<char*>> args =
-          crm::listings::CheckFlagArguments(argc, argv, /*allow_positional=*/false);
+  if (absl::StatusOr<std::vector<char*>> args = crm::listings::ParseToolFlags(
+          argc, argv,
+          "Writes a realistic RESO Web API (or NDJSON) Property feed; the same flags always give "
+          "the same bytes.\n  crm-reso-feed --count=100000 --out=listings.json",
+          /*allow_positional=*/false);
       !args.ok()) {
     BadUsage(args.status().message());
   }
-  absl::ParseCommandLine(argc, argv);
 
   crm::listings::FeedOptions options;
   options.count = absl::GetFlag(FLAGS_count);
