@@ -29,17 +29,7 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/../.." && pwd -P)
 CRM="$ROOT/tools/crm"
-# The paths, the DSN and address helpers and the demo agents of tools/crm.
-# shellcheck disable=SC2034 # read by the libraries
 CRM_ROOT=$ROOT
-# shellcheck source=SCRIPTDIR/../lib/common.sh
-source "$ROOT/tools/lib/common.sh"
-# shellcheck source=SCRIPTDIR/../lib/db.sh
-source "$ROOT/tools/lib/db.sh"
-# shellcheck source=SCRIPTDIR/../lib/services.sh
-source "$ROOT/tools/lib/services.sh"
-# shellcheck source=SCRIPTDIR/../lib/demo.sh
-source "$ROOT/tools/lib/demo.sh"
 # shellcheck source=SCRIPTDIR/../lib/bench.sh
 source "$ROOT/tools/lib/bench.sh"
 
@@ -81,16 +71,9 @@ for c in "${case_list[@]}"; do
 done
 
 note() { printf 'bench leads: %s\n' "$*" >&2; }
-for svc in auth leads; do
-  svc_pid "$svc" >/dev/null || die "bench leads: $svc is not running (tools/crm up --detach first)"
-done
-# shellcheck disable=SC2034 # svc_dsn's port: the one the cluster runs on
-pg_pid >/dev/null && CRM_PG_PORT=$(pg_running_port)
-[[ -r $CRM_SECRETS/admin_password && -r $CRM_SECRETS/demo_agent_password ]] ||
-  die "bench leads: no admin or demo agent password in $(show_path "$CRM_SECRETS") (tools/crm up makes them)"
-
-LEADS_DSN=$(svc_dsn leads)
-leads_sql() { PGCONNECT_TIMEOUT=5 "$CRM_PG_BIN/psql" "$LEADS_DSN" -X -v ON_ERROR_STOP=1 "$@"; }
+bench_require_suite leads leads auth
+[[ -r $CRM_SECRETS/demo_agent_password ]] ||
+  die "bench leads: no demo agent password in $(show_path "$CRM_SECRETS") (tools/crm up makes it)"
 
 # The demo agents (ids ascending; the first one's leads are the AGENT cases')
 # and the bootstrap admin, from auth's database.
@@ -110,26 +93,26 @@ agent_email=${CRM_DEMO_AGENTS[0]#*:}
 BENCH_ROWS="email_key LIKE '%@bench.example.net'"
 forget_bench_leads() {
   local gone
-  gone=$(leads_sql -Atqc "WITH d AS (DELETE FROM leads WHERE $BENCH_ROWS RETURNING 1) SELECT count(*) FROM d")
+  gone=$(bench_sql -Atqc "WITH d AS (DELETE FROM leads WHERE $BENCH_ROWS RETURNING 1) SELECT count(*) FROM d")
   if ((gone > 0)); then
     note "deleted $gone leads of the creating cases (@bench.example.net); VACUUM (ANALYZE) leads"
-    leads_sql -qc "VACUUM (ANALYZE) leads"
+    bench_sql -qc "VACUUM (ANALYZE) leads"
   fi
 }
 forget_bench_leads
-rows=$(leads_sql -Atqc "SELECT count(*) FROM leads")
+rows=$(bench_sql -Atqc "SELECT count(*) FROM leads")
 if ((rows < leads)); then
   if ((fill)); then
     note "leads has $rows rows; adding $((leads - rows)) (tools/bench/leads_fill.sql, agents $agent_ids)"
     t0=$SECONDS
-    leads_sql -q -v n=$((leads - rows)) -v agents="$agent_ids" -f "$ROOT/tools/bench/leads_fill.sql" >&2
+    bench_sql -q -v n=$((leads - rows)) -v agents="$agent_ids" -f "$ROOT/tools/bench/leads_fill.sql" >&2
     note "filled in $((SECONDS - t0)) s"
   else
     note "warning: leads has only $rows rows (--no-fill)"
   fi
 fi
-rows=$(leads_sql -Atqc "SELECT count(*) FROM leads")
-max_id=$(leads_sql -Atqc "SELECT max(id) FROM leads")
+rows=$(bench_sql -Atqc "SELECT count(*) FROM leads")
+max_id=$(bench_sql -Atqc "SELECT max(id) FROM leads")
 ((max_id <= leads)) || max_id=$leads
 
 work=$(mktemp -d)
@@ -168,7 +151,7 @@ CAPTURE_TX="WITH c AS (UPDATE routing_cursors SET last_agent_id = coalesce((SELE
 # crm-load serialises them up front and spends little CPU per call (the two
 # cores are shared); the raw side draws ids from the whole range.
 get_ids() { # <condition> <file>
-  leads_sql -Atqc "SELECT '{\"id\":\"' || id || '\"}' FROM leads WHERE $1 AND deleted_at IS NULL AND id <= $max_id ORDER BY random() LIMIT 65536" >"$2"
+  bench_sql -Atqc "SELECT '{\"id\":\"' || id || '\"}' FROM leads WHERE $1 AND deleted_at IS NULL AND id <= $max_id ORDER BY random() LIMIT 65536" >"$2"
   [[ -s $2 ]] || die "bench leads: no leads where $1"
 }
 get_ids true "$work/ids.jsonl"
@@ -261,7 +244,7 @@ if ((plans)); then
   # connection settles on; ListLeads' with its values (an unnamed statement,
   # planned per call).
   note "plans at $rows rows"
-  leads_sql -q <<SQL
+  bench_sql -q <<SQL
 \\pset pager off
 SELECT id AS get_id FROM leads WHERE assigned_to = $agent AND id <= $max_id ORDER BY id DESC LIMIT 1 OFFSET 1000 \\gset
 SELECT email_key, phone_e164, source AS x_source, external_id FROM leads

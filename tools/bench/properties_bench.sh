@@ -28,16 +28,7 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/../.." && pwd -P)
 CRM="$ROOT/tools/crm"
-# shellcheck disable=SC2034 # read by the libraries
 CRM_ROOT=$ROOT
-# shellcheck source=SCRIPTDIR/../lib/common.sh
-source "$ROOT/tools/lib/common.sh"
-# shellcheck source=SCRIPTDIR/../lib/db.sh
-source "$ROOT/tools/lib/db.sh"
-# shellcheck source=SCRIPTDIR/../lib/services.sh
-source "$ROOT/tools/lib/services.sh"
-# shellcheck source=SCRIPTDIR/../lib/demo.sh
-source "$ROOT/tools/lib/demo.sh"
 # shellcheck source=SCRIPTDIR/../lib/bench.sh
 source "$ROOT/tools/lib/bench.sh"
 
@@ -80,24 +71,15 @@ for c in "${case_list[@]}"; do
 done
 
 note() { printf 'bench properties: %s\n' "$*" >&2; }
-for svc in auth properties; do
-  svc_pid "$svc" >/dev/null || die "bench properties: $svc is not running (tools/crm up --detach first)"
-done
-# shellcheck disable=SC2034 # svc_dsn's port: the one the cluster runs on
-pg_pid >/dev/null && CRM_PG_PORT=$(pg_running_port)
-[[ -r $CRM_SECRETS/admin_password ]] ||
-  die "bench properties: no admin password in $(show_path "$CRM_SECRETS") (tools/crm up makes it)"
+bench_require_suite properties properties auth
 for bin in crm-reso-feed crm-import-listings crm-load; do
   [[ -x $CRM_BIN/$bin ]] || die "bench properties: $(show_path "$CRM_BIN/$bin") is not built"
 done
 
-PROPERTIES_DSN=$(svc_dsn properties)
-props_sql() { PGCONNECT_TIMEOUT=5 "$CRM_PG_BIN/psql" "$PROPERTIES_DSN" -X -v ON_ERROR_STOP=1 "$@"; }
-
 work=$(mktemp -d)
 IMPORT_SYSTEM="Bench Import MLS"
 cleanup() {
-  props_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox; DROP PROCEDURE IF EXISTS bench_upsert(int)" >/dev/null 2>&1 || true
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox; DROP PROCEDURE IF EXISTS bench_upsert(int)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -113,10 +95,10 @@ import_feed() { # <file> [crm-import-listings flags...]; prints its JSON answer
 emails=$(printf '%s\n' "${CRM_DEMO_AGENTS[@]#*:}" | paste -sd, -)
 
 # Listings for the read cases, from a feed of their own ("Bench MLS").
-live=$(props_sql -Atqc "SELECT count(*) FROM properties WHERE deleted_at IS NULL AND originating_system_name IS DISTINCT FROM '$IMPORT_SYSTEM'")
+live=$(bench_sql -Atqc "SELECT count(*) FROM properties WHERE deleted_at IS NULL AND originating_system_name IS DISTINCT FROM '$IMPORT_SYSTEM'")
 if ((live < listings)); then
   need=$((listings - live))
-  have=$(props_sql -Atqc "SELECT count(*) FROM properties WHERE originating_system_name = 'Bench MLS'")
+  have=$(bench_sql -Atqc "SELECT count(*) FROM properties WHERE originating_system_name = 'Bench MLS'")
   note "properties has $live live listings; importing $need more from a generated feed (Bench MLS)"
   "$CRM_BIN/crm-reso-feed" --count="$need" --first=$((have + 1)) --seed=4242 \
     --originating_system="Bench MLS" --listing_id_prefix=BM --agent_emails="$emails" \
@@ -124,26 +106,26 @@ if ((live < listings)); then
   out=$(import_feed "$work/fill.json") || die "bench properties: the fill's import failed: $out"
   note "filled: $(bench_field <(printf '%s' "$out") records) records in $(bench_field <(printf '%s' "$out") seconds) s"
   rm -f "$work/fill.json"
-  props_sql -qc "VACUUM (ANALYZE) properties"
+  bench_sql -qc "VACUUM (ANALYZE) properties"
 fi
-rows=$(props_sql -Atqc "SELECT count(*) FROM properties WHERE deleted_at IS NULL")
+rows=$(bench_sql -Atqc "SELECT count(*) FROM properties WHERE deleted_at IS NULL")
 
 # ---------------------------------------------------------------- import
 peak_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 raw_upsert_seconds() { # <ndjson file>: loads it (untimed), then times CALL bench_upsert
-  props_sql -qc "TRUNCATE bench_feed RESTART IDENTITY" >/dev/null
-  props_sql -qc "\\copy bench_feed (doc) FROM '$1' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" >/dev/null
-  props_sql -qc "VACUUM (ANALYZE) bench_feed" >/dev/null
-  props_sql -c '\timing on' -c "CALL bench_upsert($batch)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
+  bench_sql -qc "TRUNCATE bench_feed RESTART IDENTITY" >/dev/null
+  bench_sql -qc "\\copy bench_feed (doc) FROM '$1' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" >/dev/null
+  bench_sql -qc "VACUUM (ANALYZE) bench_feed" >/dev/null
+  bench_sql -c '\timing on' -c "CALL bench_upsert($batch)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
     awk '{printf "%.3f", $1 / 1000}'
 }
 
 run_import() {
   local pid feeds=() kinds=(create unchanged update) i out service_s raw_s
   pid=$(svc_pid properties)
-  props_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
-  props_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
+  bench_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
+  bench_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
   for format in webapi ndjson; do
     "$CRM_BIN/crm-reso-feed" --count="$import" --seed=2027 --format="$format" \
       --originating_system="$IMPORT_SYSTEM" --listing_id_prefix=BI --out="$work/day0.$format"
@@ -153,7 +135,7 @@ run_import() {
   done
   feeds=(day0 day0 day1)
   # The raw side's table: a copy of `properties` (every index) as it is now.
-  props_sql -q -v skip="$IMPORT_SYSTEM" -f "$ROOT/tools/bench/properties_raw_upsert.sql" >/dev/null
+  bench_sql -q -v skip="$IMPORT_SYSTEM" -f "$ROOT/tools/bench/properties_raw_upsert.sql" >/dev/null
   local before_kb
   before_kb=$(rss_kb "$pid")
   echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true # resets VmHWM (Linux ≥ 4.0)
@@ -174,9 +156,9 @@ run_import() {
       "$(awk -v a="$service_s" -v b="$raw_s" 'BEGIN {printf "%.2f", b / a}')" >>"$work/import.json"
   done
   printf '], "service_peak_rss_kb": %s}\n' "$(peak_kb "$pid")" >>"$work/import.json"
-  props_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
-  props_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox; DROP PROCEDURE IF EXISTS bench_upsert(int)" >/dev/null
-  props_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
+  bench_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox; DROP PROCEDURE IF EXISTS bench_upsert(int)" >/dev/null
+  bench_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
   rm -f "$work"/day*.*
 }
 
@@ -187,12 +169,12 @@ COLS="id, mls_id, address, (price * 100)::int8 AS price_cents, status, coalesce(
 PROPERTIES_GET="SELECT $COLS FROM properties WHERE id = \$1 AND deleted_at IS NULL"
 LIST="SELECT $COLS FROM properties WHERE deleted_at IS NULL"
 # The search every client screen makes: on the market, a price range, a city.
-CITY=$(props_sql -Atqc "SELECT city FROM properties WHERE deleted_at IS NULL GROUP BY city ORDER BY count(*) DESC LIMIT 1")
+CITY=$(bench_sql -Atqc "SELECT city FROM properties WHERE deleted_at IS NULL GROUP BY city ORDER BY count(*) DESC LIMIT 1")
 MIN_CENTS=25000000 MAX_CENTS=60000000
 city_lower=$(printf '%s' "$CITY" | tr '[:upper:]' '[:lower:]')
 
-max_id=$(props_sql -Atqc "SELECT max(id) FROM properties")
-props_sql -Atqc "SELECT '{\"id\":\"' || id || '\"}' FROM properties WHERE deleted_at IS NULL ORDER BY random() LIMIT 65536" >"$work/ids.jsonl"
+max_id=$(bench_sql -Atqc "SELECT max(id) FROM properties")
+bench_sql -Atqc "SELECT '{\"id\":\"' || id || '\"}' FROM properties WHERE deleted_at IS NULL ORDER BY random() LIMIT 65536" >"$work/ids.jsonl"
 
 run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --json)
   local c=$1 args=(--pair --json --rounds="$rounds" --warmup="$warmup" --duration="$duration"
@@ -278,7 +260,7 @@ fi
 
 if ((plans)); then
   note "plans at $rows live listings"
-  props_sql -q <<SQL
+  bench_sql -q <<SQL
 \\pset pager off
 \\echo '== GetProperty (properties_get)'
 EXPLAIN (ANALYZE, BUFFERS) SELECT $COLS FROM properties WHERE id = (SELECT max(id) / 2 FROM properties) AND deleted_at IS NULL;

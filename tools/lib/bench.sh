@@ -1,6 +1,36 @@
 # shellcheck shell=bash
-# What the benchmark scripts (tools/bench/*_bench.sh) share: reading crm-load's
-# --json answers and printing a table of `crm-load --pair` cases.
+# What the benchmark scripts (tools/bench/*_bench.sh) share: tools/crm's
+# libraries, the check that the suite is up, psql as the service's own role,
+# reading crm-load's --json answers and printing a table of `crm-load --pair`
+# cases. A script sets CRM_ROOT, then sources this file.
+
+# The paths, the DSN and address helpers and the demo agents of tools/crm.
+# shellcheck source=SCRIPTDIR/common.sh
+source "$CRM_ROOT/tools/lib/common.sh"
+# shellcheck source=SCRIPTDIR/db.sh
+source "$CRM_ROOT/tools/lib/db.sh"
+# shellcheck source=SCRIPTDIR/services.sh
+source "$CRM_ROOT/tools/lib/services.sh"
+# shellcheck source=SCRIPTDIR/demo.sh
+source "$CRM_ROOT/tools/lib/demo.sh"
+
+# Dies unless the suite of `tools/crm up --detach` runs <svc>... and the admin's
+# password is there; points svc_dsn at the running cluster and bench_sql at
+# the first service's database, as that service's own role.
+bench_require_suite() { # <bench name> <svc>...
+  local name=$1 svc
+  shift
+  for svc; do
+    svc_pid "$svc" >/dev/null || die "bench $name: $svc is not running (tools/crm up --detach first)"
+  done
+  # shellcheck disable=SC2034 # svc_dsn's port: the one the cluster runs on
+  pg_pid >/dev/null && CRM_PG_PORT=$(pg_running_port)
+  [[ -r $CRM_SECRETS/admin_password ]] ||
+    die "bench $name: no admin password in $(show_path "$CRM_SECRETS") (tools/crm up makes it)"
+  BENCH_DSN=$(svc_dsn "$1")
+}
+
+bench_sql() { PGCONNECT_TIMEOUT=5 "$CRM_PG_BIN/psql" "$BENCH_DSN" -X -v ON_ERROR_STOP=1 "$@"; }
 
 # A field of a JSON file, by dotted path ("service.rps"); "" when absent.
 bench_field() { # <file> <path>
