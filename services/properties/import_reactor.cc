@@ -232,10 +232,10 @@ bool ImportReactor::Overlaps(const Batch& batch) const {
 
 void ImportReactor::Advance() {
   std::optional<std::pair<int64_t, Batch>> start;
-  if (failure_.ok() && waiting_.has_value() && in_flight_ < kMaxInFlight && !Overlaps(*waiting_)) {
+  if (failure_.ok() && waiting_.has_value() &&
+      static_cast<int>(in_flight_identities_.size()) < kMaxInFlight && !Overlaps(*waiting_)) {
     const int64_t id = next_batch_id_++;
-    ++in_flight_;
-    in_flight_identities_[id] = waiting_->identities;
+    in_flight_identities_[id] = std::move(waiting_->identities);  // Store needs only the rows
     start.emplace(id, *std::move(waiting_));
     waiting_.reset();
   }
@@ -245,7 +245,7 @@ void ImportReactor::Advance() {
     read = true;
   }
   bool finish = false;
-  if (!finished_ && in_flight_ == 0 && !checking_ &&
+  if (!finished_ && in_flight_identities_.empty() && !checking_ &&
       (!failure_.ok() || (stream_ended_ && !waiting_.has_value()))) {
     finished_ = true;
     finish = true;
@@ -259,7 +259,6 @@ void ImportReactor::Advance() {
           Store(id, std::move(batch));
         })) {
       mu_.Lock();
-      --in_flight_;
       in_flight_identities_.erase(id);
       if (failure_.ok()) {
         failure_ = Busy();
@@ -311,7 +310,6 @@ void ImportReactor::Store(int64_t id, Batch batch) {
     done += std::max<size_t>(outcome->consumed, 1);
   }
   mu_.Lock();
-  --in_flight_;
   in_flight_identities_.erase(id);
   response_->set_created_count(response_->created_count() + total.created);
   response_->set_updated_count(response_->updated_count() + total.updated);

@@ -84,8 +84,8 @@ class ImportReactor final : public grpc::ServerReadReactor<v1::ImportPropertiesR
   int64_t messages_ = 0;
 
   absl::Mutex mu_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_batch_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // The messages being stored, by batch id: the listings each names.
   absl::flat_hash_map<int64_t, absl::flat_hash_set<std::string>> in_flight_identities_
       ABSL_GUARDED_BY(mu_);
   bool checking_ ABSL_GUARDED_BY(mu_) = false;  // a message being checked
