@@ -119,15 +119,9 @@ demo_seed_listings() {
     warn "demo listings skipped: crm-reso-feed failed"
     return 1
   }
-  local tls=()
-  if tls_enabled; then
-    tls=("--tls_ca_file=$CRM_TLS/ca.crt" "--tls_client_cert_file=$CRM_TLS/client.crt"
-      "--tls_client_key_file=$CRM_TLS/client.key")
-  fi
-  if ! out=$("$CRM_BIN/crm-import-listings" "--target=$(svc_addr properties)" \
-    "--auth_address=$(svc_addr auth)" "--login_email=$CRM_ADMIN_EMAIL" \
-    "--login_password_file=$CRM_SECRETS/admin_password" "${tls[@]}" --progress=none --json \
-    "$feed" 2>&1); then
+  local args=()
+  mapfile -t args < <(import_listings_args)
+  if ! out=$("$CRM_BIN/crm-import-listings" "${args[@]}" --progress=none --json "$feed" 2>&1); then
     warn "demo listings: the import failed (the next tools/crm up tries again): ${out//$'\n'/ }"
     return 1
   fi

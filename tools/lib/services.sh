@@ -223,3 +223,11 @@ auth_secrets_ensure() {
     secret_ensure "service-accounts/$svc.secret" 32
   done
 }
+
+# crm-import-listings' flags for the running suite, as the bootstrap admin
+# (its password from its file, never on a command line), one per line.
+import_listings_args() {
+  printf '%s\n' "--target=$(svc_addr properties)" "--auth_address=$(svc_addr auth)" \
+    "--login_email=$CRM_ADMIN_EMAIL" "--login_password_file=$CRM_SECRETS/admin_password"
+  tls_client_args
+}

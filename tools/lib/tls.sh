@@ -127,3 +127,11 @@ tls_probe_args() {
   printf '%s\n' "--ca_file=$CRM_TLS/ca.crt" "--cert_file=$CRM_TLS/client.crt" \
     "--key_file=$CRM_TLS/client.key"
 }
+
+# The --tls_* flags our client tools (crm-load, crm-import-listings) take for
+# the operator's certificate in the current mode (one per line, for mapfile).
+tls_client_args() {
+  tls_enabled || return 0
+  printf '%s\n' "--tls_ca_file=$CRM_TLS/ca.crt" "--tls_client_cert_file=$CRM_TLS/client.crt" \
+    "--tls_client_key_file=$CRM_TLS/client.key"
+}
