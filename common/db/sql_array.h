@@ -7,6 +7,7 @@
 //
 //   tx.exec_prepared("activities_insert", db::ArrayLiteral(ids), db::ArrayLiteral(names));
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,5 +18,8 @@ namespace crm::db {
 // exactly as given. Cast it in SQL to the element type wanted: $1::text[],
 // $2::bigint[], $3::bytea[] (bytea elements in hex form, "\x...").
 std::string ArrayLiteral(const std::vector<std::string>& values);
+
+// Integers ($1::bigint[]): a batch of ids.
+std::string ArrayLiteral(const std::vector<int64_t>& values);
 
 }  // namespace crm::db

@@ -27,7 +27,18 @@ TEST_F(ArrayLiteralTest, RoundTripsAnyTextThroughPostgres) {
     EXPECT_FALSE(rows[i][1].as<bool>()) << i;
     EXPECT_EQ(rows[i][0].as<std::string>(), values[i]) << i;
   }
-  EXPECT_EQ(tx.exec_params1("SELECT cardinality($1::text[])", ArrayLiteral({}))[0].as<int>(), 0);
+  EXPECT_EQ(
+      tx.exec_params1("SELECT cardinality($1::text[])", ArrayLiteral(std::vector<std::string>{}))[0]
+          .as<int>(),
+      0);
+  EXPECT_EQ(
+      tx.exec_params1("SELECT cardinality($1::bigint[])", ArrayLiteral(std::vector<int64_t>{}))[0]
+          .as<int>(),
+      0);
+  EXPECT_EQ(tx.exec_params1("SELECT sum(x)::text || '/' || count(*) FROM unnest($1::bigint[]) x",
+                            ArrayLiteral(std::vector<int64_t>{1, -2, 9007199254740993}))[0]
+                .as<std::string>(),
+            "9007199254740992/3");
   EXPECT_EQ(tx.exec_params1("SELECT sum(x) FROM unnest($1::bigint[]) x",
                             ArrayLiteral({"1", "-2", "9007199254740993"}))[0]
                 .as<std::string>(),

@@ -43,9 +43,12 @@ std::unique_ptr<ConfiguredRelay> StartRelayFromFlags(const server::ServiceFlags&
   }
   RelayOptions options;
   options.dsn = flags.dsn;
-  options.audit_channel =
-      client::CreateServiceChannel(absl::GetFlag(FLAGS_audit_address), flags.client_tls);
+  options.audit_channel = AuditChannelFromFlags(flags);
   return std::make_unique<ConfiguredRelay>(credentials, std::move(options));
+}
+
+std::shared_ptr<grpc::Channel> AuditChannelFromFlags(const server::ServiceFlags& flags) {
+  return client::CreateServiceChannel(absl::GetFlag(FLAGS_audit_address), flags.client_tls);
 }
 
 }  // namespace crm::outbox

@@ -43,6 +43,10 @@ void AddRelayHealthDetail(server::Runner& runner, const ConfiguredRelay* relay);
 // --outbox_retention_hours, for outbox::PurgeDelivered.
 absl::Duration OutboxRetentionFromFlags();
 
+// A channel to audit at --audit_address (TLS as the service's client flags
+// say): the relay's, and any other caller of audit in the service.
+std::shared_ptr<grpc::Channel> AuditChannelFromFlags(const server::ServiceFlags& flags);
+
 // The started relay; nullptr when `credentials` is (no service account).
 std::unique_ptr<ConfiguredRelay> StartRelayFromFlags(const server::ServiceFlags& flags,
                                                      auth::ServiceCredentials* credentials);

@@ -114,15 +114,6 @@ constexpr PageStatement kPageStatements[] = {
     {"leads_page_source", " AND source = $3::text"},
 };
 
-std::string IdArray(const std::vector<int64_t>& ids) {
-  std::vector<std::string> text;
-  text.reserve(ids.size());
-  for (int64_t id : ids) {
-    text.push_back(absl::StrCat(id));
-  }
-  return db::ArrayLiteral(text);
-}
-
 json RoutingJson(const Routing& routing) {
   return {{"rule", routing.rule},
           {"agent_id", routing.agent_id},
@@ -197,7 +188,7 @@ LeadRecord Insert(pqxx::transaction_base& tx, const NewLead& lead) {
       "leads_insert", lead.contact.name, lead.contact.contact_info, lead.status, lead.assigned_to,
       lead.contact.email, lead.contact.email_key, lead.contact.phone, lead.contact.phone_e164,
       lead.source, lead.external_id, lead.notes, lead.property_id, routing.rule, routing.agent_id,
-      routing.reason, IdArray(routing.candidates), lead.property_mls_id));
+      routing.reason, db::ArrayLiteral(routing.candidates), lead.property_mls_id));
 }
 
 // Writes every field of `lead` (the caller changed some).
@@ -755,8 +746,9 @@ absl::StatusOr<LeadRecord> LeadRepository::Assign(int64_t id, int64_t agent_id,
       idempotency::Remember(tx, actor_id, "AssignLead", request_id, {.resource_id = id});
       return *current;
     }
-    LeadRecord updated = ToLead(tx.exec_prepared1("leads_assign", id, agent_id, routing.rule,
-                                                  routing.reason, IdArray(routing.candidates)));
+    LeadRecord updated =
+        ToLead(tx.exec_prepared1("leads_assign", id, agent_id, routing.rule, routing.reason,
+                                 db::ArrayLiteral(routing.candidates)));
     if (absl::Status s = kActivities.Record(tx, actor_id,
                                             agent_id == 0 ? "lead.unassigned" : "lead.assigned", id,
                                             {{"agent_id", agent_id},
@@ -790,9 +782,9 @@ absl::StatusOr<LeadRecord> LeadRepository::Claim(int64_t id, int64_t agent_id,
     if (current->assigned_to != 0) {
       return absl::FailedPreconditionError("lead is already assigned (claimed by someone else)");
     }
-    LeadRecord updated =
-        ToLead(tx.exec_prepared1("leads_assign", id, agent_id, "claim",
-                                 "claimed from the pool of unassigned leads", IdArray({})));
+    LeadRecord updated = ToLead(tx.exec_prepared1("leads_assign", id, agent_id, "claim",
+                                                  "claimed from the pool of unassigned leads",
+                                                  db::ArrayLiteral(std::vector<int64_t>{})));
     if (absl::Status s = kActivities.Record(tx, agent_id, "lead.claimed", id,
                                             {{"agent_id", agent_id},
                                              {"name", updated.name},

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -38,11 +39,27 @@ using ::crm::testing::PgCluster;
 using ::crm::testing::ServiceProcess;
 using ::testing::HasSubstr;
 
+// The types a seed column may have, as information_schema.columns names them
+// (data_type): the seed's own or a wider one. A VARCHAR(n) of the seed must
+// stay at least n characters (character_maximum_length; TEXT and unbounded
+// varchar have none, and are wide enough).
+struct ColumnType {
+  std::set<std::string> data_types;
+  int min_length = 0;
+};
+
+ColumnType Id() { return {{"bigint", "integer"}}; }  // the seed's SERIAL and INTEGER ids
+ColumnType Timestamp() { return {{"timestamp with time zone", "timestamp without time zone"}}; }
+ColumnType Money() { return {{"numeric"}}; }
+ColumnType Text() { return {{"text", "character varying"}}; }
+ColumnType Varchar(int length) { return {{"character varying", "text"}, length}; }
+
 struct ServiceSpec {
   std::string name;
   std::vector<std::string> grpc_services;
-  std::vector<std::string> methods;                     // as named in the API contract
-  std::map<std::string, std::set<std::string>> tables;  // seed table → seed columns
+  std::vector<std::string> methods;  // as named in the API contract
+  // seed table → its seed columns, each with the types it may have
+  std::map<std::string, std::map<std::string, ColumnType>> tables;
   std::vector<std::string> indexes;
 };
 
@@ -55,7 +72,12 @@ const std::vector<ServiceSpec>& Specs() {
         "crm.auth.v1.UserService/CreateUser", "crm.auth.v1.UserService/GetUser",
         "crm.auth.v1.UserService/ListUsers", "crm.auth.v1.UserService/UpdateUser",
         "crm.auth.v1.UserService/ChangePassword", "crm.auth.v1.UserService/DeactivateUser"},
-       {{"users", {"id", "name", "email", "role", "password_hash"}}},
+       {{"users",
+         {{"id", Id()},
+          {"name", Varchar(100)},
+          {"email", Varchar(100)},
+          {"role", Varchar(50)},
+          {"password_hash", Text()}}}},
        {"idx_users_email"}},
       {"leads",
        {"crm.leads.v1.LeadService"},
@@ -63,7 +85,12 @@ const std::vector<ServiceSpec>& Specs() {
         "crm.leads.v1.LeadService/GetLead", "crm.leads.v1.LeadService/ListLeads",
         "crm.leads.v1.LeadService/UpdateLead", "crm.leads.v1.LeadService/AssignLead",
         "crm.leads.v1.LeadService/ClaimLead", "crm.leads.v1.LeadService/DeleteLead"},
-       {{"leads", {"id", "name", "contact_info", "status", "assigned_to"}}},
+       {{"leads",
+         {{"id", Id()},
+          {"name", Varchar(100)},
+          {"contact_info", Text()},
+          {"assigned_to", Id()},
+          {"status", Varchar(50)}}}},
        {"idx_leads_assigned_to"}},
       {"properties",
        {"crm.properties.v1.PropertyService"},
@@ -73,7 +100,13 @@ const std::vector<ServiceSpec>& Specs() {
         "crm.properties.v1.PropertyService/UpdateProperty",
         "crm.properties.v1.PropertyService/DeleteProperty",
         "crm.properties.v1.PropertyService/ImportProperties"},
-       {{"properties", {"id", "mls_id", "address", "price", "status", "agent_id"}}},
+       {{"properties",
+         {{"id", Id()},
+          {"mls_id", Varchar(50)},
+          {"address", Text()},
+          {"price", Money()},
+          {"status", Varchar(50)},
+          {"agent_id", Id()}}}},
        {"idx_properties_mls_id"}},
       {"notifications",
        {"crm.notifications.v1.NotificationService"},
@@ -81,13 +114,19 @@ const std::vector<ServiceSpec>& Specs() {
         "crm.notifications.v1.NotificationService/MarkNotificationsRead",
         "crm.notifications.v1.NotificationService/WatchNotifications",
         "crm.notifications.v1.NotificationService/CreateNotification"},
-       {{"notifications", {"id", "recipient_id", "message", "is_read", "created_at"}}},
+       {{"notifications",
+         {{"id", Id()},
+          {"recipient_id", Id()},
+          {"message", Text()},
+          {"status", Varchar(50)},
+          {"created_at", Timestamp()}}}},
        {"idx_notifications_recipient_id"}},
       {"audit",
        {"crm.audit.v1.AuditService"},
        {"crm.audit.v1.AuditService/RecordActivities", "crm.audit.v1.AuditService/ListActivities",
         "crm.audit.v1.AuditService/WatchActivities", "crm.audit.v1.AuditService/VerifyActivities"},
-       {{"activities", {"id", "user_id", "action", "timestamp"}}},
+       {{"activities",
+         {{"id", Id()}, {"user_id", Id()}, {"action", Text()}, {"timestamp", Timestamp()}}}},
        {"idx_activities_user_id", "idx_activities_timestamp"}},
   };
   return *specs;
@@ -192,13 +231,26 @@ TEST_F(SuiteTest, EveryServiceServesAndOwnsItsSeedSchema) {
     pqxx::connection conn(dsns_[spec.name]);
     pqxx::nontransaction tx(conn);
     for (const auto& [table, seed_columns] : spec.tables) {
-      std::set<std::string> columns;
-      for (const auto& row : tx.exec_params(
-               "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table)) {
-        columns.insert(row[0].as<std::string>());
+      // column → (data_type, character_maximum_length or kUnbounded)
+      constexpr int kUnbounded = std::numeric_limits<int>::max();
+      std::map<std::string, std::pair<std::string, int>> columns;
+      for (const auto& row :
+           tx.exec_params("SELECT column_name, data_type, character_maximum_length "
+                          "FROM information_schema.columns WHERE table_name = $1",
+                          table)) {
+        columns[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<int>(kUnbounded)};
       }
-      for (const std::string& column : seed_columns) {
-        EXPECT_TRUE(columns.count(column)) << table << "." << column;
+      for (const auto& [column, seed_type] : seed_columns) {
+        const auto found = columns.find(column);
+        if (found == columns.end()) {
+          ADD_FAILURE() << table << "." << column << " is missing";
+          continue;
+        }
+        const auto& [data_type, length] = found->second;
+        EXPECT_TRUE(seed_type.data_types.count(data_type))
+            << table << "." << column << " is " << data_type;
+        EXPECT_GE(length, seed_type.min_length)
+            << table << "." << column << " is narrower than the seed's";
       }
       EXPECT_EQ(tx.exec_params1("SELECT tableowner FROM pg_tables WHERE tablename = $1", table)[0]
                     .as<std::string>(),

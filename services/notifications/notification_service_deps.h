@@ -1,0 +1,23 @@
+#pragma once
+
+// What the notifications service's RPCs use, owned by main().
+
+#include "common/auth/authenticator.h"
+#include "common/pagination/page_token.h"
+#include "common/server/blocking_executor.h"
+#include "common/users/user_directory.h"
+#include "services/notifications/notification_hub.h"
+#include "services/notifications/notification_repository.h"
+
+namespace crm::notifications {
+
+struct NotificationServiceDeps {
+  NotificationRepository* notifications = nullptr;
+  NotificationHub* hub = nullptr;
+  users::UserDirectory* directory = nullptr;  // recipients of CreateNotification
+  auth::Authenticator* authenticator = nullptr;
+  const pagination::PageTokenCodec* page_tokens = nullptr;
+  server::BlockingExecutor* executor = nullptr;
+};
+
+}  // namespace crm::notifications
