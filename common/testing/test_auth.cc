@@ -4,13 +4,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/subprocess.h"
 #include "common/testing/test_calls.h"
 
 namespace crm::testing {
 
 absl::StatusOr<std::unique_ptr<TestAuth>> TestAuth::Start(
     const std::string& dsn, const std::string& dir,
-    const std::map<std::string, std::string>& service_secrets) {
+    const std::map<std::string, std::string>& service_secrets,
+    const std::vector<std::string>& extra_args) {
   std::unique_ptr<TestAuth> auth(new TestAuth());
   auth->dir_ = dir;
   std::error_code error;
@@ -30,9 +32,16 @@ absl::StatusOr<std::unique_ptr<TestAuth>> TestAuth::Start(
       return s;
     }
   }
-  absl::StatusOr<std::unique_ptr<ServiceProcess>> process = ServiceProcess::Start(
-      "auth", {"--dsn=" + dsn, "--admin_password_file=" + dir + "/admin_password",
-               "--service_accounts_dir=" + dir + "/accounts", "--max_hashes_per_second=0"});
+  // Its own address too: with a service account of its own (extra_args), auth
+  // signs in to itself to relay its events.
+  const int port = FreePort();
+  std::vector<std::string> args = {
+      "--dsn=" + dsn, "--admin_password_file=" + dir + "/admin_password",
+      "--service_accounts_dir=" + dir + "/accounts", "--max_hashes_per_second=0",
+      absl::StrCat("--auth_address=127.0.0.1:", port)};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  absl::StatusOr<std::unique_ptr<ServiceProcess>> process =
+      ServiceProcess::StartOnPort(port, "auth", args);
   if (!process.ok()) {
     return process.status();
   }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -36,9 +37,12 @@ class TestAuth {
   // `service_secrets`: service account name → secret, written to
   // `dir`/accounts/<name>.secret for auth (and to `dir`/<name>.secret for the
   // service to present: ServiceSecretFile).
+  // `extra_args` go to crm-auth as well (say its --audit_address, or
+  // --access_token_ttl_seconds).
   static absl::StatusOr<std::unique_ptr<TestAuth>> Start(
       const std::string& dsn, const std::string& dir,
-      const std::map<std::string, std::string>& service_secrets);
+      const std::map<std::string, std::string>& service_secrets,
+      const std::vector<std::string>& extra_args = {});
 
   ServiceProcess& process() { return *process_; }
   const TestUser& admin() const { return admin_; }

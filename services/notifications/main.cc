@@ -1,5 +1,6 @@
 // crm-notifications: its flags and a list of its parts; see README.md in this folder.
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/flags/flag.h"
@@ -17,6 +18,8 @@ ABSL_FLAG(int32_t, max_watch_streams, 10000,
           "WatchNotifications streams this process keeps open at most");
 ABSL_FLAG(int32_t, max_watch_streams_per_user, 16,
           "WatchNotifications streams one user may keep open at most");
+ABSL_FLAG(int32_t, watch_heartbeat_seconds, 15,
+          "a WatchNotifications stream quiet this long gets a keep-alive message (for proxies)");
 
 int main(int argc, char** argv) {
   auto kit = crm::service::Kit::Start(
@@ -42,14 +45,15 @@ int main(int argc, char** argv) {
        .directory = &kit->user_directory(),
        .authenticator = &kit->authenticator(),
        .page_tokens = &kit->page_tokens(),
-       .executor = &kit->executor()});
+       .executor = &kit->executor(),
+       .heartbeat = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_watch_heartbeat_seconds)))});
   kit->AddService(&notification_service,
                   crm::notifications::v1::NotificationService::service_full_name());
   // The activity feed, followed as the service account.
   std::unique_ptr<crm::notifications::FeedConsumer> consumer;
   if (crm::auth::ServiceCredentials* credentials = kit->service_credentials()) {
-    consumer = std::make_unique<crm::notifications::FeedConsumer>(
-        crm::notifications::FeedConsumerOptions{
+    consumer =
+        std::make_unique<crm::notifications::FeedConsumer>(crm::notifications::FeedConsumerOptions{
             .audit_channel = crm::outbox::AuditChannelFromFlags(kit->flags()),
             .authorize = [credentials](grpc::ClientContext& c) { return credentials->Attach(c); },
             .notifications = &notifications,

@@ -2,6 +2,7 @@
 
 // What the notifications service's RPCs use, owned by main().
 
+#include "absl/time/time.h"
 #include "common/auth/authenticator.h"
 #include "common/pagination/page_token.h"
 #include "common/server/blocking_executor.h"
@@ -18,6 +19,8 @@ struct NotificationServiceDeps {
   auth::Authenticator* authenticator = nullptr;
   const pagination::PageTokenCodec* page_tokens = nullptr;
   server::BlockingExecutor* executor = nullptr;
+  // A live stream quiet this long gets a keep-alive message.
+  absl::Duration heartbeat = absl::Seconds(15);
 };
 
 }  // namespace crm::notifications

@@ -39,7 +39,6 @@ using ::testing::Matcher;
 using ::testing::SizeIs;
 
 constexpr int64_t kAdmin = 1;
-constexpr int64_t kOtherAdmin = 2;
 constexpr int64_t kAgent = 7;
 constexpr int64_t kOtherAgent = 8;
 constexpr int64_t kIntegration = 9;  // a SERVICE account that captures leads

@@ -246,7 +246,7 @@ void WatchNotificationsReactor::Tick(absl::Time now) {
         absl::StrCat(s.message(), "; ", ResumeHint(last_sent_id_), " and a fresh token"))));
     return;
   }
-  if (mode_ == Mode::kLive && !writing_ && queue_.empty() && now - last_write_ >= kHeartbeat) {
+  if (mode_ == Mode::kLive && !writing_ && queue_.empty() && now - last_write_ >= deps_.heartbeat) {
     timestamp::ToProto(now, queue_.emplace_back().mutable_heartbeat_time());
     WriteNextLocked();
   }

@@ -32,7 +32,6 @@ class WatchNotificationsReactor final
  public:
   static constexpr int kReplayPage = 100;
   static constexpr size_t kMaxBacklog = 256;
-  static constexpr absl::Duration kHeartbeat = absl::Seconds(15);
 
   WatchNotificationsReactor(grpc::CallbackServerContext* context,
                             const v1::WatchNotificationsRequest& request,
