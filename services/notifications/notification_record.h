@@ -2,11 +2,17 @@
 
 // A notification as the repository reads and writes it (no gRPC here).
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 namespace crm::notifications {
+
+// What a notification may hold (the proto's limits), in code points.
+inline constexpr size_t kMaxKindCharacters = 64;
+inline constexpr size_t kMaxTitleCharacters = 200;
+inline constexpr size_t kMaxMessageCharacters = 4000;
 
 struct NotificationRecord {
   int64_t id = 0;

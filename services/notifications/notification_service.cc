@@ -19,10 +19,7 @@ namespace {
 using auth::Caller;
 using auth::Role;
 
-constexpr size_t kMaxKindBytes = 64;
-constexpr size_t kMaxTitleCharacters = 200;
-constexpr size_t kMaxMessageBytes = 16000;  // 4 000 characters of up to 4 bytes
-constexpr size_t kMaxMessageCharacters = 4000;
+constexpr size_t kMaxMessageBytes = 4 * kMaxMessageCharacters;  // UTF-8: ≤4 bytes each
 constexpr int kMaxIds = 1000;
 
 // "lead.assigned", "system.message": dotted lower_snake parts.
@@ -30,8 +27,8 @@ absl::Status CheckKind(const std::string& kind, absl::string_view field, bool re
   if (kind.empty()) {
     return required ? fields::Required(field) : absl::OkStatus();
   }
-  if (kind.size() > kMaxKindBytes) {
-    return fields::TooLong(field, kMaxKindBytes, "characters");
+  if (kind.size() > kMaxKindCharacters) {
+    return fields::TooLong(field, kMaxKindCharacters, "characters");
   }
   bool part_start = true;
   for (const char c : kind) {

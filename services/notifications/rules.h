@@ -26,12 +26,11 @@
 #include <string>
 #include <vector>
 
+#include "services/notifications/notification_record.h"
+
 namespace crm::notifications {
 
 // A draft's limits, in code points (crm.notifications.v1.Notification).
-inline constexpr size_t kMaxKindCharacters = 64;
-inline constexpr size_t kMaxTitleCharacters = 200;
-inline constexpr size_t kMaxMessageCharacters = 4000;
 
 // An audit activity as the rules see it (crm.audit.v1.Activity, decoded).
 struct FeedEvent {
