@@ -157,12 +157,11 @@ class NotificationServiceTest : public crm::testing::PgTest {
     dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-notifications-test-",
                         getpid(), "-", db_name_);
     audit_port_ = crm::testing::FreePort();
-    auto auth = crm::testing::TestAuth::Start(
-        dsns_["auth"], dir_,
-        {{"auth", "auth-account-secret"},
-         {"leads", "leads-account-secret"},
-         {"notifications", "notifications-account-secret"}},
-        {"--service_account_secret_file=" + dir_ + "/accounts/auth.secret", AuditFlag()});
+    auto auth = crm::testing::TestAuth::Start(dsns_["auth"], dir_,
+                                              {{"auth", "auth-account-secret"},
+                                               {"leads", "leads-account-secret"},
+                                               {"notifications", "notifications-account-secret"}},
+                                              AuthArgs());
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = *std::move(auth);
     admin_ = auth_->admin();
@@ -195,6 +194,12 @@ class NotificationServiceTest : public crm::testing::PgTest {
     std::filesystem::remove_all(dir_);
   }
 
+  std::vector<std::string> AuthArgs() {
+    std::vector<std::string> args = {
+        "--service_account_secret_file=" + dir_ + "/accounts/auth.secret", AuditFlag()};
+    args.insert(args.end(), auth_extra_.begin(), auth_extra_.end());
+    return args;
+  }
   std::string AuthFlag() { return "--auth_address=" + auth_->process().address(); }
   std::string AuditFlag() { return absl::StrCat("--audit_address=127.0.0.1:", audit_port_); }
 
@@ -336,6 +341,7 @@ class NotificationServiceTest : public crm::testing::PgTest {
     return status;
   }
 
+  std::vector<std::string> auth_extra_;  // more flags for crm-auth
   std::map<std::string, std::string> dsns_;
   std::string dir_;
   int audit_port_ = 0;
@@ -595,6 +601,64 @@ TEST_F(NotificationServiceTest, StreamsAreCappedPerUserAndPerProcess) {
   // Still served: the open ones get what is theirs.
   ASSERT_TRUE(CreateNotification(admin_, ben.id, "hello").ok());
   EXPECT_TRUE(b1.WaitCount(1));
+}
+
+TEST_F(NotificationServiceTest, AWatcherThatStopsReadingIsEndedWithWhereToResume) {
+  const TestUser ana = User("ana", av1::ROLE_AGENT);
+  WaitForFeedCaughtUp();
+  std::unique_ptr<grpc::ClientContext> context = CallContext(ana.token, absl::Minutes(3));
+  auto reader = stub_->WatchNotifications(context.get(), nv1::WatchNotificationsRequest());
+  reader->WaitForInitialMetadata();
+  // 24 MB of notifications it does not read: more than the transport buffers
+  // hold, so the service's backlog fills.
+  std::string message;
+  for (int i = 0; i < 4000; ++i) {
+    message += "\U0001D11E";  // 4 bytes of UTF-8
+  }
+  for (int i = 0; i < 1500; ++i) {
+    nv1::CreateNotificationRequest request;
+    request.set_recipient_id(ana.id);
+    request.set_kind("system.message");
+    request.set_title(absl::StrCat("big ", i));
+    request.set_message(message);
+    nv1::CreateNotificationResponse response;
+    ASSERT_TRUE(
+        stub_->CreateNotification(CallContext(admin_.token).get(), request, &response).ok());
+  }
+  // What it was sent comes in order; then the end, naming the last one sent.
+  nv1::WatchNotificationsResponse response;
+  int64_t last = 0;
+  int read = 0;
+  while (reader->Read(&response)) {
+    if (response.has_notification()) {
+      EXPECT_GT(response.notification().id(), last);
+      last = response.notification().id();
+      ++read;
+    }
+  }
+  const grpc::Status ended = reader->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr(absl::StrCat("resume with after_id=", last)));
+  EXPECT_LT(read, 1500);
+  // Resuming there gets the rest.
+  Watch resumed(stub_.get(), ana.token, last);
+  EXPECT_TRUE(resumed.WaitCount(static_cast<size_t>(1500 - read), absl::Seconds(60)));
+}
+
+// Tokens of a few seconds, to see a stream end when its token does.
+class ShortTokenTest : public NotificationServiceTest {
+ protected:
+  ShortTokenTest() { auth_extra_ = {"--access_token_ttl_seconds=3"}; }
+};
+
+TEST_F(ShortTokenTest, AStreamEndsUnauthenticatedWhenItsTokenExpires) {
+  const TestUser ana = User("ana", av1::ROLE_AGENT);
+  Watch watch(stub_.get(), ana.token, 0);
+  ASSERT_TRUE(watch.WaitLive());
+  // 3 s of token and the 30 s of clock skew every verifier allows.
+  const grpc::Status ended = watch.WaitDone(absl::Seconds(60));
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("fresh token"));
 }
 
 TEST_F(NotificationServiceTest, ReadMarksCountOnlyTheCallersOwnAndPagesCoverEverything) {

@@ -26,6 +26,11 @@ WatchNotificationsReactor::WatchNotificationsReactor(grpc::CallbackServerContext
   SubmitLocked(&WatchNotificationsReactor::Start);
 }
 
+int64_t WatchNotificationsReactor::ResumeIdLocked() const {
+  // A write in flight when the stream ends still reaches the client.
+  return writing_ && writing_id_ > 0 ? writing_id_ : last_sent_id_;
+}
+
 void WatchNotificationsReactor::SubmitLocked(void (WatchNotificationsReactor::*step)()) {
   ++tasks_;
   const bool queued = deps_.executor->TrySubmit([this, step] {
@@ -228,7 +233,7 @@ void WatchNotificationsReactor::Deliver(const NotificationRecord& notification) 
     FinishLocked(
         ToGrpcStatus(WithRetryDelay(absl::ResourceExhaustedError(absl::StrCat(
                                         "the stream fell too far behind (", kMaxBacklog,
-                                        " notifications unsent); ", ResumeHint(last_sent_id_))),
+                                        " notifications unsent); ", ResumeHint(ResumeIdLocked()))),
                                     absl::Seconds(1))));
     return;
   }
@@ -243,7 +248,7 @@ void WatchNotificationsReactor::Tick(absl::Time now) {
   }
   if (absl::Status s = auth::RequireUnexpired(caller_, now); !s.ok()) {
     FinishLocked(ToGrpcStatus(absl::UnauthenticatedError(
-        absl::StrCat(s.message(), "; ", ResumeHint(last_sent_id_), " and a fresh token"))));
+        absl::StrCat(s.message(), "; ", ResumeHint(ResumeIdLocked()), " and a fresh token"))));
     return;
   }
   if (mode_ == Mode::kLive && !writing_ && queue_.empty() && now - last_write_ >= deps_.heartbeat) {
@@ -268,7 +273,7 @@ void WatchNotificationsReactor::Resync() {
 void WatchNotificationsReactor::Shutdown() {
   absl::MutexLock lock(&mu_);
   FinishLocked(ToGrpcStatus(WithRetryDelay(
-      absl::UnavailableError(absl::StrCat("server shutting down; ", ResumeHint(last_sent_id_))),
+      absl::UnavailableError(absl::StrCat("server shutting down; ", ResumeHint(ResumeIdLocked()))),
       absl::Seconds(1))));
 }
 

@@ -60,6 +60,8 @@ class WatchNotificationsReactor final
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void GoLiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The after_id a client resumes with: the newest id it has or will get.
+  int64_t ResumeIdLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   grpc::CallbackServerContext* const context_;
   const int64_t after_id_;
