@@ -25,18 +25,18 @@ FeedEvent FromActivity(const audit::v1::Activity& a) {
                    .details_json = a.details_json()};
 }
 
-// Worth retrying as it is: the database or auth is away or busy.
+// Worth retrying as it is: anything but an error in the data itself (the
+// database or auth away or busy, a permission not granted yet: fixed by
+// someone, then it goes on). Data errors are isolated and skipped instead.
 bool Passing(const absl::Status& s) {
   switch (s.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kFailedPrecondition:
-      return true;
-    default:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kAlreadyExists:
       return false;
+    default:
+      return true;
   }
 }
 
@@ -191,50 +191,47 @@ void FeedConsumer::ProcessLoop() {
         queue_.pop_front();
       }
     }
-    absl::Duration backoff = options_.min_backoff;
-    while (true) {
-      absl::Status stored = Store(batch);
-      if (stored.ok()) {
-        break;
-      }
-      if (!Passing(stored) && batch.size() > 1) {
-        // Find the event at fault: one at a time.
-        for (const FeedEvent& event : batch) {
-          absl::Status alone = Store({event});
-          while (!alone.ok() && Passing(alone)) {
-            if (!Pause(backoff)) {
-              return;
-            }
-            alone = Store({event});
-          }
-          if (!alone.ok()) {
-            log::Error("activity skipped: its notifications cannot be stored")
-                .Int("seq", event.seq)
-                .Str("action", event.action)
-                .Str("error", alone.ToString());
-            absl::MutexLock lock(&mu_);
-            ++skipped_;
-          }
-        }
-        break;
-      }
-      if (!Passing(stored)) {
-        log::Error("activity skipped: its notifications cannot be stored")
-            .Int("seq", batch.front().seq)
-            .Str("action", batch.front().action)
-            .Str("error", stored.ToString());
-        absl::MutexLock lock(&mu_);
-        ++skipped_;
-        break;
-      }
+    if (!StoreRetrying(batch)) {
+      return;
+    }
+    ReportLag();
+  }
+}
+
+bool FeedConsumer::StoreRetrying(const std::vector<FeedEvent>& events) {
+  absl::Duration backoff = options_.min_backoff;
+  while (true) {
+    const absl::Status stored = Store(events);
+    if (stored.ok()) {
+      return true;
+    }
+    if (Passing(stored)) {
       log::Warning("storing notifications failed; retrying")
           .Str("error", stored.ToString())
           .Int("backoff_ms", absl::ToInt64Milliseconds(backoff));
       if (!Pause(backoff)) {
-        return;
+        return false;
       }
+      continue;
     }
-    ReportLag();
+    if (events.size() > 1) {  // find the event at fault: one at a time
+      for (const FeedEvent& event : events) {
+        if (!StoreRetrying({event})) {
+          return false;
+        }
+      }
+      return true;
+    }
+    const FeedEvent& event = events.front();
+    log::Error("activity skipped: its notifications cannot be stored")
+        .Int("seq", event.seq)
+        .Str("action", event.action)
+        .Str("error", stored.ToString());
+    // The cursor moves past it (if this fails, the next event's store moves it).
+    (void)options_.notifications->StoreFeedBatch(options_.feed, event.seq, {});
+    absl::MutexLock lock(&mu_);
+    ++skipped_;
+    return true;
   }
 }
 

@@ -74,6 +74,10 @@ class FeedConsumer {
   void ProcessLoop();
   // The notifications of `events` and the cursor moved past them.
   absl::Status Store(const std::vector<FeedEvent>& events);
+  // Store(), retried while it fails for a passing reason; a data failure of
+  // several events is narrowed down one event at a time, and an event that
+  // fails alone is logged, counted and skipped. False when stopping.
+  bool StoreRetrying(const std::vector<FeedEvent>& events);
   absl::Status Notifications(const FeedEvent& event, std::vector<FeedNotification>& out);
   // Waits `backoff` (or until Stop) and doubles it; false when stopping.
   bool Pause(absl::Duration& backoff);
