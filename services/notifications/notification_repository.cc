@@ -83,8 +83,6 @@ std::vector<db::PreparedStatement> NotificationRepository::Statements() {
        absl::StrCat("SELECT ", columns,
                     " FROM notifications WHERE recipient_id = $1 AND id > $2 "
                     "ORDER BY id LIMIT $3")},
-      {"notifications_last_id",
-       "SELECT COALESCE(max(id), 0) FROM notifications WHERE recipient_id = $1"},
       {"notifications_unread_count",
        "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND status = 'unread'"},
       {"notifications_mark_ids",
@@ -196,12 +194,6 @@ absl::StatusOr<std::vector<NotificationRecord>> NotificationRepository::After(in
         return ParseNotifications(
             tx.exec_prepared("notifications_after", recipient_id, after_id, limit));
       });
-}
-
-absl::StatusOr<int64_t> NotificationRepository::LastId(int64_t recipient_id) {
-  return db::ReadFor(*pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<int64_t> {
-    return tx.exec_prepared1("notifications_last_id", recipient_id)[0].as<int64_t>();
-  });
 }
 
 absl::StatusOr<int64_t> NotificationRepository::Cursor(const std::string& feed) {

@@ -66,8 +66,6 @@ class NotificationRepository {
   // most `limit` (a watcher's replay).
   absl::StatusOr<std::vector<NotificationRecord>> After(int64_t recipient_id, int64_t after_id,
                                                         int limit);
-  // The newest id of `recipient_id` (0 when none).
-  absl::StatusOr<int64_t> LastId(int64_t recipient_id);
 
   // The last seq the consumer of `feed` handled (0 before the first).
   absl::StatusOr<int64_t> Cursor(const std::string& feed);

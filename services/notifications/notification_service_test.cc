@@ -551,7 +551,7 @@ TEST_F(NotificationServiceTest, AReconnectingWatcherGetsExactlyWhatItMissedThenL
 
 TEST_F(NotificationServiceTest, TwoThousandWatchersEachGetOnlyTheirOwn) {
   notifications_.reset();
-  StartNotifications({"--max_watch_streams_per_user=20", "--max_queued_requests=4096"});
+  StartNotifications({"--max_watch_streams_per_user=20"});
   constexpr int kUsers = 100;
   constexpr int kPerUser = 20;
   std::vector<TestUser> users;

@@ -1,6 +1,7 @@
 #include "services/notifications/watch_notifications_reactor.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,14 @@ WatchNotificationsReactor::WatchNotificationsReactor(grpc::CallbackServerContext
                                                      const v1::WatchNotificationsRequest& request,
                                                      const NotificationServiceDeps& deps)
     : context_(context), after_id_(request.after_id()), deps_(deps) {
+  // A token already verified costs no thread hop: a watch from now then
+  // starts here, with no query at all.
+  std::optional<absl::StatusOr<auth::Caller>> caller =
+      deps_.authenticator->TryAuthenticate(*context);
+  if (caller.has_value()) {
+    Begin(*std::move(caller));
+    return;
+  }
   absl::MutexLock lock(&mu_);
   SubmitLocked(&WatchNotificationsReactor::Start);
 }
@@ -45,8 +54,9 @@ void WatchNotificationsReactor::SubmitLocked(void (WatchNotificationsReactor::*s
   }
 }
 
-void WatchNotificationsReactor::Start() {
-  absl::StatusOr<auth::Caller> caller = deps_.authenticator->Authenticate(*context_);
+void WatchNotificationsReactor::Start() { Begin(deps_.authenticator->Authenticate(*context_)); }
+
+void WatchNotificationsReactor::Begin(absl::StatusOr<auth::Caller> caller) {
   absl::Status status =
       caller.ok() ? auth::RequireRole(*caller,
                                       {auth::Role::kAdmin, auth::Role::kAgent, auth::Role::kClient})
@@ -64,32 +74,32 @@ void WatchNotificationsReactor::Start() {
       return;
     }
     caller_ = *caller;
-  }
-  // Registered first, so whatever commits from here on is delivered (or,
-  // while the first read runs, counted): the read and the deliveries overlap.
-  const absl::Status added = deps_.hub->Add(caller->user_id, this);
-  {
-    absl::MutexLock lock(&mu_);
-    if (!added.ok()) {
-      FinishLocked(ToGrpcStatus(added));
-      return;
-    }
-    registered_ = true;
-    if (finished_) {
-      return;
-    }
-    mode_ = Mode::kReading;
-    need_last_id_ = after_id_ == 0;
+    // A watch from now is live as soon as it is registered; one resuming
+    // after an id reads first, and deliveries meanwhile are only counted.
+    mode_ = after_id_ == 0 ? Mode::kLive : Mode::kReading;
     last_id_ = after_id_;
     last_sent_id_ = after_id_;
   }
-  Read();
+  const absl::Status added = deps_.hub->Add(caller->user_id, this);
+  absl::MutexLock lock(&mu_);
+  if (!added.ok()) {
+    FinishLocked(ToGrpcStatus(added));
+    return;
+  }
+  registered_ = true;
+  if (finished_) {
+    return;
+  }
+  if (mode_ == Mode::kLive) {
+    GoLiveLocked();
+  } else {
+    SubmitLocked(&WatchNotificationsReactor::Read);
+  }
 }
 
 void WatchNotificationsReactor::Read() {
   int64_t recipient = 0;
   int64_t from = 0;
-  bool last_id_only = false;
   uint64_t seen = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -98,28 +108,7 @@ void WatchNotificationsReactor::Read() {
     }
     recipient = caller_.user_id;
     from = last_id_;
-    last_id_only = need_last_id_;
     seen = deliveries_;
-  }
-  if (last_id_only) {
-    absl::StatusOr<int64_t> last = deps_.notifications->LastId(recipient);
-    absl::MutexLock lock(&mu_);
-    if (finished_) {
-      return;
-    }
-    if (!last.ok()) {
-      FinishLocked(ToGrpcStatus(last.status()));
-      return;
-    }
-    need_last_id_ = false;
-    last_id_ = std::max(last_id_, *last);
-    last_sent_id_ = last_id_;
-    if (deliveries_ == seen) {
-      GoLiveLocked();
-    } else {
-      SubmitLocked(&WatchNotificationsReactor::Read);  // something committed meanwhile
-    }
-    return;
   }
   absl::StatusOr<std::vector<NotificationRecord>> rows =
       deps_.notifications->After(recipient, from, kReplayPage);

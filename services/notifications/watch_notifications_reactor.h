@@ -2,7 +2,9 @@
 
 // NotificationService.WatchNotifications: the caller's notifications after
 // after_id first (read from the database, a page at a time), then live ones
-// as the hub delivers them, with no gap and no duplicate at the switch.
+// as the hub delivers them, with no gap and no duplicate at the switch. A
+// watch from now (after_id 0) is live once registered: no query at all, and
+// no thread hop when the token was verified before.
 //
 // While it reads the database, deliveries are only counted; when a read
 // comes back short and nothing was delivered since it began, the stream goes
@@ -17,6 +19,7 @@
 #include <deque>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth/caller.h"
@@ -49,10 +52,12 @@ class WatchNotificationsReactor final
  private:
   enum class Mode { kStarting, kReading, kLive };
 
-  // On the executor: authenticates, registers with the hub, first read.
+  // On the executor: authenticates (a token not verified before), then Begin.
   void Start();
-  // On the executor: one read of the database (the newest id for a watch
-  // from now, else a page after last_id_).
+  // Checks the caller, registers with the hub, then goes live (a watch from
+  // now) or reads first.
+  void Begin(absl::StatusOr<auth::Caller> caller);
+  // On the executor: one page of the database after last_id_.
   void Read();
   // Runs `step` on the executor, counted in tasks_ so OnDone waits for it.
   void SubmitLocked(void (WatchNotificationsReactor::*step)()) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -71,7 +76,6 @@ class WatchNotificationsReactor final
   auth::Caller caller_ ABSL_GUARDED_BY(mu_);
   Mode mode_ ABSL_GUARDED_BY(mu_) = Mode::kStarting;
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
-  bool need_last_id_ ABSL_GUARDED_BY(mu_) = false;  // a watch from now: the newest id first
   int64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;        // the newest id queued or sent
   int64_t last_sent_id_ ABSL_GUARDED_BY(mu_) = 0;   // the newest id written
   uint64_t deliveries_ ABSL_GUARDED_BY(mu_) = 0;    // counted while reading

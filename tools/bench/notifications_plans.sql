@@ -25,8 +25,6 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT id, title FROM notifications WHERE 
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*) FROM notifications WHERE recipient_id = 1 AND status = 'unread';
 \echo '-- watch replay'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT id, title FROM notifications WHERE recipient_id = 42 AND id > 500000 ORDER BY id LIMIT 100;
-\echo '-- newest id'
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT COALESCE(max(id), 0) FROM notifications WHERE recipient_id = 42;
 \echo '-- mark all read up to a time'
 BEGIN;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) UPDATE notifications SET status = 'read', read_at = now() WHERE recipient_id = 1 AND status = 'unread' AND created_at <= now();
