@@ -16,9 +16,16 @@ absl::StatusOr<AccessToken> Login(const std::shared_ptr<grpc::Channel>& channel,
   if (!password.ok()) {
     return password.status();
   }
+  return LoginWithPassword(channel, email,
+                           std::string(absl::StripTrailingAsciiWhitespace(*password)), timeout);
+}
+
+absl::StatusOr<AccessToken> LoginWithPassword(const std::shared_ptr<grpc::Channel>& channel,
+                                              const std::string& email, const std::string& password,
+                                              absl::Duration timeout) {
   auth::v1::LoginRequest request;
   request.set_email(email);
-  request.set_password(std::string(absl::StripTrailingAsciiWhitespace(*password)));
+  request.set_password(password);
   auth::v1::LoginResponse response;
   grpc::ClientContext context;
   context.set_deadline(client::DeadlineAfter(timeout));

@@ -25,4 +25,12 @@ absl::StatusOr<AccessToken> Login(const std::shared_ptr<grpc::Channel>& channel,
                                   const std::string& email, const std::string& password_file,
                                   absl::Duration timeout);
 
+// The same with the password itself (one a tool generated and keeps in
+// memory, as crm-notify-bench does for its bench users). The error carries
+// auth's code, so a caller can retry RESOURCE_EXHAUSTED (sign-ins past auth's
+// hashing budget).
+absl::StatusOr<AccessToken> LoginWithPassword(const std::shared_ptr<grpc::Channel>& channel,
+                                              const std::string& email, const std::string& password,
+                                              absl::Duration timeout);
+
 }  // namespace crm::load
