@@ -33,8 +33,14 @@ absl::StatusOr<grpc::SslCredentialsOptions> LoadClientTls(const ClientTlsOptions
 
 std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
                                                     const ClientTlsOptions& tls) {
+  return CreateServiceChannel(address, tls, grpc::ChannelArguments());
+}
+
+std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
+                                                    const ClientTlsOptions& tls,
+                                                    const grpc::ChannelArguments& args) {
   if (!tls.enabled() && ValidateClientTlsOptions(tls).ok()) {
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   }
   absl::StatusOr<grpc::SslCredentialsOptions> ssl = LoadClientTls(tls);
   if (!ssl.ok()) {
@@ -42,9 +48,9 @@ std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
         .Str("target", address)
         .Str("error", std::string(ssl.status().message()));
     // gRPC turns null credentials into a "lame" channel that fails every call.
-    return grpc::CreateChannel(address, nullptr);
+    return grpc::CreateCustomChannel(address, nullptr, args);
   }
-  return grpc::CreateChannel(address, grpc::SslCredentials(*ssl));
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(*ssl), args);
 }
 
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout) {

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/client/tls_options.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/security/credentials.h"
 
 namespace crm::client {
@@ -37,6 +38,10 @@ absl::StatusOr<grpc::SslCredentialsOptions> LoadClientTls(const ClientTlsOptions
 // is logged and every call on the channel fails: never plaintext instead.
 std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
                                                     const ClientTlsOptions& tls);
+// The same with channel arguments (keepalive pings for long-lived channels, say).
+std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& address,
+                                                    const ClientTlsOptions& tls,
+                                                    const grpc::ChannelArguments& args);
 
 // `timeout` from now, as grpc::ClientContext::set_deadline wants it.
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout);

@@ -8,6 +8,7 @@ CRM_APT_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libpqxx-dev libabsl-dev libssl-dev libargon2-dev nlohmann-json3-dev libphonenumber-dev
+  libevent-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15
   clang-format nodejs npm openssl ca-certificates

@@ -1,0 +1,224 @@
+#include "services/gateway/web_call.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+
+namespace crm::gateway {
+namespace {
+
+Headers CopyMetadata(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+  Headers out;
+  for (const auto& [key, value] : metadata) {
+    std::string name(key.data(), key.size());
+    std::string text(value.data(), value.size());
+    if (absl::EndsWith(name, "-bin")) {
+      text = absl::Base64Escape(text);  // binary metadata travels as base64 over HTTP/1.1
+    }
+    out.emplace_back(std::move(name), std::move(text));
+  }
+  return out;
+}
+
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string FromByteBuffer(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) {
+    return out;
+  }
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+void AddHeaders(evhttp_request* request, const Headers& headers) {
+  evkeyvalq* out = evhttp_request_get_output_headers(request);
+  for (const auto& [name, value] : headers) {
+    evhttp_add_header(out, name.c_str(), value.c_str());  // refuses CR/LF in values
+  }
+}
+
+}  // namespace
+
+void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest request) {
+  auto* call = new WebCall(base, registry, std::move(request));
+  registry->Add(call);
+  call->call_.route.backend->stub->PrepareBidiStreamingCall(
+      &call->context_, call->call_.route.method, grpc::StubOptions(), call);
+  call->StartRead(&call->response_);
+  call->request_ = ToByteBuffer(call->call_.frames.front().payload);
+  call->StartWriteLast(&call->request_, grpc::WriteOptions());
+  call->StartCall();
+}
+
+WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
+    : registry_(registry), call_(std::move(request)) {
+  wake_ = event_new(base, -1, 0, &WebCall::OnWake, this);
+  for (const auto& [name, value] : call_.metadata) {
+    context_.AddMetadata(name, value);
+  }
+  if (call_.timeout.has_value()) {
+    context_.set_deadline(absl::ToChronoTime(started_ + *call_.timeout));
+  }
+  evhttp_connection_set_closecb(evhttp_request_get_connection(call_.request),
+                                &WebCall::OnConnectionClosed, this);
+}
+
+WebCall::~WebCall() { event_free(wake_); }
+
+void WebCall::OnReadInitialMetadataDone(bool ok) {
+  if (ok) {
+    Post({.kind = Kind::kHeaders,
+          .metadata = CopyMetadata(context_.GetServerInitialMetadata()),
+          .bytes = {},
+          .status = {}});
+  }
+}
+
+void WebCall::OnReadDone(bool ok) {
+  if (!ok) {
+    return;  // the end: OnDone follows
+  }
+  Post({.kind = Kind::kMessage, .metadata = {}, .bytes = FromByteBuffer(response_), .status = {}});
+  StartRead(&response_);
+}
+
+void WebCall::OnDone(const grpc::Status& status) {
+  Post({.kind = Kind::kDone,
+        .metadata = CopyMetadata(context_.GetServerTrailingMetadata()),
+        .bytes = {},
+        .status = status});
+}
+
+void WebCall::Post(Event event) {
+  absl::MutexLock lock(&mu_);
+  events_.push_back(std::move(event));
+  // Under the lock: the loop deletes the call only after taking it, so the
+  // event still exists here even for the last post.
+  event_active(wake_, 0, 0);
+}
+
+void WebCall::OnWake(int /*fd*/, short /*what*/, void* arg) { static_cast<WebCall*>(arg)->Drain(); }
+
+void WebCall::OnConnectionClosed(evhttp_connection* /*connection*/, void* arg) {
+  static_cast<WebCall*>(arg)->ClientGone();
+}
+
+void WebCall::ClientGone() {
+  client_gone_ = true;  // evhttp frees the request next: never touch it again
+  context_.TryCancel();
+}
+
+void WebCall::Drain() {
+  std::deque<Event> events;
+  {
+    absl::MutexLock lock(&mu_);
+    events.swap(events_);
+  }
+  for (Event& event : events) {
+    switch (event.kind) {
+      case Kind::kHeaders:
+        if (!client_gone_ && !headers_sent_) {
+          SendHeaders(event.metadata);
+        }
+        break;
+      case Kind::kMessage:
+        if (!client_gone_) {
+          if (!headers_sent_) {
+            SendHeaders({});
+          }
+          SendChunk(EncodeFrame(0, event.bytes));
+        }
+        break;
+      case Kind::kDone:
+        Finish(event);
+        registry_->Remove(this);
+        delete this;
+        return;
+    }
+  }
+}
+
+void WebCall::SendHeaders(const Headers& backend_headers) {
+  Headers headers = {{"Content-Type", std::string(ResponseContentType(call_.mode))}};
+  headers.insert(headers.end(), call_.cors.begin(), call_.cors.end());
+  for (const auto& [name, value] : backend_headers) {
+    if (name != "content-type" && !absl::StartsWith(name, ":")) {
+      headers.emplace_back(name, value);
+    }
+  }
+  AddHeaders(call_.request, headers);
+  // A stream may stay quiet between messages for as long as its backend
+  // keeps it open (keep-alives come every 15 s): the idle limit while the
+  // response streams is the stream's, not the request read timeout.
+  evhttp_connection_set_timeout(evhttp_request_get_connection(call_.request),
+                                static_cast<int>(absl::ToInt64Seconds(call_.stream_timeout)));
+  evhttp_send_reply_start(call_.request, 200, "OK");
+  headers_sent_ = true;
+}
+
+void WebCall::SendChunk(std::string bytes) {
+  if (call_.mode == WebMode::kText) {
+    bytes = EncodeText(bytes);  // each frame on its own, with its padding
+  }
+  evbuffer* buffer = evbuffer_new();
+  evbuffer_add(buffer, bytes.data(), bytes.size());
+  evhttp_send_reply_chunk(call_.request, buffer);
+  evbuffer_free(buffer);
+  bytes_out_ += bytes.size();
+}
+
+void WebCall::Finish(const Event& done) {
+  const grpc::Status& status = done.status;
+  Headers trailers = {{"grpc-status", absl::StrCat(static_cast<int>(status.error_code()))}};
+  if (!status.error_message().empty()) {
+    trailers.emplace_back("grpc-message", PercentEncode(status.error_message()));
+  }
+  if (!status.error_details().empty()) {
+    trailers.emplace_back("grpc-status-details-bin", absl::Base64Escape(status.error_details()));
+  }
+  for (const auto& [name, value] : done.metadata) {
+    if (!absl::StartsWith(name, "grpc-")) {
+      trailers.emplace_back(name, value);
+    }
+  }
+  if (!client_gone_) {
+    evhttp_connection_set_closecb(evhttp_request_get_connection(call_.request), nullptr, nullptr);
+    if (!headers_sent_) {
+      // Trailers-only: the status in the headers, an empty body.
+      Headers headers = {{"Content-Type", std::string(ResponseContentType(call_.mode))}};
+      headers.insert(headers.end(), call_.cors.begin(), call_.cors.end());
+      headers.insert(headers.end(), trailers.begin(), trailers.end());
+      AddHeaders(call_.request, headers);
+      evhttp_send_reply(call_.request, 200, "OK", nullptr);
+    } else {
+      SendChunk(EncodeFrame(kTrailerFlag, TrailerBlock(trailers)));
+      evhttp_send_reply_end(call_.request);
+    }
+  }
+  log::Info("call")
+      .Str("method", call_.route.method)
+      .Str("grpc_status", absl::StrCat(static_cast<int>(status.error_code())))
+      .Int("latency_us", absl::ToInt64Microseconds(absl::Now() - started_))
+      .Int("bytes_in", static_cast<int64_t>(call_.bytes_in))
+      .Int("bytes_out", static_cast<int64_t>(bytes_out_))
+      .Str("origin", call_.origin)
+      .Str("client", call_.client)
+      .Str("client_gone", client_gone_ ? "true" : "false");
+}
+
+}  // namespace crm::gateway

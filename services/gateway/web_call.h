@@ -1,0 +1,112 @@
+#pragma once
+
+// One gRPC-web call: the browser's HTTP/1.1 request on the gateway's event
+// loop on one side, the backend's gRPC call (generic, bytes only) on the
+// other. gRPC's callbacks (headers, each message, the end) are queued and
+// the loop woken; the loop writes the response: the headers as soon as the
+// backend's arrive, each message as a chunk flushed on its own, then the
+// trailer frame, or everything in the headers (trailers-only) when the
+// backend ended before sending anything. When the browser's connection
+// closes, the backend call is cancelled at once. The call deletes itself on
+// the loop, after gRPC's last callback.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/client_callback.h"
+#include "services/gateway/backends.h"
+#include "services/gateway/cors.h"
+#include "services/gateway/grpc_web.h"
+
+struct event;
+struct event_base;
+struct evhttp_request;
+struct evhttp_connection;
+
+namespace crm::gateway {
+
+class CallRegistry;
+
+struct CallRequest {
+  evhttp_request* request = nullptr;
+  Route route;
+  WebMode mode = WebMode::kBinary;
+  std::vector<Frame> frames;
+  Headers metadata;                       // forwarded to the backend
+  std::optional<absl::Duration> timeout;  // grpc-timeout
+  Headers cors;                           // added to the response
+  std::string origin;
+  std::string client;  // the client's address
+  size_t bytes_in = 0;
+  absl::Duration stream_timeout;  // the connection's idle limit while the response streams
+};
+
+class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  // Starts the backend call. Runs on the loop.
+  static void Start(event_base* base, CallRegistry* registry, CallRequest request);
+
+  void OnReadInitialMetadataDone(bool ok) override;
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+  // On the loop: the browser went away (its connection closed).
+  void ClientGone();
+  // On the loop (draining at shutdown): ends the backend call.
+  void Cancel() { context_.TryCancel(); }
+
+ private:
+  enum class Kind { kHeaders, kMessage, kDone };
+  struct Event {
+    Kind kind;
+    Headers metadata;     // kHeaders: the backend's headers; kDone: its trailers
+    std::string bytes;    // kMessage
+    grpc::Status status;  // kDone
+  };
+
+  WebCall(event_base* base, CallRegistry* registry, CallRequest request);
+  ~WebCall();
+
+  void Post(Event event) ABSL_LOCKS_EXCLUDED(mu_);
+  static void OnWake(int fd, short what, void* arg);
+  static void OnConnectionClosed(evhttp_connection* connection, void* arg);
+  void Drain();  // on the loop
+  void SendHeaders(const Headers& backend_headers);
+  void SendChunk(std::string bytes);
+  void Finish(const Event& done);
+
+  CallRegistry* const registry_;
+  CallRequest call_;
+  const absl::Time started_ = absl::Now();
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  event* wake_ = nullptr;
+
+  absl::Mutex mu_;
+  std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+
+  // The loop's own.
+  bool headers_sent_ = false;
+  bool client_gone_ = false;
+  size_t bytes_out_ = 0;
+};
+
+// The calls under way (the loop's own), for draining at shutdown.
+class CallRegistry {
+ public:
+  virtual ~CallRegistry() = default;
+  virtual void Add(WebCall* call) = 0;
+  virtual void Remove(WebCall* call) = 0;
+};
+
+}  // namespace crm::gateway
