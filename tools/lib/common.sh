@@ -23,17 +23,17 @@ CRM_STOP_TIMEOUT="${CRM_STOP_TIMEOUT:-15}"    # SIGTERM grace (drain is 10 s) be
 
 # Services in start order (auth first, then audit, then the rest); stop order
 # is the reverse. Each listens on 127.0.0.1:${CRM_<SVC>_PORT:-default}.
-CRM_SERVICES=(auth audit leads properties notifications)
-# The gateway goes here, last, once it exists: append "gateway" above and add
-# [gateway]=8080 below. It owns no database (svc_has_db); svc_launch in
-# services.sh is where it gets its upstream addresses, and svc_health where a
-# readiness check other than gRPC health would go.
+CRM_SERVICES=(auth audit leads properties notifications gateway)
+# The gateway (gRPC-web for browsers) comes last: it owns no database
+# (svc_has_db), gets its upstream addresses in svc_launch and answers
+# readiness on GET /healthz (svc_ready) rather than gRPC health.
 declare -A CRM_DEFAULT_PORT=(
   [auth]=50051
   [leads]=50052
   [properties]=50053
   [notifications]=50054
   [audit]=50055
+  [gateway]=8080
 )
 
 say() { printf 'crm: %s\n' "$*"; }

@@ -58,6 +58,36 @@ svc_health() { # <addr> [timeout_ms]
   fi
 }
 
+# The gateway's readiness: GET /healthz (200 when every backend it forwards
+# to is SERVING), over bash's /dev/tcp so no HTTP client is needed.
+http_health() { # <addr> [timeout_ms]
+  local host=${1%:*} port=${1##*:} fd line timeout
+  timeout=$(((${2:-1000} + 999) / 1000))
+  if ! exec {fd}<>"/dev/tcp/$host/$port" 2>/dev/null; then
+    printf 'not listening'
+    return 1
+  fi
+  { printf 'GET /healthz HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&"$fd"; } 2>/dev/null || true
+  IFS= read -r -t "$timeout" line <&"$fd" || line=""
+  exec {fd}>&-
+  line=${line%$'\r'}
+  if [[ $line == "HTTP/1."?" 200 "* ]]; then
+    printf 'SERVING'
+    return 0
+  fi
+  printf '%s' "${line:-no answer to GET /healthz}"
+  return 1
+}
+
+# Readiness of any service: gRPC health, or the gateway's /healthz.
+svc_ready() { # <svc> <addr> [timeout_ms]
+  if [[ $1 == gateway ]]; then
+    http_health "$2" "${3:-1000}"
+  else
+    svc_health "$2" "${3:-1000}"
+  fi
+}
+
 # Starts the binary in its own session (so a Ctrl-C in the terminal reaches
 # only tools/crm, which then stops it with SIGTERM), detached from the
 # terminal, with its settings in CRM_<SVC>_* variables: no secret in argv/env,
@@ -72,7 +102,7 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
     dsn=$(svc_dsn "$svc")
   fi
   [[ $svc == auth ]] && auth_secrets_ensure
-  if [[ $svc != audit ]]; then
+  if [[ $svc != audit && $svc != gateway ]]; then
     # Normally made with auth's secrets, before auth starts and creates the
     # accounts; made here too so starting one service alone cannot fail on it.
     mkdir -p "$CRM_SECRETS/service-accounts" && chmod 700 "$CRM_SECRETS/service-accounts"
@@ -84,10 +114,18 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
       export "CRM_${up}_DSN=$dsn"
       export "CRM_${up}_PAGE_TOKEN_SECRET_FILE=$CRM_SECRETS/$svc.page_token_secret"
     fi
+    if [[ $svc == gateway ]]; then
+      gateway_export_env
+      cd "$CRM_ROOT" || exit 1
+      exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1 9>&-
+    fi
     # After `up --tls`: its certificate and key, and the CA for both
     # directions (file paths only, like the rest).
     tls_export_service_env "$svc"
     if [[ $svc == auth ]]; then
+      # The gateway forwards browsers' addresses in x-forwarded-for, which
+      # sign-in throttling believes only from it.
+      export "CRM_AUTH_TRUSTED_PROXIES=${CRM_AUTH_TRUSTED_PROXIES:-$CRM_HOST}"
       export "CRM_AUTH_SIGNING_KEY_FILES=$CRM_SECRETS/auth_signing_key.pem"
       export "CRM_AUTH_ADMIN_EMAIL=$CRM_ADMIN_EMAIL"
       export "CRM_AUTH_ADMIN_PASSWORD_FILE=$CRM_SECRETS/admin_password"
@@ -119,6 +157,29 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
   printf '%s\n' "$addr" >"$CRM_RUN/$svc.addr"
 }
 
+# The origins whose pages may call through the gateway: CRM_CORS_ALLOWED_ORIGINS,
+# by default a local dev server's (Vite's port).
+gateway_origins() {
+  printf '%s' "${CRM_CORS_ALLOWED_ORIGINS:-http://localhost:5173,http://127.0.0.1:5173}"
+}
+
+# The gateway's settings: every backend's address, the browsers' origins
+# (CRM_CORS_ALLOWED_ORIGINS; by default a local dev server's), and after
+# `up --tls` its client certificate for mutual TLS to the backends (it serves
+# plain HTTP itself: TLS for browsers belongs to the edge in front of it).
+gateway_export_env() {
+  local svc
+  for svc in auth audit leads properties notifications; do
+    export "CRM_GATEWAY_${svc^^}_ADDRESS=$(svc_addr "$svc")"
+  done
+  export "CRM_GATEWAY_CORS_ALLOWED_ORIGINS=$(gateway_origins)"
+  if tls_enabled; then
+    export "CRM_GATEWAY_TLS_CA_FILE=$CRM_TLS/ca.crt"
+    export "CRM_GATEWAY_TLS_CLIENT_CERT_FILE=$CRM_TLS/gateway.crt"
+    export "CRM_GATEWAY_TLS_CLIENT_KEY_FILE=$CRM_TLS/gateway.key"
+  fi
+}
+
 svc_show_log_tail() {
   local log
   log=$(svc_log "$1")
@@ -137,7 +198,7 @@ svc_wait_serving() { # <svc> <pid> <addr>
       svc_show_log_tail "$svc"
       return 1
     fi
-    out=$(svc_health "$addr" 1000) && return 0
+    out=$(svc_ready "$svc" "$addr" 1000) && return 0
     if ((SECONDS >= deadline)); then
       printf 'crm: %s (pid %s) is not SERVING on %s after %ss (last answer: %s)\n' \
         "$svc" "$pid" "$addr" "$CRM_START_TIMEOUT" "$out" >&2
@@ -220,6 +281,7 @@ auth_secrets_ensure() {
   mkdir -p "$CRM_SECRETS/service-accounts"
   chmod 700 "$CRM_SECRETS/service-accounts"
   for svc in "${CRM_SERVICES[@]}"; do
+    [[ $svc == gateway ]] && continue # it calls as its callers, with their tokens
     secret_ensure "service-accounts/$svc.secret" 32
   done
 }
