@@ -183,7 +183,10 @@ void WebCall::SendChunk(std::string bytes) {
 }
 
 void WebCall::Finish(const Event& done) {
-  const grpc::Status& status = done.status;
+  const grpc::Status status =
+      shutting_down_ && done.status.error_code() == grpc::StatusCode::CANCELLED
+          ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "gateway shutting down")
+          : done.status;
   Headers trailers = {{"grpc-status", absl::StrCat(static_cast<int>(status.error_code()))}};
   if (!status.error_message().empty()) {
     trailers.emplace_back("grpc-message", PercentEncode(status.error_message()));

@@ -61,8 +61,12 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
 
   // On the loop: the browser went away (its connection closed).
   void ClientGone();
-  // On the loop (draining at shutdown): ends the backend call.
-  void Cancel() { context_.TryCancel(); }
+  // On the loop (draining at shutdown): ends the backend call; the client
+  // hears UNAVAILABLE, to retry or resume elsewhere.
+  void Cancel() {
+    shutting_down_ = true;
+    context_.TryCancel();
+  }
 
  private:
   enum class Kind { kHeaders, kMessage, kDone };
@@ -98,6 +102,7 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   // The loop's own.
   bool headers_sent_ = false;
   bool client_gone_ = false;
+  bool shutting_down_ = false;
   size_t bytes_out_ = 0;
 };
 
