@@ -177,6 +177,50 @@ void HttpGateway::OnDrainTick(int /*fd*/, short /*what*/, void* arg) {
   }
 }
 
+void HttpGateway::Add(WebCall* call, evhttp_connection* connection) {
+  calls_.insert(call);
+  connections_[connection] = call;
+}
+
+void HttpGateway::Remove(WebCall* call, evhttp_connection* connection) {
+  calls_.erase(call);
+  auto it = connections_.find(connection);
+  if (it != connections_.end() && it->second == call) {
+    it->second = nullptr;  // the connection stays, for its next request
+  }
+}
+
+void HttpGateway::OnConnectionClosed(evhttp_connection* connection, void* arg) {
+  auto* self = static_cast<HttpGateway*>(arg);
+  auto it = self->connections_.find(connection);
+  if (it == self->connections_.end()) {
+    return;
+  }
+  if (it->second != nullptr) {
+    it->second->ClientGone();  // cancels the backend call at once
+  }
+  self->connections_.erase(it);
+}
+
+bool HttpGateway::Admit(evhttp_request* request, const std::string& origin) {
+  evhttp_connection* connection = evhttp_request_get_connection(request);
+  if (connections_.contains(connection)) {
+    return true;
+  }
+  if (connections_.size() >= options_.max_connections) {
+    evhttp_add_header(evhttp_request_get_output_headers(request), "Connection", "close");
+    Refuse(request, WebMode::kBinary,
+           WithRetryDelay(absl::ResourceExhaustedError("the gateway has as many connections open "
+                                                       "as it allows; try again later"),
+                          absl::Seconds(1)),
+           origin);
+    return false;
+  }
+  connections_.emplace(connection, nullptr);
+  evhttp_connection_set_closecb(connection, &HttpGateway::OnConnectionClosed, this);
+  return true;
+}
+
 void HttpGateway::OnRequest(evhttp_request* request, void* arg) {
   static_cast<HttpGateway*>(arg)->Handle(request);
 }
@@ -187,6 +231,9 @@ void HttpGateway::Handle(evhttp_request* request) {
   const std::string path = raw_path == nullptr ? "/" : raw_path;
   const char* origin_header = Header(request, "Origin");
   const std::string origin = origin_header == nullptr ? "" : origin_header;
+  if (!Admit(request, origin)) {
+    return;
+  }
   switch (evhttp_request_get_command(request)) {
     case EVHTTP_REQ_OPTIONS:
       HandlePreflight(request, origin);

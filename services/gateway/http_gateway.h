@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/server/client_address.h"
@@ -27,6 +28,7 @@ struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evhttp_connection;
 struct evhttp_request;
 
 namespace crm::gateway {
@@ -40,6 +42,9 @@ struct HttpGatewayOptions {
   // A streaming response's connection may stay quiet this long (the
   // services' keep-alives come every 15 s).
   absl::Duration stream_idle_timeout = absl::Minutes(5);
+  // Connections kept at most; a new one past it gets its first request
+  // refused (RESOURCE_EXHAUSTED) and is closed.
+  size_t max_connections = 10000;
   // Peers whose x-forwarded-for is kept (the edge in front of the gateway);
   // from anyone else it is replaced by the peer's own address.
   server::TrustedProxies trusted_proxies;
@@ -62,13 +67,17 @@ class HttpGateway final : public CallRegistry {
   // cancel the rest and return from Run().
   void Stop(absl::Duration drain);
 
-  void Add(WebCall* call) override { calls_.insert(call); }
-  void Remove(WebCall* call) override { calls_.erase(call); }
+  void Add(WebCall* call, evhttp_connection* connection) override;
+  void Remove(WebCall* call, evhttp_connection* connection) override;
 
  private:
   static void OnRequest(evhttp_request* request, void* arg);
   static void OnStop(int fd, short what, void* arg);
   static void OnDrainTick(int fd, short what, void* arg);
+  static void OnConnectionClosed(evhttp_connection* connection, void* arg);
+  // Tracks a request's connection; false (after refusing the request) when
+  // it is a new one past --max_connections.
+  bool Admit(evhttp_request* request, const std::string& origin);
   void Handle(evhttp_request* request);
   void HandleCall(evhttp_request* request, const std::string& path, const std::string& origin);
   void HandleGet(evhttp_request* request, const std::string& path);
@@ -92,6 +101,8 @@ class HttpGateway final : public CallRegistry {
   absl::Time drain_deadline_;
   bool draining_ = false;
   std::set<WebCall*> calls_;  // the loop's own
+  // Every connection that has sent a request, and its call under way (if any).
+  absl::flat_hash_map<evhttp_connection*, WebCall*> connections_;
 };
 
 }  // namespace crm::gateway

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <thread>
@@ -31,6 +32,8 @@ ABSL_FLAG(int32_t, read_timeout_seconds, 10,
 ABSL_FLAG(int32_t, stream_idle_timeout_seconds, 300,
           "a streaming response's connection may stay quiet this long");
 ABSL_FLAG(int32_t, jwks_refresh_seconds, 60, "how often auth's public keys are fetched again");
+ABSL_FLAG(int32_t, max_connections, 10000,
+          "browser connections kept at most; past it a new one is refused and closed");
 
 int main(int argc, char** argv) {
   const crm::server::ServiceFlags flags =
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
        .max_message_bytes = static_cast<size_t>(flags.max_message_bytes),
        .read_timeout = absl::Seconds(absl::GetFlag(FLAGS_read_timeout_seconds)),
        .stream_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_stream_idle_timeout_seconds)),
+       .max_connections = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_connections))),
        .trusted_proxies = flags.trusted_proxies},
       &backends, &cors, &jwks);
   if (absl::Status bound = gateway.Bind(); !bound.ok()) {

@@ -56,7 +56,7 @@ void AddHeaders(evhttp_request* request, const Headers& headers) {
 
 void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest request) {
   auto* call = new WebCall(base, registry, std::move(request));
-  registry->Add(call);
+  registry->Add(call, call->connection_);
   call->call_.route.backend->stub->PrepareBidiStreamingCall(
       &call->context_, call->call_.route.method, grpc::StubOptions(), call);
   call->StartRead(&call->response_);
@@ -66,7 +66,9 @@ void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest reques
 }
 
 WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
-    : registry_(registry), call_(std::move(request)) {
+    : registry_(registry),
+      call_(std::move(request)),
+      connection_(evhttp_request_get_connection(call_.request)) {
   wake_ = event_new(base, -1, 0, &WebCall::OnWake, this);
   for (const auto& [name, value] : call_.metadata) {
     context_.AddMetadata(name, value);
@@ -74,8 +76,6 @@ WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
   if (call_.timeout.has_value()) {
     context_.set_deadline(absl::ToChronoTime(started_ + *call_.timeout));
   }
-  evhttp_connection_set_closecb(evhttp_request_get_connection(call_.request),
-                                &WebCall::OnConnectionClosed, this);
 }
 
 WebCall::~WebCall() { event_free(wake_); }
@@ -114,10 +114,6 @@ void WebCall::Post(Event event) {
 
 void WebCall::OnWake(int /*fd*/, short /*what*/, void* arg) { static_cast<WebCall*>(arg)->Drain(); }
 
-void WebCall::OnConnectionClosed(evhttp_connection* /*connection*/, void* arg) {
-  static_cast<WebCall*>(arg)->ClientGone();
-}
-
 void WebCall::ClientGone() {
   client_gone_ = true;  // evhttp frees the request next: never touch it again
   context_.TryCancel();
@@ -146,7 +142,7 @@ void WebCall::Drain() {
         break;
       case Kind::kDone:
         Finish(event);
-        registry_->Remove(this);
+        registry_->Remove(this, connection_);
         delete this;
         return;
     }
@@ -200,7 +196,6 @@ void WebCall::Finish(const Event& done) {
     }
   }
   if (!client_gone_) {
-    evhttp_connection_set_closecb(evhttp_request_get_connection(call_.request), nullptr, nullptr);
     if (!headers_sent_) {
       // Trailers-only: the status in the headers, an empty body.
       Headers headers = {{"Content-Type", std::string(ResponseContentType(call_.mode))}};

@@ -59,7 +59,8 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
-  // On the loop: the browser went away (its connection closed).
+  // On the loop: the browser went away (its connection closed; the gateway's
+  // close callback calls this).
   void ClientGone();
   // On the loop (draining at shutdown): ends the backend call; the client
   // hears UNAVAILABLE, to retry or resume elsewhere.
@@ -82,7 +83,6 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
 
   void Post(Event event) ABSL_LOCKS_EXCLUDED(mu_);
   static void OnWake(int fd, short what, void* arg);
-  static void OnConnectionClosed(evhttp_connection* connection, void* arg);
   void Drain();  // on the loop
   void SendHeaders(const Headers& backend_headers);
   void SendChunk(std::string bytes);
@@ -90,6 +90,7 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
 
   CallRegistry* const registry_;
   CallRequest call_;
+  evhttp_connection* const connection_;  // the browser's; not ours to use once it is gone
   const absl::Time started_ = absl::Now();
   grpc::ClientContext context_;
   grpc::ByteBuffer request_;
@@ -106,12 +107,13 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   size_t bytes_out_ = 0;
 };
 
-// The calls under way (the loop's own), for draining at shutdown.
+// The calls under way (the loop's own): for draining at shutdown, and for
+// the close of a call's connection to reach it.
 class CallRegistry {
  public:
   virtual ~CallRegistry() = default;
-  virtual void Add(WebCall* call) = 0;
-  virtual void Remove(WebCall* call) = 0;
+  virtual void Add(WebCall* call, evhttp_connection* connection) = 0;
+  virtual void Remove(WebCall* call, evhttp_connection* connection) = 0;
 };
 
 }  // namespace crm::gateway
