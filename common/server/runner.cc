@@ -72,6 +72,10 @@ absl::Status Runner::Start() {
   // gRPC enables SO_REUSEPORT by default, which would let a second copy of a
   // service silently share the port; refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Long-lived clients (the gateway, other services' streams) ping every
+  // minute to find dead connections under quiet streams; gRPC's default
+  // would call pings closer than 5 minutes abuse and drop the connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 30 * 1000);
   if (options_.fixed_stream_window) {
     builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   }
