@@ -37,7 +37,8 @@ absl::StatusOr<AccessToken> LoginWithPassword(const std::shared_ptr<grpc::Channe
   }
   return AccessToken{
       .token = response.access_token(),
-      .expires_at = absl::FromUnixSeconds(response.access_token_expires_at().seconds())};
+      .expires_at = absl::FromUnixSeconds(response.access_token_expires_at().seconds()),
+      .user_id = response.user().id()};
 }
 
 }  // namespace crm::load

@@ -5,6 +5,7 @@
 // `authorization: Bearer <token>`. The password is read from a file and never
 // printed.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,7 @@ namespace crm::load {
 struct AccessToken {
   std::string token;
   absl::Time expires_at;
+  int64_t user_id = 0;  // who signed in (LoginResponse.user.id)
 };
 
 // Reads the password (trailing whitespace dropped, as auth reads its own
