@@ -1,6 +1,7 @@
 #include "services/gateway/web_call.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -93,8 +94,9 @@ void WebCall::OnReadDone(bool ok) {
   if (!ok) {
     return;  // the end: OnDone follows
   }
+  // The next read waits for the loop: it asks once the browser has taken
+  // enough of this one (backpressure, so a slow reader holds little here).
   Post({.kind = Kind::kMessage, .metadata = {}, .bytes = FromByteBuffer(response_), .status = {}});
-  StartRead(&response_);
 }
 
 void WebCall::OnDone(const grpc::Status& status) {
@@ -133,12 +135,13 @@ void WebCall::Drain() {
         }
         break;
       case Kind::kMessage:
-        if (!client_gone_) {
-          if (!headers_sent_) {
-            SendHeaders({});
-          }
-          SendChunk(EncodeFrame(0, event.bytes));
+        if (client_gone_) {
+          break;  // cancelled: gRPC ends the call without another read
         }
+        if (!headers_sent_) {
+          SendHeaders({});
+        }
+        SendMessage(event.bytes);
         break;
       case Kind::kDone:
         Finish(event);
@@ -165,6 +168,36 @@ void WebCall::SendHeaders(const Headers& backend_headers) {
                                 static_cast<int>(absl::ToInt64Seconds(call_.stream_timeout)));
   evhttp_send_reply_start(call_.request, 200, "OK");
   headers_sent_ = true;
+}
+
+void WebCall::SendMessage(const std::string& bytes) {
+  std::string frame = EncodeFrame(0, bytes);
+  if (call_.mode == WebMode::kText) {
+    frame = EncodeText(frame);
+  }
+  bufferevent* socket = evhttp_connection_get_bufferevent(connection_);
+  const bool backlog =
+      evbuffer_get_length(bufferevent_get_output(socket)) + frame.size() > kMaxUnsentBytes;
+  evbuffer* buffer = evbuffer_new();
+  evbuffer_add(buffer, frame.data(), frame.size());
+  if (backlog) {
+    // The next read once the socket has taken all of it.
+    evhttp_send_reply_chunk_with_cb(call_.request, buffer, &WebCall::OnFlushed, this);
+  } else {
+    evhttp_send_reply_chunk(call_.request, buffer);
+  }
+  evbuffer_free(buffer);
+  bytes_out_ += frame.size();
+  if (!backlog) {
+    StartRead(&response_);
+  }
+}
+
+void WebCall::OnFlushed(evhttp_connection* /*connection*/, void* arg) {
+  auto* self = static_cast<WebCall*>(arg);
+  if (!self->client_gone_) {
+    self->StartRead(&self->response_);
+  }
 }
 
 void WebCall::SendChunk(std::string bytes) {

@@ -52,6 +52,8 @@ struct CallRequest {
 
 class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
+  static constexpr size_t kMaxUnsentBytes = 64 * 1024;
+
   // Starts the backend call. Runs on the loop.
   static void Start(event_base* base, CallRegistry* registry, CallRequest request);
 
@@ -86,6 +88,11 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   void Drain();  // on the loop
   void SendHeaders(const Headers& backend_headers);
   void SendChunk(std::string bytes);
+  // A message's chunk; then the next read from the backend at once, or, when
+  // more than kMaxUnsentBytes would wait in the socket's buffer, once they
+  // are written (backpressure: a slow browser holds little here).
+  void SendMessage(const std::string& bytes);
+  static void OnFlushed(evhttp_connection* connection, void* arg);
   void Finish(const Event& done);
 
   CallRegistry* const registry_;
