@@ -2,10 +2,14 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -218,6 +222,11 @@ bool HttpGateway::Admit(evhttp_request* request, const std::string& origin) {
   }
   connections_.emplace(connection, nullptr);
   evhttp_connection_set_closecb(connection, &HttpGateway::OnConnectionClosed, this);
+  // Each message is written as it comes: Nagle's algorithm would hold a small
+  // one back until the browser's delayed ACK (~40 ms).
+  const int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(connection));
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return true;
 }
 

@@ -60,7 +60,10 @@ void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest reques
   registry->Add(call, call->connection_);
   call->call_.route.backend->stub->PrepareBidiStreamingCall(
       &call->context_, call->call_.route.method, grpc::StubOptions(), call);
-  call->StartRead(&call->response_);
+  // Reads after the first start on the loop, outside gRPC's callbacks: the
+  // hold keeps the call from ending until no more will (ReleaseHold).
+  call->AddHold();
+  call->StartNextRead();
   call->request_ = ToByteBuffer(call->call_.frames.front().payload);
   call->StartWriteLast(&call->request_, grpc::WriteOptions());
   call->StartCall();
@@ -91,12 +94,50 @@ void WebCall::OnReadInitialMetadataDone(bool ok) {
 }
 
 void WebCall::OnReadDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    read_outstanding_ = false;
+  }
   if (!ok) {
-    return;  // the end: OnDone follows
+    ReleaseHold();  // the stream has ended: no read will start again
+    return;
   }
   // The next read waits for the loop: it asks once the browser has taken
   // enough of this one (backpressure, so a slow reader holds little here).
   Post({.kind = Kind::kMessage, .metadata = {}, .bytes = FromByteBuffer(response_), .status = {}});
+}
+
+void WebCall::StartNextRead() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (hold_released_) {
+      return;
+    }
+    read_outstanding_ = true;
+  }
+  StartRead(&response_);
+}
+
+void WebCall::ReleaseHold() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (hold_released_) {
+      return;
+    }
+    hold_released_ = true;
+  }
+  RemoveHold();
+}
+
+void WebCall::ReleaseHoldUnlessReading() {
+  bool reading;
+  {
+    absl::MutexLock lock(&mu_);
+    reading = read_outstanding_;
+  }
+  if (!reading) {
+    ReleaseHold();  // else that read's end releases it
+  }
 }
 
 void WebCall::OnDone(const grpc::Status& status) {
@@ -119,6 +160,7 @@ void WebCall::OnWake(int /*fd*/, short /*what*/, void* arg) { static_cast<WebCal
 void WebCall::ClientGone() {
   client_gone_ = true;  // evhttp frees the request next: never touch it again
   context_.TryCancel();
+  ReleaseHoldUnlessReading();
 }
 
 void WebCall::Drain() {
@@ -136,7 +178,8 @@ void WebCall::Drain() {
         break;
       case Kind::kMessage:
         if (client_gone_) {
-          break;  // cancelled: gRPC ends the call without another read
+          ReleaseHold();  // cancelled: no more reads
+          break;
         }
         if (!headers_sent_) {
           SendHeaders({});
@@ -189,14 +232,14 @@ void WebCall::SendMessage(const std::string& bytes) {
   evbuffer_free(buffer);
   bytes_out_ += frame.size();
   if (!backlog) {
-    StartRead(&response_);
+    StartNextRead();
   }
 }
 
 void WebCall::OnFlushed(evhttp_connection* /*connection*/, void* arg) {
   auto* self = static_cast<WebCall*>(arg);
   if (!self->client_gone_) {
-    self->StartRead(&self->response_);
+    self->StartNextRead();
   }
 }
 

@@ -69,6 +69,7 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   void Cancel() {
     shutting_down_ = true;
     context_.TryCancel();
+    ReleaseHoldUnlessReading();  // a read waiting for a slow browser never starts
   }
 
  private:
@@ -93,6 +94,12 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   // are written (backpressure: a slow browser holds little here).
   void SendMessage(const std::string& bytes);
   static void OnFlushed(evhttp_connection* connection, void* arg);
+  // Reads from the loop, under the hold taken at the start: none starts once
+  // it is released, and it is released once (after the last read's end, or
+  // when no read is under way and none will start).
+  void StartNextRead() ABSL_LOCKS_EXCLUDED(mu_);
+  void ReleaseHold() ABSL_LOCKS_EXCLUDED(mu_);
+  void ReleaseHoldUnlessReading() ABSL_LOCKS_EXCLUDED(mu_);
   void Finish(const Event& done);
 
   CallRegistry* const registry_;
@@ -106,6 +113,8 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
 
   absl::Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
 
   // The loop's own.
   bool headers_sent_ = false;

@@ -12,6 +12,7 @@ CRM_APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15
   clang-format nodejs npm openssl ca-certificates
+  chromium # the browser of the gateway's client tests (tests/gateway, driven by playwright-core)
 )
 
 deps_missing() {
@@ -55,14 +56,22 @@ deps_apt() {
   fi
 }
 
-# tools/node_modules (pinned buf) from tools/package-lock.json, once.
+# tools/node_modules (pinned buf) and tests/gateway/node_modules (the
+# gateway's client tests: connect, grpc-web, jose, playwright-core), each from
+# its package-lock.json, once.
 deps_npm() {
-  local tools="$CRM_ROOT/tools"
-  [[ -x $tools/node_modules/.bin/buf ]] && return 0
-  [[ -f $tools/package-lock.json ]] || return 0
-  say "installing tools/node_modules (npm ci)"
-  npm ci --prefix "$tools" --no-audit --no-fund --prefer-offline --loglevel=error ||
-    die "npm ci --prefix tools failed"
+  npm_ci_once tools "$CRM_ROOT/tools/node_modules/.bin/buf"
+  npm_ci_once tests/gateway "$CRM_ROOT/tests/gateway/node_modules/.package-lock.json"
+}
+
+# npm ci in $CRM_ROOT/$1 unless $2, a file that install leaves, is there.
+npm_ci_once() {
+  local dir=$1 marker=$2
+  [[ -e $marker ]] && return 0
+  [[ -f $CRM_ROOT/$dir/package-lock.json ]] || return 0
+  say "installing $dir/node_modules (npm ci)"
+  npm ci --prefix "$CRM_ROOT/$dir" --no-audit --no-fund --prefer-offline --loglevel=error ||
+    die "npm ci --prefix $dir failed"
 }
 
 deps_all() {
