@@ -85,6 +85,13 @@ WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
 WebCall::~WebCall() { event_free(wake_); }
 
 void WebCall::OnReadInitialMetadataDone(bool ok) {
+  if (ok && !call_.route.server_streaming) {
+    // A unary call's answer goes out whole at its end: one wake-up of the
+    // loop per call rather than three.
+    absl::MutexLock lock(&mu_);
+    unary_headers_ = CopyMetadata(context_.GetServerInitialMetadata());
+    return;
+  }
   if (ok) {
     Post({.kind = Kind::kHeaders,
           .metadata = CopyMetadata(context_.GetServerInitialMetadata()),
@@ -100,6 +107,14 @@ void WebCall::OnReadDone(bool ok) {
   }
   if (!ok) {
     ReleaseHold();  // the stream has ended: no read will start again
+    return;
+  }
+  if (!call_.route.server_streaming) {
+    {
+      absl::MutexLock lock(&mu_);
+      unary_messages_.push_back(FromByteBuffer(response_));
+    }
+    StartNextRead();  // the end of the stream, normally
     return;
   }
   // The next read waits for the loop: it asks once the browser has taken
@@ -187,11 +202,30 @@ void WebCall::Drain() {
         SendMessage(event.bytes);
         break;
       case Kind::kDone:
+        SendUnaryAnswer();
         Finish(event);
         registry_->Remove(this, connection_);
         delete this;
         return;
     }
+  }
+}
+
+void WebCall::SendUnaryAnswer() {
+  Headers headers;
+  std::vector<std::string> messages;
+  {
+    absl::MutexLock lock(&mu_);
+    headers.swap(unary_headers_);
+    messages.swap(unary_messages_);
+  }
+  if (client_gone_ || messages.empty()) {
+    return;  // nothing to send, or trailers-only
+  }
+  SendHeaders(headers);
+  for (const std::string& message : messages) {
+    std::string frame = EncodeFrame(0, message);
+    SendChunk(std::move(frame));
   }
 }
 

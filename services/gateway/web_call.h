@@ -89,6 +89,8 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   void Drain();  // on the loop
   void SendHeaders(const Headers& backend_headers);
   void SendChunk(std::string bytes);
+  // A unary call's headers and message, held until its end (the loop's).
+  void SendUnaryAnswer();
   // A message's chunk; then the next read from the backend at once, or, when
   // more than kMaxUnsentBytes would wait in the socket's buffer, once they
   // are written (backpressure: a slow browser holds little here).
@@ -115,6 +117,9 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
+  // A unary call's answer, sent whole at its end.
+  Headers unary_headers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> unary_messages_ ABSL_GUARDED_BY(mu_);
 
   // The loop's own.
   bool headers_sent_ = false;
