@@ -18,8 +18,8 @@
 #include "absl/time/time.h"
 #include "common/client/tls_options.h"
 #include "grpcpp/channel.h"
-#include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace crm::client {
 
