@@ -173,7 +173,7 @@ void WebCall::Post(Event event) {
 void WebCall::OnWake(int /*fd*/, short /*what*/, void* arg) { static_cast<WebCall*>(arg)->Drain(); }
 
 void WebCall::ClientGone() {
-  client_gone_ = true;  // evhttp frees the request next: never touch it again
+  client_gone_ = true;  // nothing more is written; Finish frees the request
   context_.TryCancel();
   ReleaseHoldUnlessReading();
 }
@@ -305,7 +305,11 @@ void WebCall::Finish(const Event& done) {
       trailers.emplace_back(name, value);
     }
   }
-  if (!client_gone_) {
+  if (client_gone_) {
+    // evhttp detached the unfinished request from the closed connection and
+    // left it to us: ending it frees it (nothing is sent).
+    evhttp_send_reply_end(call_.request);
+  } else {
     if (!headers_sent_) {
       // Trailers-only: the status in the headers, an empty body.
       Headers headers = {{"Content-Type", std::string(ResponseContentType(call_.mode))}};
