@@ -114,6 +114,15 @@ absl::Status TooLong(absl::string_view field, size_t max, absl::string_view unit
   return InvalidArgumentError(field, absl::StrCat("must be at most ", max, " ", unit));
 }
 
+absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
+  for (const absl::Status& s : statuses) {
+    if (!s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Required(absl::string_view field) {
   return InvalidArgumentError(field, "is required");
 }

@@ -12,6 +12,7 @@
 // characters" are the Unicode Cc category: U+0000..U+001F, U+007F..U+009F.
 
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -73,5 +74,9 @@ absl::Status NotUtf8(absl::string_view field);
 absl::Status HasControl(absl::string_view field);
 absl::Status TooLong(absl::string_view field, size_t max, absl::string_view unit);
 absl::Status Required(absl::string_view field);
+
+// The first of several checks that failed (OK when none did): a request's
+// field checks in one expression, reported in field order.
+absl::Status FirstError(std::initializer_list<absl::Status> statuses);
 
 }  // namespace crm::fields

@@ -49,15 +49,6 @@ absl::Status MayChange(const Caller& caller, const LeadRecord& lead) {
 
 std::string Trimmed(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
 
-absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
-  for (const absl::Status& s : statuses) {
-    if (!s.ok()) {
-      return s;
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<LeadContact> LeadServiceImpl::Contact(absl::string_view prefix,
@@ -66,11 +57,11 @@ absl::StatusOr<LeadContact> LeadServiceImpl::Contact(absl::string_view prefix,
                                                      const std::string& phone,
                                                      const std::string& contact_info) {
   if (absl::Status s =
-          FirstError({CheckName(name, fields::FieldPath(prefix, "name"), name_required),
-                      CheckEmail(email, fields::FieldPath(prefix, "email")),
-                      CheckPhone(phone, fields::FieldPath(prefix, "phone")),
-                      CheckText(contact_info, fields::FieldPath(prefix, "contact_info"),
-                                kMaxContactInfoBytes)});
+          fields::FirstError({CheckName(name, fields::FieldPath(prefix, "name"), name_required),
+                              CheckEmail(email, fields::FieldPath(prefix, "email")),
+                              CheckPhone(phone, fields::FieldPath(prefix, "phone")),
+                              CheckText(contact_info, fields::FieldPath(prefix, "contact_info"),
+                                        kMaxContactInfoBytes)});
       !s.ok()) {
     return s;
   }
@@ -118,11 +109,12 @@ absl::Status LeadServiceImpl::DoCreate(const Caller& caller, const v1::CreateLea
   if (!in.source().empty()) {
     lead.source = in.source();
   }
-  if (absl::Status s = FirstError({CheckSource(lead.source, "lead.source"),
-                                   CheckExternalId(in.external_id(), "lead.external_id"),
-                                   CheckText(in.notes(), "lead.notes", kMaxNotesBytes),
-                                   CheckExternalId(in.property_mls_id(), "lead.property_mls_id"),
-                                   CheckRequestId(request.request_id(), "request_id")});
+  if (absl::Status s =
+          fields::FirstError({CheckSource(lead.source, "lead.source"),
+                              CheckExternalId(in.external_id(), "lead.external_id"),
+                              CheckText(in.notes(), "lead.notes", kMaxNotesBytes),
+                              CheckExternalId(in.property_mls_id(), "lead.property_mls_id"),
+                              CheckRequestId(request.request_id(), "request_id")});
       !s.ok()) {
     return s;
   }
@@ -199,11 +191,12 @@ absl::Status LeadServiceImpl::DoCapture(const Caller& caller, const v1::CaptureL
   if (contact->email.empty() && contact->phone.empty()) {
     return InvalidArgumentError("email", "email or phone is required");
   }
-  if (absl::Status s = FirstError({CheckSource(request.source(), "source"),
-                                   CheckExternalId(request.external_id(), "external_id"),
-                                   CheckText(request.message(), "message", kMaxMessageBytes),
-                                   CheckExternalId(request.property_mls_id(), "property_mls_id"),
-                                   CheckRequestId(request.request_id(), "request_id")});
+  if (absl::Status s =
+          fields::FirstError({CheckSource(request.source(), "source"),
+                              CheckExternalId(request.external_id(), "external_id"),
+                              CheckText(request.message(), "message", kMaxMessageBytes),
+                              CheckExternalId(request.property_mls_id(), "property_mls_id"),
+                              CheckRequestId(request.request_id(), "request_id")});
       !s.ok()) {
     return s;
   }

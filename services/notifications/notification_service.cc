@@ -57,15 +57,6 @@ absl::Status CheckMessage(const std::string& message) {
   return absl::OkStatus();
 }
 
-absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
-  for (const absl::Status& s : statuses) {
-    if (!s.ok()) {
-      return s;
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* NotificationServiceImpl::ListNotifications(
@@ -189,7 +180,7 @@ absl::Status NotificationServiceImpl::DoCreate(const Caller& caller,
                                        : InvalidArgumentError("recipient_id", "must be a user id");
   }
   const std::string title(absl::StripAsciiWhitespace(request.title()));
-  if (absl::Status s = FirstError(
+  if (absl::Status s = fields::FirstError(
           {CheckKind(request.kind(), "kind", true),
            fields::CheckLine(request.title(), "title", true, kMaxTitleCharacters),
            CheckMessage(request.message()), CheckKind(request.entity_type(), "entity_type", false),
