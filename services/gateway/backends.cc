@@ -52,7 +52,7 @@ Backends::Backends(const std::map<std::string, std::string>& addresses,
     backend->name = name;
     backend->address = address;
     backend->channel = LongLivedChannel(address, tls);
-    backend->stub = std::make_unique<grpc::GenericStub>(backend->channel);
+    backend->stub = std::make_unique<WebStub>(backend->channel);
     backends_[name] = std::move(backend);
   }
 }

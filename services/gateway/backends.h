@@ -23,14 +23,20 @@
 #include "common/client/tls_options.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "services/gateway/message_encoding.h"
 
 namespace crm::gateway {
+
+// Requests go as the browser sent them (compressed or not), answers come
+// back as bytes.
+using WebStub = grpc::TemplatedGenericStub<WireMessage, grpc::ByteBuffer>;
 
 struct Backend {
   std::string name;     // "leads"
   std::string address;  // host:port
   std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<grpc::GenericStub> stub;
+  std::unique_ptr<WebStub> stub;
 };
 
 struct Route {

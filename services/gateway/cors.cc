@@ -11,10 +11,12 @@
 namespace crm::gateway {
 namespace {
 
-// What a gRPC-web client sends; other request headers a preflight asks for
-// are allowed when they are custom metadata (x-…), never hop-by-hop ones.
-constexpr absl::string_view kBaseHeaders[] = {"content-type", "authorization", "x-grpc-web",
-                                              "x-user-agent", "grpc-timeout"};
+// What a gRPC-web client sends (a compressing one adds grpc-encoding and
+// grpc-accept-encoding); other request headers a preflight asks for are
+// allowed when they are custom metadata (x-…), never hop-by-hop ones.
+constexpr absl::string_view kBaseHeaders[] = {
+    "content-type", "authorization", "x-grpc-web",          "x-user-agent",
+    "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"};
 
 bool AllowedRequestHeader(absl::string_view name) {
   for (absl::string_view base : kBaseHeaders) {

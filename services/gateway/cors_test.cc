@@ -33,7 +33,7 @@ TEST(Cors, PreflightAllowsTheGrpcWebHeadersAndCustomOnesOnly) {
   EXPECT_THAT(headers,
               Contains(Pair("Access-Control-Allow-Headers",
                             "content-type, authorization, x-grpc-web, x-user-agent, grpc-timeout, "
-                            "x-request-id")));
+                            "grpc-encoding, grpc-accept-encoding, x-request-id")));
   EXPECT_THAT(cors.PreflightHeaders("http://other.test", "content-type"), IsEmpty());
 }
 

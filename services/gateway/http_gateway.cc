@@ -24,11 +24,16 @@
 #include "absl/strings/str_split.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
+#include "services/gateway/message_encoding.h"
 
 namespace crm::gateway {
 namespace {
 
-// Request headers that are HTTP's business, not the call's metadata.
+// Request headers that are HTTP's business, not the call's metadata. gRPC's
+// own are set by the backend call itself: its deadline from grpc-timeout, its
+// compression algorithm from grpc-encoding, and its grpc-accept-encoding says
+// what the gateway's gRPC client decodes (any answer reaches the browser
+// uncompressed).
 bool IsHttpOnly(absl::string_view name) {
   static constexpr absl::string_view kHttpOnly[] = {"host",
                                                     "connection",
@@ -297,7 +302,7 @@ void HttpGateway::HandleGet(evhttp_request* request, const std::string& path) {
 }
 
 void HttpGateway::Refuse(evhttp_request* request, WebMode mode, const absl::Status& status,
-                         const std::string& origin) {
+                         const std::string& origin, const Headers& extra) {
   const grpc::Status grpc_status = ToGrpcStatus(status);
   Headers headers = cors_->ResponseHeaders(origin);
   headers.emplace_back("grpc-status", absl::StrCat(static_cast<int>(grpc_status.error_code())));
@@ -306,6 +311,7 @@ void HttpGateway::Refuse(evhttp_request* request, WebMode mode, const absl::Stat
     headers.emplace_back("grpc-status-details-bin",
                          absl::Base64Escape(grpc_status.error_details()));
   }
+  headers.insert(headers.end(), extra.begin(), extra.end());
   Reply(request, 200, "OK", std::string(ResponseContentType(mode)), "", headers);
   log::Info("call")
       .Str("method", evhttp_request_get_uri(request))
@@ -342,6 +348,15 @@ void HttpGateway::HandleCall(evhttp_request* request, const std::string& path,
     Refuse(request, *mode, route.status(), origin);
     return;
   }
+  const char* encoding_header = Header(request, "grpc-encoding");
+  const absl::StatusOr<grpc_compression_algorithm> encoding =
+      ParseMessageEncoding(encoding_header == nullptr ? "" : encoding_header);
+  if (!encoding.ok()) {
+    // As a gRPC server answers an encoding it lacks: with the ones it takes.
+    Refuse(request, *mode, encoding.status(), origin,
+           {{"grpc-accept-encoding", std::string(kSupportedEncodings)}});
+    return;
+  }
   evbuffer* input = evhttp_request_get_input_buffer(request);
   const size_t length = evbuffer_get_length(input);
   if (length > options_.max_body_bytes) {
@@ -369,18 +384,22 @@ void HttpGateway::HandleCall(evhttp_request* request, const std::string& path,
         absl::StrCat("a unary or server-streaming call takes exactly one request message, not ",
                      frames->size()));
   }
-  if (frames.ok() && (frames->front().flags & kCompressedFlag)) {
-    frames = absl::UnimplementedError("compressed request messages are not supported");
-  }
   if (!frames.ok()) {
     Refuse(request, *mode, frames.status(), origin);
+    return;
+  }
+  // Passed through as it came, compressed or not.
+  absl::StatusOr<WireMessage> message = ToWireMessage(std::move(frames->front()), *encoding);
+  if (!message.ok()) {
+    Refuse(request, *mode, message.status(), origin);
     return;
   }
 
   CallRequest call{.request = request,
                    .route = *std::move(route),
                    .mode = *mode,
-                   .frames = *std::move(frames),
+                   .message = *std::move(message),
+                   .encoding = *encoding,
                    .metadata = {},
                    .timeout = std::nullopt,
                    .cors = cors_->ResponseHeaders(origin),

@@ -82,9 +82,10 @@ class HttpGateway final : public CallRegistry {
   void HandleCall(evhttp_request* request, const std::string& path, const std::string& origin);
   void HandleGet(evhttp_request* request, const std::string& path);
   void HandlePreflight(evhttp_request* request, const std::string& origin);
-  // A gRPC-web answer of the gateway's own (trailers-only).
+  // A gRPC-web answer of the gateway's own (trailers-only), with `extra`
+  // headers.
   void Refuse(evhttp_request* request, WebMode mode, const absl::Status& status,
-              const std::string& origin);
+              const std::string& origin, const Headers& extra = {});
 
   const HttpGatewayOptions options_;
   Backends* const backends_;

@@ -29,11 +29,6 @@ Headers CopyMetadata(const std::multimap<grpc::string_ref, grpc::string_ref>& me
   return out;
 }
 
-grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
-}
-
 std::string FromByteBuffer(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
@@ -64,8 +59,12 @@ void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest reques
   // hold keeps the call from ending until no more will (ReleaseHold).
   call->AddHold();
   call->StartNextRead();
-  call->request_ = ToByteBuffer(call->call_.frames.front().payload);
-  call->StartWriteLast(&call->request_, grpc::WriteOptions());
+  call->request_ = std::move(call->call_.message);
+  // As it came: a compressed message is not compressed again (its buffer says
+  // it is compressed), nor is an uncompressed one in a call with an encoding.
+  grpc::WriteOptions options;
+  options.set_no_compression();
+  call->StartWriteLast(&call->request_, options);
   call->StartCall();
 }
 
@@ -79,6 +78,11 @@ WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
   }
   if (call_.timeout.has_value()) {
     context_.set_deadline(absl::ToChronoTime(started_ + *call_.timeout));
+  }
+  if (call_.encoding != GRPC_COMPRESS_NONE) {
+    // The backend sees the browser's grpc-encoding, which its compressed
+    // messages need.
+    context_.set_compression_algorithm(call_.encoding);
   }
 }
 
@@ -233,7 +237,9 @@ void WebCall::SendHeaders(const Headers& backend_headers) {
   Headers headers = {{"Content-Type", std::string(ResponseContentType(call_.mode))}};
   headers.insert(headers.end(), call_.cors.begin(), call_.cors.end());
   for (const auto& [name, value] : backend_headers) {
-    if (name != "content-type" && !absl::StartsWith(name, ":")) {
+    // The messages reach the browser uncompressed (gRPC inflates whatever a
+    // backend compresses), so a backend's grpc-encoding must not go with them.
+    if (name != "content-type" && name != "grpc-encoding" && !absl::StartsWith(name, ":")) {
       headers.emplace_back(name, value);
     }
   }

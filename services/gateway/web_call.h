@@ -26,6 +26,7 @@
 #include "services/gateway/backends.h"
 #include "services/gateway/cors.h"
 #include "services/gateway/grpc_web.h"
+#include "services/gateway/message_encoding.h"
 
 struct event;
 struct event_base;
@@ -40,7 +41,10 @@ struct CallRequest {
   evhttp_request* request = nullptr;
   Route route;
   WebMode mode = WebMode::kBinary;
-  std::vector<Frame> frames;
+  // The one request message, compressed or not as it came, and the
+  // request's grpc-encoding (the backend call's).
+  WireMessage message;
+  grpc_compression_algorithm encoding = GRPC_COMPRESS_NONE;
   Headers metadata;                       // forwarded to the backend
   std::optional<absl::Duration> timeout;  // grpc-timeout
   Headers cors;                           // added to the response
@@ -50,7 +54,7 @@ struct CallRequest {
   absl::Duration stream_timeout;  // the connection's idle limit while the response streams
 };
 
-class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class WebCall final : public grpc::ClientBidiReactor<WireMessage, grpc::ByteBuffer> {
  public:
   static constexpr size_t kMaxUnsentBytes = 64 * 1024;
 
@@ -109,7 +113,7 @@ class WebCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::Byt
   evhttp_connection* const connection_;  // the browser's; not ours to use once it is gone
   const absl::Time started_ = absl::Now();
   grpc::ClientContext context_;
-  grpc::ByteBuffer request_;
+  WireMessage request_;
   grpc::ByteBuffer response_;
   event* wake_ = nullptr;
 

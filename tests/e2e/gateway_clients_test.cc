@@ -1,11 +1,11 @@
 // The gRPC-web gateway through clients nobody here wrote: connect-node's
-// gRPC-web transport, gRPC-web text mode, jose against the JWKS, a real
-// Chromium (fetch streaming and the grpc-web runtime) and buf curl. The
-// clients are Node scripts in tests/gateway/ (one TEST each); this driver
-// starts what they talk to: a throwaway cluster, the five real services
-// (notifications with a per-user cap of 2 live streams and a keep-alive each
-// second) and crm-gateway in front of them, then runs each script with its
-// environment and fails with the script's output.
+// gRPC-web transport (compressing its requests too), gRPC-web text mode, jose
+// against the JWKS, a real Chromium (fetch streaming and the grpc-web
+// runtime) and buf curl. The clients are Node scripts in tests/gateway/ (one
+// TEST each); this driver starts what they talk to: a throwaway cluster, the
+// five real services (notifications with a per-user cap of 2 live streams and
+// a keep-alive each second) and crm-gateway in front of them, then runs each
+// script with its environment and fails with the script's output.
 //
 // Needs `tools/crm deps` (npm ci in tests/gateway and tools, Debian's
 // chromium); a test whose client is missing is skipped and says so.
@@ -358,6 +358,8 @@ class GatewayClientsTest : public ::testing::Test {
 TEST_F(GatewayClientsTest, ConnectNodeGrpcWebOverHttp1) { RunScript("connect_node_test.js"); }
 
 TEST_F(GatewayClientsTest, GrpcWebTextMode) { RunScript("grpc_web_text_test.js"); }
+
+TEST_F(GatewayClientsTest, CompressedRequestsPassThrough) { RunScript("compression_test.js"); }
 
 TEST_F(GatewayClientsTest, JoseVerifiesTokensWithTheJwks) { RunScript("jwks_test.js"); }
 
