@@ -115,11 +115,25 @@ EOF
   printf '%s' "$changed"
 }
 
+# deploy/postgres/crm.conf (the suite's settings) copied into the cluster and
+# included from its postgresql.conf. Prints "changed" when it changed.
+pg_write_conf() {
+  local src="$CRM_ROOT/deploy/postgres/crm.conf" dst="$CRM_PGDATA/crm.conf"
+  local line="include_if_exists = 'crm.conf'  # tools/crm: deploy/postgres/crm.conf"
+  grep -qxF "$line" "$CRM_PGDATA/postgresql.conf" || printf '\n%s\n' "$line" >>"$CRM_PGDATA/postgresql.conf"
+  cmp -s "$src" "$dst" && return 0
+  cp "$src" "$dst"
+  chmod 600 "$dst"
+  is_root && chown postgres:postgres "$dst"
+  printf changed
+}
+
 pg_start() {
   pg_dirs
   pg_init
-  local changed
+  local changed conf_changed
   changed=$(pg_write_auth)
+  conf_changed=$(pg_write_conf)
   if pg_pid >/dev/null; then
     local port
     port=$(pg_running_port)
@@ -127,7 +141,10 @@ pg_start() {
       warn "the database already runs on port $port; CRM_PG_PORT=$CRM_PG_PORT takes effect after tools/crm down"
       CRM_PG_PORT=$port
     fi
-    if [[ -n $changed ]]; then pg_as_owner pg_ctl -D "$CRM_PGDATA" -s reload; fi
+    if [[ -n $changed$conf_changed ]]; then pg_as_owner pg_ctl -D "$CRM_PGDATA" -s reload; fi
+    if [[ -n $conf_changed ]]; then
+      warn "deploy/postgres/crm.conf changed; shared_buffers takes effect after tools/crm down"
+    fi
     return 0
   fi
   port_check "$CRM_PG_PORT" postgres CRM_PG_PORT
