@@ -68,6 +68,45 @@ absl::string_view Rows::Get(int row, int column) const {
                            static_cast<size_t>(PQgetlength(result_.get(), row, column)));
 }
 
+Rows::Kind Rows::ColumnKind(int column) const {
+  if (PQfformat(result_.get(), column) == 0) {
+    return Kind::kText;
+  }
+  // Type OIDs from PostgreSQL's pg_type.dat (stable across versions).
+  switch (PQftype(result_.get(), column)) {
+    case 16:  // bool
+      return Kind::kBool;
+    case 20:  // int8
+    case 21:  // int2
+    case 23:  // int4
+      return Kind::kInt;
+    case 700:  // float4
+    case 701:  // float8
+      return Kind::kFloat;
+    case 18:    // "char"
+    case 19:    // name
+    case 25:    // text
+    case 114:   // json
+    case 705:   // unknown (an untyped literal)
+    case 1042:  // bpchar
+    case 1043:  // varchar
+      return Kind::kText;
+    default:
+      return Kind::kOther;
+  }
+}
+
+int Rows::FirstUndecodableColumn() const {
+  for (int i = 0; i < columns(); ++i) {
+    if (ColumnKind(i) == Kind::kOther) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+int Rows::ColumnNumber(const char* column) const { return PQfnumber(result_.get(), column); }
+
 bool Rows::IsNull(int row, const char* column) const {
   const int index = PQfnumber(result_.get(), column);
   return index < 0 || IsNull(row, index);
@@ -223,16 +262,16 @@ bool PipelinedReader::SendAdHoc(Connection& c, Query& query,
   const int n = static_cast<int>(values.size());
   if (auto it = c.prepared.find(query.statement); it != c.prepared.end()) {
     return PQsendQueryPrepared(c.conn, it->second.c_str(), n, values.data(), nullptr, nullptr,
-                               /*resultFormat=*/0) == 1;
+                               /*resultFormat=*/1) == 1;
   }
   if (static_cast<int>(c.prepared.size()) >= kMaxCachedStatements) {
     return PQsendQueryParams(c.conn, query.statement.c_str(), n, nullptr, values.data(), nullptr,
-                             nullptr, /*resultFormat=*/0) == 1;
+                             nullptr, /*resultFormat=*/1) == 1;
   }
   std::string name = absl::StrCat("crm_sql_", ++c.statements_made);
   if (PQsendPrepare(c.conn, name.c_str(), query.statement.c_str(), 0, nullptr) != 1 ||
       PQsendQueryPrepared(c.conn, name.c_str(), n, values.data(), nullptr, nullptr,
-                          /*resultFormat=*/0) != 1) {
+                          /*resultFormat=*/1) != 1) {
     return false;
   }
   // The preparation's own result comes first; it answers nobody.
@@ -258,7 +297,7 @@ void PipelinedReader::Send(Connection& c, std::deque<Query>& queries) {
                                    : PQsendQueryPrepared(c.conn, query.statement.c_str(),
                                                          static_cast<int>(values.size()),
                                                          values.data(), nullptr, nullptr,
-                                                         /*resultFormat=*/0) == 1;
+                                                         /*resultFormat=*/1) == 1;
     if (!sent) {
       Close(c, "send");
       return;  // the rest stay queued for another connection
@@ -343,7 +382,15 @@ void PipelinedReader::Receive(Connection& c, std::deque<Query>& resend) {
       } else if (failure.has_value()) {
         std::move(query.done)(*std::move(failure));
       } else {
-        std::move(query.done)(Rows(rows));
+        Rows result(rows);
+        if (const int column = result.FirstUndecodableColumn(); column >= 0) {
+          log::Error("database read returns a column binary reads cannot decode; cast it")
+              .Str("statement", query.statement)
+              .Str("column", result.ColumnName(column));
+          std::move(query.done)(absl::InternalError("database error"));
+        } else {
+          std::move(query.done)(std::move(result));
+        }
       }
       rows = nullptr;
       failure.reset();

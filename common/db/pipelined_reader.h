@@ -50,9 +50,18 @@ struct pg_result;
 
 namespace crm::db {
 
-// The rows of one result, in text format. Cheap to move; frees the result.
+// The rows of one result. Cheap to move; frees the result.
+//
+// The reader asks for results in PostgreSQL's binary format: an integer,
+// float or boolean arrives as its bytes rather than as text to print on one
+// side and parse on the other (a page of 50 listings carries ~800 numbers).
+// Text-like columns are the same bytes either way. Only the types Kind()
+// names are allowed in a result: a read whose statement returns another type
+// (numeric, a date, an array, jsonb...) fails INTERNAL, so cast such columns
+// in the statement (to text, or to int8 as timestamp::MicrosColumn does).
 class Rows {
  public:
+  enum class Kind { kText, kInt, kFloat, kBool, kOther };
   explicit Rows(pg_result* result);
   Rows(Rows&&) = default;
   Rows& operator=(Rows&&) = default;
@@ -67,6 +76,14 @@ class Rows {
   absl::string_view Get(int row, int column) const;
   // The same by column name ("" for a column the result lacks).
   absl::string_view Get(int row, const char* column) const;
+  // A column's number by name, or -1.
+  int ColumnNumber(const char* column) const;
+  // How a column's fields are encoded: kText for text format and for the
+  // binary format of text-like types; kInt (2, 4 or 8 bytes), kFloat (4 or 8)
+  // and kBool (1) are big-endian binary; kOther cannot be decoded.
+  Kind ColumnKind(int column) const;
+  // The first column of a kind that cannot be decoded, or -1.
+  int FirstUndecodableColumn() const;
 
  private:
   struct Free {

@@ -1,5 +1,6 @@
 #include "common/db/row_fields.h"
 
+#include "absl/base/casts.h"
 #include "absl/strings/numbers.h"
 
 namespace crm::db {
@@ -38,44 +39,102 @@ int ResultColumns::Find(absl::string_view name) const {
   return it->second;
 }
 
-absl::string_view RowFields::Text(const char* column) const {
-  if (pqxx_row_ != nullptr) {
-    if (columns_ == nullptr) {
-      const pqxx::field field = (*pqxx_row_)[column];
-      return absl::string_view(field.c_str(), field.size());
-    }
-    const int i = columns_->Find(column);
-    if (i < 0) {
-      return absl::string_view();
-    }
-    const pqxx::field field = (*pqxx_row_)[static_cast<pqxx::row::size_type>(i)];
-    return absl::string_view(field.c_str(), field.size());
+namespace {
+
+// PostgreSQL's binary integers and floats are big-endian.
+uint64_t BigEndian(absl::string_view bytes) {
+  uint64_t value = 0;
+  for (unsigned char byte : bytes) {
+    value = (value << 8) | byte;
   }
-  if (columns_ == nullptr) {
-    return rows_->Get(row_, column);
-  }
-  const int i = columns_->Find(column);
-  return i < 0 ? absl::string_view() : rows_->Get(row_, i);
+  return value;
 }
 
-bool RowFields::IsNull(const char* column) const {
+}  // namespace
+
+RowFields::Field RowFields::Get(const char* column) const {
   if (pqxx_row_ != nullptr) {
-    if (columns_ == nullptr) {
-      return (*pqxx_row_)[column].is_null();
+    const int i = columns_ == nullptr ? -2 : columns_->Find(column);
+    if (i == -1) {
+      return Field{};
     }
-    const int i = columns_->Find(column);
-    return i < 0 || (*pqxx_row_)[static_cast<pqxx::row::size_type>(i)].is_null();
+    const pqxx::field field =
+        i < 0 ? (*pqxx_row_)[column] : (*pqxx_row_)[static_cast<pqxx::row::size_type>(i)];
+    return Field{.bytes = absl::string_view(field.c_str(), field.size()),
+                 .kind = Rows::Kind::kText,
+                 .null = field.is_null()};
   }
-  if (columns_ == nullptr) {
-    return rows_->IsNull(row_, column);
+  const int i = columns_ == nullptr ? rows_->ColumnNumber(column) : columns_->Find(column);
+  if (i < 0) {
+    return Field{};
   }
-  const int i = columns_->Find(column);
-  return i < 0 || rows_->IsNull(row_, i);
+  return Field{
+      .bytes = rows_->Get(row_, i), .kind = rows_->ColumnKind(i), .null = rows_->IsNull(row_, i)};
 }
+
+absl::string_view RowFields::Text(const char* column) const { return Get(column).bytes; }
+
+bool RowFields::IsNull(const char* column) const { return Get(column).null; }
 
 int64_t RowFields::Int64(const char* column) const {
-  int64_t value = 0;
-  return absl::SimpleAtoi(Text(column), &value) ? value : 0;
+  const Field f = Get(column);
+  if (f.null) {
+    return 0;
+  }
+  switch (f.kind) {
+    case Rows::Kind::kInt: {
+      // Sign-extended from the field's width (2, 4 or 8 bytes).
+      const int bits = static_cast<int>(f.bytes.size()) * 8;
+      if (bits == 0 || bits > 64) {
+        return 0;
+      }
+      const uint64_t raw = BigEndian(f.bytes);
+      return bits == 64 ? static_cast<int64_t>(raw)
+                        : static_cast<int64_t>(raw << (64 - bits)) >> (64 - bits);
+    }
+    case Rows::Kind::kBool:
+      return f.bytes == absl::string_view("\1", 1) ? 1 : 0;
+    case Rows::Kind::kText: {
+      int64_t value = 0;
+      return absl::SimpleAtoi(f.bytes, &value) ? value : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+std::optional<double> RowFields::OptionalDouble(const char* column) const {
+  const Field f = Get(column);
+  if (f.null) {
+    return std::nullopt;
+  }
+  switch (f.kind) {
+    case Rows::Kind::kFloat:
+      if (f.bytes.size() == 8) {
+        return absl::bit_cast<double>(BigEndian(f.bytes));
+      }
+      if (f.bytes.size() == 4) {
+        return absl::bit_cast<float>(static_cast<uint32_t>(BigEndian(f.bytes)));
+      }
+      return std::nullopt;
+    case Rows::Kind::kInt:
+      return static_cast<double>(Int64(column));
+    case Rows::Kind::kText: {
+      double value = 0;
+      return absl::SimpleAtod(f.bytes, &value) ? std::optional<double>(value) : std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+bool RowFields::Bool(const char* column) const {
+  const Field f = Get(column);
+  if (f.null) {
+    return false;
+  }
+  // PostgreSQL's text form of a boolean is "t" or "f"; its binary form a byte.
+  return f.kind == Rows::Kind::kBool ? f.bytes == absl::string_view("\1", 1) : f.bytes == "t";
 }
 
 }  // namespace crm::db

@@ -1,8 +1,9 @@
 #pragma once
 
-// A result row's fields by column name, as text, whether the row came from
-// libpqxx or from the PipelinedReader: one decoder per record type serves
-// both paths, and none goes through iostreams.
+// A result row's fields by column name, whether the row came from libpqxx
+// (text format) or from the PipelinedReader (binary format for numbers and
+// booleans): one decoder per record type serves both paths, and none goes
+// through iostreams.
 //
 //   LeadRecord ParseLead(const db::RowFields& f) {
 //     lead.id = f.Int64("id");
@@ -57,20 +58,31 @@ class RowFields {
   RowFields(const Rows& rows, int row, const ResultColumns* columns = nullptr)
       : rows_(&rows), row_(row), columns_(columns) {}
 
-  // "" for NULL and for a column the row lacks.
+  // A text-like column's bytes: "" for NULL and for a column the row lacks.
+  // Numbers and booleans go through the accessors below (in binary format
+  // their bytes are not text).
   absl::string_view Text(const char* column) const;
   bool IsNull(const char* column) const;
   std::string Str(const char* column) const { return std::string(Text(column)); }
-  // 0 for NULL or text that is not a number.
+  // 0 for NULL or a field that is not an integer.
   int64_t Int64(const char* column) const;
   // nullopt for NULL (a time in microseconds that may be unknown, say).
   std::optional<int64_t> OptionalInt64(const char* column) const {
     return IsNull(column) ? std::nullopt : std::optional<int64_t>(Int64(column));
   }
-  // PostgreSQL's text form of a boolean is "t" or "f".
-  bool Bool(const char* column) const { return Text(column) == "t"; }
+  // nullopt for NULL or a field that is not a number.
+  std::optional<double> OptionalDouble(const char* column) const;
+  // False for NULL.
+  bool Bool(const char* column) const;
 
  private:
+  struct Field {
+    absl::string_view bytes;
+    Rows::Kind kind = Rows::Kind::kText;
+    bool null = true;
+  };
+  Field Get(const char* column) const;
+
   const pqxx::row* pqxx_row_ = nullptr;
   const Rows* rows_ = nullptr;
   int row_ = 0;

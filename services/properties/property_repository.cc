@@ -11,7 +11,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -183,14 +182,6 @@ std::vector<std::string> WriteParams(const PropertyRecord& l, bool stamp_status 
           l.close_date};
 }
 
-std::optional<double> OptionalDouble(const db::RowFields& f, const char* column) {
-  double value = 0;
-  if (f.IsNull(column) || !absl::SimpleAtod(f.Text(column), &value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 int32_t Int32(const db::RowFields& f, const char* column) {
   return static_cast<int32_t>(f.Int64(column));
 }
@@ -220,8 +211,8 @@ PropertyRecord Parse(const db::RowFields& f) {
   l.list_date = f.Str("list_date");
   l.listing_key = f.Str("listing_key");
   l.originating_system_name = f.Str("originating_system_name");
-  l.latitude = OptionalDouble(f, "latitude");
-  l.longitude = OptionalDouble(f, "longitude");
+  l.latitude = f.OptionalDouble("latitude");
+  l.longitude = f.OptionalDouble("longitude");
   l.mls_status = f.Str("mls_status");
   l.modification_timestamp = timestamp::FromMicros(f.OptionalInt64("modification_timestamp"));
   l.status_change_timestamp = timestamp::FromMicros(f.OptionalInt64("status_change_timestamp"));
