@@ -394,6 +394,17 @@ void HttpGateway::HandleCall(evhttp_request* request, const std::string& path,
     Refuse(request, *mode, message.status(), origin);
     return;
   }
+  // A backend's gRPC inflates a compressed message whole before its receive
+  // limit refuses it, so a body of a few MiB could cost it gigabytes. The
+  // gateway inflates it first, only counting, and stops past its own message
+  // limit (4 MiB by default, as the backends'). On the event loop, but bounded
+  // by the limit: under 10 ms for 4 MiB.
+  if (const absl::Status inflated =
+          CheckInflatedSize(message->compression, message->bytes, options_.max_message_bytes);
+      !inflated.ok()) {
+    Refuse(request, *mode, inflated, origin);
+    return;
+  }
 
   CallRequest call{.request = request,
                    .route = *std::move(route),

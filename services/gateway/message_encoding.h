@@ -3,13 +3,15 @@
 // A request message passed through as the browser compressed it. gRPC-web
 // carries gRPC's per-message compression unchanged: `grpc-encoding` names
 // the algorithm for the call, and each frame's flag says whether that
-// message is compressed. The gateway neither decompresses nor recompresses:
-// it tells its gRPC call the algorithm (so the backend sees the same
-// `grpc-encoding`) and hands over each message as a WireMessage, which gRPC
-// sends with the flag it came with.
+// message is compressed. The gateway does not recompress: it tells its gRPC
+// call the algorithm (so the backend sees the same `grpc-encoding`) and hands
+// over each message as a WireMessage, which gRPC sends with the flag it came
+// with. It only inflates to count (CheckInflatedSize), so that a backend is
+// never handed a message that inflates past the limit.
 //
 //   absl::StatusOr<grpc_compression_algorithm> encoding = ParseMessageEncoding(header);
 //   absl::StatusOr<WireMessage> message = ToWireMessage(frame, *encoding);
+//   absl::Status size = CheckInflatedSize(message->compression, message->bytes, limit);
 //   // ClientContext::set_compression_algorithm(*encoding), then write *message
 //   // on a grpc::TemplatedGenericStub<WireMessage, grpc::ByteBuffer> call.
 //
@@ -21,8 +23,10 @@
 // from it. An uncompressed message goes with GRPC_WRITE_NO_COMPRESS, so the
 // call's algorithm does not compress it either.
 
+#include <cstddef>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpc/byte_buffer.h"
@@ -54,6 +58,22 @@ struct WireMessage {
 // per message). INTERNAL for a compressed frame in a call without an
 // encoding (gRPC's PROTOCOL-HTTP2: the flag must then be 0).
 absl::StatusOr<WireMessage> ToWireMessage(Frame frame, grpc_compression_algorithm encoding);
+
+// Whether `bytes`, compressed with `algorithm`, inflate to at most `limit`
+// bytes. gRPC 1.51 inflates a whole message before its receive limit
+// applies (65 KB of gzip inflates to 64 MiB, 4 MiB to about 4 GiB); the
+// gateway, which browsers reach, inflates each compressed message first into
+// a small scratch buffer, only counting, and stops as soon as the count
+// passes the limit. Nothing is kept: the message still goes on as it came.
+//
+// Accepts what gRPC's decompression does (src/core/lib/compression/
+// message_compress.cc): "gzip" is the gzip format, "deflate" the zlib format
+// (RFC 1950, not raw deflate), one stream with nothing after it; empty bytes
+// are an empty message. RESOURCE_EXHAUSTED past the limit; INTERNAL for bytes
+// that do not inflate (corrupt, cut short, trailing bytes), as gRPC answers a
+// message it cannot decompress. GRPC_COMPRESS_NONE compares the size itself.
+absl::Status CheckInflatedSize(grpc_compression_algorithm algorithm, absl::string_view bytes,
+                               size_t limit);
 
 }  // namespace crm::gateway
 

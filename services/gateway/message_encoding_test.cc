@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -111,14 +112,17 @@ TEST(WireMessageSerialization, TheBufferCarriesTheBytesAndTheirCompression) {
   }
 }
 
-// zlib's format for "deflate" (what gRPC means by it), gzip's for "gzip".
-std::string Compress(absl::string_view bytes, grpc_compression_algorithm algorithm) {
+// `bytes` deflated with zlib's window bits: 15 the zlib format, 15 + 16
+// gzip's, -15 raw deflate. A gzip header may carry a name and its own CRC.
+std::string Deflate(absl::string_view bytes, int window_bits, gz_header* header = nullptr) {
   z_stream stream{};
-  const int window_bits = algorithm == GRPC_COMPRESS_GZIP ? 15 + 16 : 15;
   EXPECT_EQ(
       deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY),
       Z_OK);
-  std::string out(deflateBound(&stream, bytes.size()), '\0');
+  if (header != nullptr) {
+    EXPECT_EQ(deflateSetHeader(&stream, header), Z_OK);
+  }
+  std::string out(deflateBound(&stream, bytes.size()) + 64, '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
   stream.avail_in = static_cast<uInt>(bytes.size());
   stream.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -127,6 +131,159 @@ std::string Compress(absl::string_view bytes, grpc_compression_algorithm algorit
   out.resize(stream.total_out);
   deflateEnd(&stream);
   return out;
+}
+
+// zlib's format for "deflate" (what gRPC means by it), gzip's for "gzip".
+std::string Compress(absl::string_view bytes, grpc_compression_algorithm algorithm) {
+  return Deflate(bytes, algorithm == GRPC_COMPRESS_GZIP ? 15 + 16 : 15);
+}
+
+// `count` zero bytes compressed, made a MiB at a time so that a bomb's
+// inflated size is never in memory here either.
+std::string CompressZeros(size_t count, grpc_compression_algorithm algorithm) {
+  z_stream stream{};
+  EXPECT_EQ(deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED,
+                         algorithm == GRPC_COMPRESS_GZIP ? 15 + 16 : 15, 8, Z_RLE),
+            Z_OK);
+  const std::string zeros(1 << 20, '\0');
+  std::string out;
+  char buffer[1 << 16];
+  int result = Z_OK;
+  while (result != Z_STREAM_END) {
+    const size_t chunk = std::min(count, zeros.size());
+    count -= chunk;
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zeros.data()));
+    stream.avail_in = static_cast<uInt>(chunk);
+    do {
+      stream.next_out = reinterpret_cast<Bytef*>(buffer);
+      stream.avail_out = sizeof(buffer);
+      result = deflate(&stream, count == 0 ? Z_FINISH : Z_NO_FLUSH);
+      EXPECT_NE(result, Z_STREAM_ERROR);
+      out.append(buffer, sizeof(buffer) - stream.avail_out);
+    } while (stream.avail_out == 0);
+  }
+  deflateEnd(&stream);
+  return out;
+}
+
+const std::string kMessage =
+    "a request message long enough to be worth compressing, compressing, compressing";
+
+constexpr size_t kLimit = 4 << 20;
+
+absl::string_view NameOf(grpc_compression_algorithm algorithm) {
+  return algorithm == GRPC_COMPRESS_GZIP ? "gzip" : "deflate";
+}
+
+TEST(CheckInflatedSize, SmallGzipAndDeflateMessagesPass) {
+  for (grpc_compression_algorithm algorithm : {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
+    EXPECT_TRUE(CheckInflatedSize(algorithm, Compress(kMessage, algorithm), kLimit).ok())
+        << NameOf(algorithm);
+    EXPECT_TRUE(CheckInflatedSize(algorithm, Compress("", algorithm), kLimit).ok())
+        << NameOf(algorithm) << " of nothing";
+  }
+}
+
+TEST(CheckInflatedSize, ExactlyTheLimitPassesAndOneByteMoreDoesNot) {
+  // Sizes around and on the scratch buffer's, and the default limit itself.
+  for (const size_t size :
+       {size_t{1}, size_t{1000}, size_t{16 << 10}, size_t{(16 << 10) + 1}, size_t{4 << 20}}) {
+    std::string message(size, '\0');
+    for (size_t i = 0; i < size; ++i) {
+      message[i] = static_cast<char>((i * 7919) % 251);  // not all one byte
+    }
+    for (grpc_compression_algorithm algorithm : {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
+      const std::string compressed = Compress(message, algorithm);
+      const absl::Status at_limit = CheckInflatedSize(algorithm, compressed, size);
+      EXPECT_TRUE(at_limit.ok()) << NameOf(algorithm) << " of " << size << ": " << at_limit;
+      EXPECT_EQ(CheckInflatedSize(algorithm, compressed, size - 1).code(),
+                absl::StatusCode::kResourceExhausted)
+          << NameOf(algorithm) << " of " << size;
+    }
+  }
+}
+
+TEST(CheckInflatedSize, AnUncompressedMessageIsItsOwnSize) {
+  EXPECT_TRUE(CheckInflatedSize(GRPC_COMPRESS_NONE, "abc", 3).ok());
+  EXPECT_EQ(CheckInflatedSize(GRPC_COMPRESS_NONE, "abc", 2).code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(CheckInflatedSize, ABombIsResourceExhaustedNamingTheLimit) {
+  for (grpc_compression_algorithm algorithm : {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
+    const std::string bomb = CompressZeros(8 << 20, algorithm);
+    ASSERT_LT(bomb.size(), 64u << 10) << NameOf(algorithm);
+    const absl::Status status = CheckInflatedSize(algorithm, bomb, kLimit);
+    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("the ", NameOf(algorithm),
+                                                         " request message, inflated, exceeds "
+                                                         "the limit of 4194304 bytes")));
+  }
+}
+
+// The check keeps nothing it inflates: its memory is zlib's state and the
+// scratch buffer, however far the message would inflate.
+TEST(CheckInflatedSize, ABombCostsNoMemoryForItsInflatedSize) {
+  const std::string bomb = CompressZeros(size_t{512} << 20, GRPC_COMPRESS_GZIP);
+  ASSERT_LT(bomb.size(), 1u << 20);
+  rusage before{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &before), 0);
+  const absl::Status status = CheckInflatedSize(GRPC_COMPRESS_GZIP, bomb, kLimit);
+  rusage after{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &after), 0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  // ru_maxrss is the peak, in KiB: inflating all 512 MiB would raise it so.
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 32 << 10);
+}
+
+TEST(CheckInflatedSize, NoBytesAreAnEmptyMessage) {
+  // gRPC's decompression takes an empty input as an empty message.
+  EXPECT_TRUE(CheckInflatedSize(GRPC_COMPRESS_GZIP, "", kLimit).ok());
+  EXPECT_TRUE(CheckInflatedSize(GRPC_COMPRESS_DEFLATE, "", kLimit).ok());
+}
+
+// Compressed bytes that gRPC's decompression refuses, for `algorithm`, named.
+std::vector<std::pair<std::string, std::string>> DoNotInflate(
+    grpc_compression_algorithm algorithm) {
+  const std::string good = Compress(kMessage, algorithm);
+  std::string bad_check = good;
+  // gzip ends with the CRC-32 and the size, zlib with the Adler-32.
+  bad_check[good.size() - (algorithm == GRPC_COMPRESS_GZIP ? 8 : 1)] ^= 0x01;
+  const grpc_compression_algorithm other =
+      algorithm == GRPC_COMPRESS_GZIP ? GRPC_COMPRESS_DEFLATE : GRPC_COMPRESS_GZIP;
+  return {
+      {"not compressed at all", "not compressed at all"},
+      {"cut short by a byte", good.substr(0, good.size() - 1)},
+      {"cut short in the middle", good.substr(0, good.size() / 2)},
+      {"just the header", good.substr(0, algorithm == GRPC_COMPRESS_GZIP ? 10 : 2)},
+      {"a byte after the end", good + "x"},
+      {"two streams one after the other", good + good},
+      {"a wrong check value", bad_check},
+      {"raw deflate (no zlib or gzip header)", Deflate(kMessage, -15)},
+      {"the other format", Compress(kMessage, other)},
+  };
+}
+
+TEST(CheckInflatedSize, BytesThatDoNotInflateAreInternal) {
+  for (grpc_compression_algorithm algorithm : {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
+    for (const auto& [name, bytes] : DoNotInflate(algorithm)) {
+      const absl::Status status = CheckInflatedSize(algorithm, bytes, kLimit);
+      EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << NameOf(algorithm) << ", " << name;
+      EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("the ", NameOf(algorithm),
+                                                           " request message does not "
+                                                           "decompress: ")))
+          << NameOf(algorithm) << ", " << name;
+    }
+  }
+  // A cut-short stream says so, rather than only zlib's code.
+  EXPECT_THAT(CheckInflatedSize(GRPC_COMPRESS_GZIP,
+                                Compress(kMessage, GRPC_COMPRESS_GZIP).substr(0, 20), kLimit)
+                  .message(),
+              HasSubstr("ends early"));
+  EXPECT_THAT(
+      CheckInflatedSize(GRPC_COMPRESS_GZIP, Compress(kMessage, GRPC_COMPRESS_GZIP) + "x", kLimit)
+          .message(),
+      HasSubstr("bytes follow"));
 }
 
 // A real gRPC server that answers each call with the message it received
@@ -231,9 +388,6 @@ class PassThroughTest : public ::testing::Test {
   std::unique_ptr<WebStub> stub_;
 };
 
-const std::string kMessage =
-    "a request message long enough to be worth compressing, compressing, compressing";
-
 TEST_F(PassThroughTest, ACompressedMessageReachesTheServerCompressedOnce) {
   for (grpc_compression_algorithm algorithm : {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
     std::string answer;
@@ -243,6 +397,62 @@ TEST_F(PassThroughTest, ACompressedMessageReachesTheServerCompressedOnce) {
         {.bytes = Compress(kMessage, algorithm), .compression = algorithm}, algorithm, &answer);
     ASSERT_TRUE(status.ok()) << algorithm << ": " << status.error_message();
     EXPECT_EQ(answer, kMessage) << algorithm;
+  }
+}
+
+// The check mirrors gRPC 1.51's decompression: what the server's gRPC
+// inflates passes, what it cannot is refused, case by case.
+TEST_F(PassThroughTest, TheSizeCheckAcceptsWhatTheServersGrpcDecompresses) {
+  for (grpc_compression_algorithm algorithm : {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
+    std::vector<std::pair<std::string, std::string>> cases = DoNotInflate(algorithm);
+    cases.emplace_back("a valid message", Compress(kMessage, algorithm));
+    cases.emplace_back("no bytes", "");
+    cases.emplace_back("an empty message compressed", Compress("", algorithm));
+    if (algorithm == GRPC_COMPRESS_GZIP) {
+      char name[] = "request.bin";
+      gz_header header{};
+      header.name = reinterpret_cast<Bytef*>(name);
+      header.hcrc = 1;
+      cases.emplace_back("gzip with a file name and a header CRC",
+                         Deflate(kMessage, 15 + 16, &header));
+    }
+    for (const auto& [name, bytes] : cases) {
+      std::string answer;
+      const grpc::Status grpc_status =
+          Call({.bytes = bytes, .compression = algorithm}, algorithm, &answer);
+      const absl::Status check = CheckInflatedSize(algorithm, bytes, kLimit);
+      EXPECT_EQ(check.ok(), grpc_status.ok())
+          << NameOf(algorithm) << ", " << name << ": gRPC says " << grpc_status.error_code() << " "
+          << grpc_status.error_message() << "; the check says " << check;
+      if (!grpc_status.ok()) {
+        EXPECT_EQ(grpc_status.error_code(), grpc::StatusCode::INTERNAL)
+            << NameOf(algorithm) << ", " << name << ": " << grpc_status.error_message();
+      }
+    }
+  }
+}
+
+// And the limit is where gRPC draws its own (a server's 4 MiB by default):
+// a message inflating to exactly it passes, one byte more does not.
+TEST_F(PassThroughTest, TheSizeCheckDrawsTheLimitWhereTheServersGrpcDoes) {
+  for (const size_t size : {kLimit, kLimit + 1}) {
+    std::string message(size, '\0');
+    for (size_t i = 0; i < size; ++i) {
+      message[i] = static_cast<char>((i * 7919) % 251);
+    }
+    const std::string compressed = Compress(message, GRPC_COMPRESS_GZIP);
+    std::string answer;
+    const grpc::Status grpc_status =
+        Call({.bytes = compressed, .compression = GRPC_COMPRESS_GZIP}, GRPC_COMPRESS_GZIP, &answer);
+    const absl::Status check = CheckInflatedSize(GRPC_COMPRESS_GZIP, compressed, kLimit);
+    EXPECT_EQ(check.ok(), grpc_status.ok())
+        << size << ": gRPC says " << grpc_status.error_code() << " " << grpc_status.error_message()
+        << "; the check says " << check;
+    if (!grpc_status.ok()) {
+      EXPECT_EQ(grpc_status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << grpc_status.error_message();
+      EXPECT_EQ(check.code(), absl::StatusCode::kResourceExhausted);
+    }
   }
 }
 

@@ -1,13 +1,14 @@
 // Compressed requests pass through the gateway unchanged: the browser's
 // grpc-encoding and each frame's compressed flag reach the backend, whose
-// gRPC library decompresses them (the gateway never does). Checked with
-// connect-node compressing its requests (gzip, even the smallest), seen on
-// the way by a recording proxy, and with hand-made frames over fetch: gzip
-// and deflate, text mode, an uncompressed frame in a gzip call, and the
-// refusals: an encoding gRPC C++ lacks (UNIMPLEMENTED, naming it and the
-// supported ones), a compressed frame without an encoding (INTERNAL), and a
-// corrupt gzip frame, which only the backend finds out (its gRPC resets the
-// stream, which the gateway's gRPC client reports as INTERNAL).
+// gRPC library decompresses them (the gateway only inflates to count, never
+// forwards what it inflated). Checked with connect-node compressing its
+// requests (gzip, even the smallest), seen on the way by a recording proxy,
+// and with hand-made frames over fetch: gzip and deflate, text mode, an
+// uncompressed frame in a gzip call, and the refusals: an encoding gRPC C++
+// lacks (UNIMPLEMENTED, naming it and the supported ones), a compressed frame
+// without an encoding (INTERNAL), a corrupt gzip frame (INTERNAL, from the
+// gateway), and a gzip bomb, a small frame that inflates past the gateway's
+// message limit (RESOURCE_EXHAUSTED, and the gateway goes on answering).
 
 import http from "node:http";
 import zlib from "node:zlib";
@@ -204,12 +205,37 @@ await main("compressed requests through the gateway", async () => {
     }
   });
 
-  await step("fetch: a corrupt gzip frame fails in the backend's decompression (INTERNAL)", async () => {
-    // The gateway does not look inside: the backend's gRPC fails to inflate it.
-    const answer = await call(encodeFrame(new TextEncoder().encode("not gzip at all"), COMPRESSED),
-      { "grpc-encoding": "gzip" });
-    assertGrpcWeb(answer, 13, "corrupt gzip frame");
-    assert.doesNotMatch(answer.grpcMessage, /needs a grpc-encoding/);
-    console.log(`  the backend: ${answer.grpcMessage}`);
+  await step("fetch: a corrupt, cut-short or overlong gzip frame is INTERNAL from the gateway", async () => {
+    // The gateway's size check inflates it, and refuses what gRPC would not
+    // decompress either.
+    const gzip = zlib.gzipSync(request);
+    for (const [what, payload] of [
+      ["not gzip at all", new TextEncoder().encode("not gzip at all")],
+      ["cut short", gzip.subarray(0, gzip.length - 3)],
+      ["bytes after its end", Buffer.concat([gzip, Buffer.from("x")])],
+    ]) {
+      const answer = await call(encodeFrame(payload, COMPRESSED), { "grpc-encoding": "gzip" });
+      assertGrpcWeb(answer, 13, `gzip frame ${what}`);
+      assert.match(answer.grpcMessage, /^the gzip request message does not decompress: /,
+        `gzip frame ${what}: grpc-message ${answer.grpcMessage}`);
+    }
+  });
+
+  await step("fetch: a gzip bomb is RESOURCE_EXHAUSTED, and the gateway answers the next call", async () => {
+    // 8 MiB of zeros gzip to about 8 KB, far under the body limit; the
+    // backend's gRPC would inflate all of it before its limit applied.
+    for (const [encoding, compress] of [["gzip", zlib.gzipSync], ["deflate", zlib.deflateSync]]) {
+      const bomb = compress(Buffer.alloc(8 << 20));
+      assert.ok(bomb.length < 64 << 10, `the ${encoding} bomb is ${bomb.length} bytes`);
+      const started = Date.now();
+      const answer = await call(encodeFrame(bomb, COMPRESSED), { "grpc-encoding": encoding });
+      assertGrpcWeb(answer, 8, `${encoding} bomb`);
+      assert.match(answer.grpcMessage,
+        new RegExp(`^the ${encoding} request message, inflated, exceeds the limit of \\d+ bytes$`),
+        `${encoding} bomb: grpc-message ${answer.grpcMessage}`);
+      console.log(`  ${encoding}: ${bomb.length} bytes refused in ${Date.now() - started} ms: ${answer.grpcMessage}`);
+    }
+    const next = await call(encodeFrame(zlib.gzipSync(request), COMPRESSED), { "grpc-encoding": "gzip" });
+    assertAdmin(next, "the call after the bombs");
   });
 });
