@@ -53,13 +53,21 @@ void AddHeaders(evhttp_request* request, const Headers& headers) {
 void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest request) {
   auto* call = new WebCall(base, registry, std::move(request));
   registry->Add(call, call->connection_);
+  call->request_ = std::move(call->call_.message);
+  if (call->unary_) {
+    // One batch and one callback for the whole call, where a stream takes
+    // five (start, write, headers, read, end): each is a hop between threads.
+    call->call_.route.backend->stub->UnaryCall(
+        &call->context_, call->call_.route.method, grpc::StubOptions(), &call->request_,
+        &call->response_, [call](grpc::Status status) { call->OnUnaryDone(std::move(status)); });
+    return;
+  }
   call->call_.route.backend->stub->PrepareBidiStreamingCall(
       &call->context_, call->call_.route.method, grpc::StubOptions(), call);
   // Reads after the first start on the loop, outside gRPC's callbacks: the
   // hold keeps the call from ending until no more will (ReleaseHold).
   call->AddHold();
   call->StartNextRead();
-  call->request_ = std::move(call->call_.message);
   // As it came: a compressed message is not compressed again (its buffer says
   // it is compressed), nor is an uncompressed one in a call with an encoding.
   grpc::WriteOptions options;
@@ -71,7 +79,11 @@ void WebCall::Start(event_base* base, CallRegistry* registry, CallRequest reques
 WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
     : registry_(registry),
       call_(std::move(request)),
-      connection_(evhttp_request_get_connection(call_.request)) {
+      connection_(evhttp_request_get_connection(call_.request)),
+      // A unary call with an encoding stays a stream: only a stream's writes
+      // take the option that keeps gRPC from compressing an uncompressed
+      // message in it.
+      unary_(!call_.route.server_streaming && call_.encoding == GRPC_COMPRESS_NONE) {
   wake_ = event_new(base, -1, 0, &WebCall::OnWake, this);
   for (const auto& [name, value] : call_.metadata) {
     context_.AddMetadata(name, value);
@@ -87,6 +99,17 @@ WebCall::WebCall(event_base* base, CallRegistry* registry, CallRequest request)
 }
 
 WebCall::~WebCall() { event_free(wake_); }
+
+void WebCall::OnUnaryDone(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      unary_headers_ = CopyMetadata(context_.GetServerInitialMetadata());
+      unary_messages_.push_back(FromByteBuffer(response_));
+    }
+  }
+  OnDone(status);
+}
 
 void WebCall::OnReadInitialMetadataDone(bool ok) {
   if (ok && !call_.route.server_streaming) {
@@ -138,6 +161,9 @@ void WebCall::StartNextRead() {
 }
 
 void WebCall::ReleaseHold() {
+  if (unary_) {
+    return;  // not a stream: no hold
+  }
   {
     absl::MutexLock lock(&mu_);
     if (hold_released_) {

@@ -2,13 +2,13 @@
 
 // One gRPC-web call: the browser's HTTP/1.1 request on the gateway's event
 // loop on one side, the backend's gRPC call (generic, bytes only) on the
-// other. gRPC's callbacks (headers, each message, the end) are queued and
-// the loop woken; the loop writes the response: the headers as soon as the
-// backend's arrive, each message as a chunk flushed on its own, then the
-// trailer frame, or everything in the headers (trailers-only) when the
-// backend ended before sending anything. When the browser's connection
-// closes, the backend call is cancelled at once. The call deletes itself on
-// the loop, after gRPC's last callback.
+// other. gRPC's callbacks (headers, each message, the end; a unary call's
+// end only) are queued and the loop woken; the loop writes the response: the
+// headers as soon as the backend's arrive, each message as a chunk flushed on
+// its own, then the trailer frame, or everything in the headers
+// (trailers-only) when the backend ended before sending anything. When the
+// browser's connection closes, the backend call is cancelled at once. The
+// call deletes itself on the loop, after gRPC's last callback.
 
 #include <cstdint>
 #include <deque>
@@ -62,6 +62,8 @@ class WebCall final : public grpc::ClientBidiReactor<WireMessage, grpc::ByteBuff
   static void Start(event_base* base, CallRegistry* registry, CallRequest request);
 
   void OnReadInitialMetadataDone(bool ok) override;
+  // A unary call's end (it is not a stream; see unary_).
+  void OnUnaryDone(grpc::Status status);
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
@@ -111,6 +113,9 @@ class WebCall final : public grpc::ClientBidiReactor<WireMessage, grpc::ByteBuff
   CallRegistry* const registry_;
   CallRequest call_;
   evhttp_connection* const connection_;  // the browser's; not ours to use once it is gone
+  // A unary call without an encoding runs as gRPC's unary call (this reactor
+  // unused); the rest as a stream through this reactor.
+  const bool unary_;
   const absl::Time started_ = absl::Now();
   grpc::ClientContext context_;
   WireMessage request_;
