@@ -13,6 +13,7 @@ CRM_APT_PACKAGES=(
   postgresql-15 postgresql-client-15
   clang-format nodejs npm openssl ca-certificates
   chromium # the browser of the gateway's client tests (tests/gateway, driven by playwright-core)
+  python3-yaml # deploy/envoy/check_envoy_config.py, run as a test
 )
 
 deps_missing() {
