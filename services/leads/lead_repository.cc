@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/db/row_fields.h"
 #include "common/db/sql_array.h"
+#include "common/db/versioned_rows.h"
 #include "common/db/where_clause.h"
 #include "common/idempotency/request_results.h"
 #include "common/outbox/details_json.h"
@@ -199,30 +200,12 @@ LeadRecord Write(pqxx::transaction_base& tx, const LeadRecord& lead) {
                                   lead.property_id, lead.property_mls_id));
 }
 
-absl::StatusOr<LeadRecord> LockForChange(pqxx::transaction_base& tx, int64_t id,
-                                         int64_t expected_version, Allow allow) {
-  std::optional<LeadRecord> lead = FirstLead(tx.exec_prepared("leads_get_for_update", id));
-  if (!lead.has_value()) {
-    return NotFound();
-  }
-  // Access first: a caller who may not see the lead learns nothing of its
-  // version either.
-  if (absl::Status allowed = allow(*lead); !allowed.ok()) {
-    return allowed;
-  }
-  if (expected_version != 0 && expected_version != lead->version) {
-    return VersionMismatch();
-  }
-  return *std::move(lead);
-}
-
-absl::StatusOr<LeadRecord> Replay(pqxx::transaction_base& tx, int64_t id) {
-  std::optional<LeadRecord> lead = FirstLead(tx.exec_prepared("leads_get", id));
-  if (!lead.has_value()) {
-    return NotFound();
-  }
-  return *std::move(lead);
-}
+// Changes lock the lead, check access, then its version; replays read it.
+constexpr db::VersionedRows<LeadRecord> kLeads{.get = "leads_get",
+                                               .get_for_update = "leads_get_for_update",
+                                               .parse = ParseLead,
+                                               .not_found = NotFound,
+                                               .stale = VersionMismatch};
 
 // Round robin: the next active agent after the one who got the last lead
 // (by id, wrapping), the cursor row locked so concurrent captures take turns.
@@ -401,7 +384,7 @@ absl::StatusOr<CreateResult> LeadRepository::Create(const NewLead& lead, int64_t
                                                     const std::string& request_id) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<CreateResult> {
     if (auto done = idempotency::Begin(tx, actor_id, "CreateLead", request_id)) {
-      absl::StatusOr<LeadRecord> first = Replay(tx, done->resource_id);
+      absl::StatusOr<LeadRecord> first = kLeads.Read(tx, done->resource_id);
       if (!first.ok()) {
         return first.status();
       }
@@ -441,7 +424,7 @@ absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& captur
                                                       const RoutingPool& pool) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<CaptureResult> {
     if (auto done = idempotency::Begin(tx, actor_id, "CaptureLead", request_id)) {
-      absl::StatusOr<LeadRecord> first = Replay(tx, done->resource_id);
+      absl::StatusOr<LeadRecord> first = kLeads.Read(tx, done->resource_id);
       if (!first.ok()) {
         return first.status();
       }
@@ -652,9 +635,9 @@ absl::StatusOr<LeadRecord> LeadRepository::Update(int64_t id, const LeadChanges&
                                                   const std::string& request_id, Allow allow) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<LeadRecord> {
     if (auto done = idempotency::Begin(tx, actor_id, "UpdateLead", request_id)) {
-      return Replay(tx, done->resource_id);
+      return kLeads.Read(tx, done->resource_id);
     }
-    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, expected_version, allow);
+    absl::StatusOr<LeadRecord> current = kLeads.Lock(tx, id, expected_version, allow);
     if (!current.ok()) {
       return current.status();
     }
@@ -736,9 +719,9 @@ absl::StatusOr<LeadRecord> LeadRepository::Assign(int64_t id, int64_t agent_id,
                                                   Allow allow) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<LeadRecord> {
     if (auto done = idempotency::Begin(tx, actor_id, "AssignLead", request_id)) {
-      return Replay(tx, done->resource_id);
+      return kLeads.Read(tx, done->resource_id);
     }
-    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, expected_version, allow);
+    absl::StatusOr<LeadRecord> current = kLeads.Lock(tx, id, expected_version, allow);
     if (!current.ok()) {
       return current.status();
     }
@@ -768,11 +751,11 @@ absl::StatusOr<LeadRecord> LeadRepository::Claim(int64_t id, int64_t agent_id,
                                                  const std::string& request_id, Allow allow) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<LeadRecord> {
     if (auto done = idempotency::Begin(tx, agent_id, "ClaimLead", request_id)) {
-      return Replay(tx, done->resource_id);
+      return kLeads.Read(tx, done->resource_id);
     }
     // The row lock makes two claims take turns: the second sees the first's
     // agent and is refused.
-    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, 0, allow);
+    absl::StatusOr<LeadRecord> current = kLeads.Lock(tx, id, 0, allow);
     if (!current.ok()) {
       return current.status();
     }
@@ -809,7 +792,7 @@ absl::StatusOr<absl::Time> LeadRepository::Delete(int64_t id, int64_t expected_v
       }
       return timestamp::FromMicros(row[0]["deleted_at"].as<int64_t>());
     }
-    absl::StatusOr<LeadRecord> current = LockForChange(tx, id, expected_version, allow);
+    absl::StatusOr<LeadRecord> current = kLeads.Lock(tx, id, expected_version, allow);
     if (!current.ok()) {
       return current.status();
     }

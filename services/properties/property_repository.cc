@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "common/db/row_fields.h"
 #include "common/db/sql_array.h"
+#include "common/db/versioned_rows.h"
 #include "common/db/where_clause.h"
 #include "common/idempotency/request_results.h"
 #include "common/outbox/details_json.h"
@@ -359,31 +360,17 @@ absl::StatusOr<PropertyRecord> WriteOrDuplicate(pqxx::dbtransaction& tx, const c
   }
 }
 
-absl::StatusOr<PropertyRecord> LockForChange(pqxx::transaction_base& tx, int64_t id,
-                                             int64_t expected_version, Allow allow) {
-  std::optional<PropertyRecord> listing = First(tx.exec_prepared("properties_get_for_update", id));
-  if (!listing.has_value()) {
-    return NotFound();
-  }
-  // Access first: a caller who may not change the listing learns nothing of
-  // its version either.
-  if (absl::Status allowed = allow(*listing); !allowed.ok()) {
-    return allowed;
-  }
-  if (expected_version != 0 && expected_version != listing->version) {
-    return absl::AbortedError(
-        "listing was changed by someone else (version mismatch); reload and retry");
-  }
-  return *std::move(listing);
+absl::Status VersionMismatch() {
+  return absl::AbortedError(
+      "listing was changed by someone else (version mismatch); reload and retry");
 }
 
-absl::StatusOr<PropertyRecord> Replay(pqxx::transaction_base& tx, int64_t id) {
-  std::optional<PropertyRecord> listing = First(tx.exec_prepared("properties_get", id));
-  if (!listing.has_value()) {
-    return NotFound();
-  }
-  return *std::move(listing);
-}
+// Changes lock the listing, check access, then its version; replays read it.
+constexpr db::VersionedRows<PropertyRecord> kListings{.get = "properties_get",
+                                                      .get_for_update = "properties_get_for_update",
+                                                      .parse = Parse,
+                                                      .not_found = NotFound,
+                                                      .stale = VersionMismatch};
 
 }  // namespace
 
@@ -449,7 +436,7 @@ absl::StatusOr<PropertyRecord> PropertyRepository::Create(const PropertyRecord& 
                                                           const std::string& request_id) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<PropertyRecord> {
     if (auto done = idempotency::Begin(tx, actor_id, "CreateProperty", request_id)) {
-      return Replay(tx, done->resource_id);
+      return kListings.Read(tx, done->resource_id);
     }
     // A new listing's status and price are as new as the listing.
     absl::StatusOr<PropertyRecord> created =
@@ -623,9 +610,9 @@ absl::StatusOr<PropertyRecord> PropertyRepository::Update(int64_t id, int64_t ex
                                                           Allow allow, Change change) {
   return db::TransactFor(*pool_, [&](pqxx::work& tx) -> absl::StatusOr<PropertyRecord> {
     if (auto done = idempotency::Begin(tx, actor_id, "UpdateProperty", request_id)) {
-      return Replay(tx, done->resource_id);
+      return kListings.Read(tx, done->resource_id);
     }
-    absl::StatusOr<PropertyRecord> current = LockForChange(tx, id, expected_version, allow);
+    absl::StatusOr<PropertyRecord> current = kListings.Lock(tx, id, expected_version, allow);
     if (!current.ok()) {
       return current.status();
     }
@@ -874,7 +861,7 @@ absl::StatusOr<absl::Time> PropertyRepository::Delete(int64_t id, int64_t expect
       }
       return timestamp::FromMicros(row[0]["deleted_at"].as<int64_t>());
     }
-    absl::StatusOr<PropertyRecord> current = LockForChange(tx, id, expected_version, allow);
+    absl::StatusOr<PropertyRecord> current = kListings.Lock(tx, id, expected_version, allow);
     if (!current.ok()) {
       return current.status();
     }
