@@ -29,9 +29,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +38,7 @@
 #include "common/client/tls_options.h"
 #include "grpcpp/security/credentials.h"
 #include "nlohmann/json.hpp"
+#include "tools/common/tool_flags.h"
 #include "tools/gateway_bench/http_socket.h"
 #include "tools/gateway_bench/parts.h"
 #include "tools/gateway_bench/report.h"
@@ -119,24 +117,19 @@ absl::StatusOr<crm::load::AccessToken> AdminLogin(const std::shared_ptr<grpc::Ch
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "what the gRPC-web gateway costs: unary throughput through it against the same call "
-      "direct, a server stream's messages through it against direct, and its memory with many "
-      "streams open.\n\n"
-      "  crm-gateway-bench --admin_password_file=.crm/secrets/admin_password "
-      "--gateway_pid=$(cat .crm/run/gateway.pid)\n\n"
-      "Runs against a running suite (tools/crm up --detach); tools/crm bench gateway passes the "
-      "addresses, the password file and the pid. See tools/README.md.");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tools/gateway_bench/");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    return Fail(kUsage, absl::StrCat("unexpected argument '", positional[1],
-                                     "' (flags are --name=value; see --help)"));
+  if (absl::StatusOr<std::vector<char*>> parsed = crm::tools::ParseToolFlags(
+          argc, argv,
+          "what the gRPC-web gateway costs: unary throughput through it against the same call "
+          "direct, a server stream's messages through it against direct, and its memory with many "
+          "streams open.\n\n"
+          "  crm-gateway-bench --admin_password_file=.crm/secrets/admin_password "
+          "--gateway_pid=$(cat .crm/run/gateway.pid)\n\n"
+          "Runs against a running suite (tools/crm up --detach); tools/crm bench gateway passes "
+          "the "
+          "addresses, the password file and the pid. See tools/README.md.",
+          "tools/gateway_bench/", /*allow_positional=*/false);
+      !parsed.ok()) {
+    return Fail(kUsage, std::string(parsed.status().message()));
   }
 
   const std::string part = absl::GetFlag(FLAGS_part);

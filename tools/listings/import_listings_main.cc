@@ -27,8 +27,8 @@
 #include "crm/auth/v1/user_service.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "nlohmann/json.hpp"
+#include "tools/common/tool_flags.h"
 #include "tools/listings/feed_import.h"
-#include "tools/listings/flag_arguments.h"
 #include "tools/listings/import_progress.h"
 #include "tools/load/login.h"
 
@@ -159,7 +159,7 @@ void PrintResult(const std::string& file, const lst::FeedImportResult& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::StatusOr<std::vector<char*>> parsed = lst::ParseToolFlags(
+  absl::StatusOr<std::vector<char*>> parsed = crm::tools::ParseToolFlags(
       argc, argv,
       "imports a RESO feed into the properties service.\n\n"
       "  crm-import-listings --login_email=admin@crm.local --login_password_file=F FILE\n\n"
@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
       "\"StandardStatus\": \"Active\", \"ListPrice\": 525000.00, ...}]}), a JSON array of such "
       "records, or newline-delimited JSON; - reads standard input (then give --format). See "
       "tools/README.md.",
-      /*allow_positional=*/true);
+      "tools/listings/", /*allow_positional=*/true);
   if (!parsed.ok()) {
     return Fail(kUsage, parsed.status().message());
   }

@@ -18,7 +18,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "tools/listings/flag_arguments.h"
+#include "tools/common/tool_flags.h"
 #include "tools/listings/reso_feed_generator.h"
 
 ABSL_FLAG(int64_t, count, 100, "records to write");
@@ -53,11 +53,11 @@ constexpr char kName[] = "crm-reso-feed";
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (absl::StatusOr<std::vector<char*>> args = crm::listings::ParseToolFlags(
+  if (absl::StatusOr<std::vector<char*>> args = crm::tools::ParseToolFlags(
           argc, argv,
           "Writes a realistic RESO Web API (or NDJSON) Property feed; the same flags always give "
           "the same bytes.\n  crm-reso-feed --count=100000 --out=listings.json",
-          /*allow_positional=*/false);
+          "tools/listings/", /*allow_positional=*/false);
       !args.ok()) {
     BadUsage(args.status().message());
   }

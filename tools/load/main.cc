@@ -19,9 +19,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -30,6 +27,7 @@
 #include "common/client/channel.h"
 #include "common/client/tls_options.h"
 #include "grpcpp/security/credentials.h"
+#include "tools/common/tool_flags.h"
 #include "tools/load/grpc_load.h"
 #include "tools/load/login.h"
 #include "tools/load/method.h"
@@ -126,29 +124,22 @@ std::vector<std::string> Requests(const std::map<std::string, std::vector<std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "a closed-loop load generator for gRPC unary methods and raw SQL.\n\n"
-      "  crm-load --target=HOST:PORT --method=pkg.Service/Method --data='{\"id\":\"{n}\"}' "
-      "--n=range:1:4\n"
-      "  crm-load --mode=sql --dsn='host=... dbname=...' --sql='SELECT ... WHERE id = $1' "
-      "--param='{n}'\n"
-      "  crm-load --pair <both sets of flags> --rounds=3\n\n"
-      "Closed loop: --concurrency calls in flight, each slot sending its next call when the "
-      "previous completes; --warmup unmeasured, then --duration measured. --data, --metadata "
-      "and --param may be repeated. See tools/README.md.");
-  absl::FlagsUsageConfig usage;
-  // --help lists crm-load's own flags, not gRPC's or Abseil's.
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tools/load/");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
   std::map<std::string, std::vector<std::string>> repeated =
       crm::load::TakeRepeatedFlags(argc, argv, {"data", "metadata", "param"});
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    return Fail(kUsage, absl::StrCat("unexpected argument '", positional[1],
-                                     "' (flags are --name=value; see --help)"));
+  if (absl::StatusOr<std::vector<char*>> parsed = crm::tools::ParseToolFlags(
+          argc, argv,
+          "a closed-loop load generator for gRPC unary methods and raw SQL.\n\n"
+          "  crm-load --target=HOST:PORT --method=pkg.Service/Method --data='{\"id\":\"{n}\"}' "
+          "--n=range:1:4\n"
+          "  crm-load --mode=sql --dsn='host=... dbname=...' --sql='SELECT ... WHERE id = $1' "
+          "--param='{n}'\n"
+          "  crm-load --pair <both sets of flags> --rounds=3\n\n"
+          "Closed loop: --concurrency calls in flight, each slot sending its next call when the "
+          "previous completes; --warmup unmeasured, then --duration measured. --data, --metadata "
+          "and --param may be repeated. See tools/README.md.",
+          "tools/load/", /*allow_positional=*/false);
+      !parsed.ok()) {
+    return Fail(kUsage, std::string(parsed.status().message()));
   }
 
   const bool pair = absl::GetFlag(FLAGS_pair);

@@ -32,9 +32,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
@@ -46,6 +43,7 @@
 #include "common/client/tls_options.h"
 #include "crm/notifications/v1/notification_service.grpc.pb.h"
 #include "grpcpp/security/credentials.h"
+#include "tools/common/tool_flags.h"
 #include "tools/load/grpc_load.h"
 #include "tools/load/login.h"
 #include "tools/notify_bench/assign_driver.h"
@@ -158,23 +156,17 @@ std::string WatchAdvice(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the latency from AssignLead returning to the agent's WatchNotifications stream "
-      "receiving the notification, at a steady rate, with many idle streams open.\n\n"
-      "  crm-notify-bench --admin_password_file=.crm/secrets/admin_password "
-      "--service_pid=$(cat .crm/run/notifications.pid)\n\n"
-      "Runs against a running suite (tools/crm up --detach); tools/crm bench notifications "
-      "passes the addresses, the password file and the pid. See tools/README.md.");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tools/notify_bench/");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    return Fail(kUsage, absl::StrCat("unexpected argument '", positional[1],
-                                     "' (flags are --name=value; see --help)"));
+  if (absl::StatusOr<std::vector<char*>> parsed = crm::tools::ParseToolFlags(
+          argc, argv,
+          "the latency from AssignLead returning to the agent's WatchNotifications stream "
+          "receiving the notification, at a steady rate, with many idle streams open.\n\n"
+          "  crm-notify-bench --admin_password_file=.crm/secrets/admin_password "
+          "--service_pid=$(cat .crm/run/notifications.pid)\n\n"
+          "Runs against a running suite (tools/crm up --detach); tools/crm bench notifications "
+          "passes the addresses, the password file and the pid. See tools/README.md.",
+          "tools/notify_bench/", /*allow_positional=*/false);
+      !parsed.ok()) {
+    return Fail(kUsage, std::string(parsed.status().message()));
   }
 
   const double rate = absl::GetFlag(FLAGS_rate);

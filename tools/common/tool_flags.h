@@ -1,15 +1,17 @@
 #pragma once
 
-// Command-line arguments checked before absl::ParseCommandLine, which exits 1
-// on an unknown flag or a value it cannot parse: the listing tools promise
-// exit 2 for every usage error (1 means some records failed).
+// The start of every tool's main(): command-line arguments checked before
+// absl::ParseCommandLine, which exits 1 on an unknown flag or a value it
+// cannot parse, so that a tool can answer every usage error with exit 2 (the
+// listing tools' 1 means some records failed), and --help listing the tool's
+// own flags rather than gRPC's or Abseil's.
 
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace crm::listings {
+namespace crm::tools {
 
 // INVALID_ARGUMENT naming the flag or argument that is wrong; otherwise the
 // positional arguments ("-" counts as one), which only `allow_positional`
@@ -17,11 +19,13 @@ namespace crm::listings {
 // Parsing a value sets its flag, as ParseCommandLine will again.
 absl::StatusOr<std::vector<char*>> CheckFlagArguments(int argc, char** argv, bool allow_positional);
 
-// A listing tool's start: its usage text, --help listing the tools' own
-// flags (tools/listings/), CheckFlagArguments, then absl::ParseCommandLine,
-// whose answer it returns (argv[0], then the positional arguments).
+// A tool's start: its usage text, --help listing the flags defined in the
+// tool's folder (`help_folder`, say "tools/load/"), CheckFlagArguments, then
+// absl::ParseCommandLine, whose answer it returns (argv[0], then the
+// positional arguments).
 absl::StatusOr<std::vector<char*>> ParseToolFlags(int argc, char** argv,
                                                   absl::string_view usage_message,
+                                                  absl::string_view help_folder,
                                                   bool allow_positional);
 
-}  // namespace crm::listings
+}  // namespace crm::tools

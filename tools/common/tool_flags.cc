@@ -1,4 +1,4 @@
-#include "tools/listings/flag_arguments.h"
+#include "tools/common/tool_flags.h"
 
 #include <string>
 
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-namespace crm::listings {
+namespace crm::tools {
 
 absl::StatusOr<std::vector<char*>> CheckFlagArguments(int argc, char** argv,
                                                       bool allow_positional) {
@@ -73,12 +73,13 @@ absl::StatusOr<std::vector<char*>> CheckFlagArguments(int argc, char** argv,
 
 absl::StatusOr<std::vector<char*>> ParseToolFlags(int argc, char** argv,
                                                   absl::string_view usage_message,
+                                                  absl::string_view help_folder,
                                                   bool allow_positional) {
   absl::SetProgramUsageMessage(usage_message);
   absl::FlagsUsageConfig usage;
   // --help lists the tool's own flags, not gRPC's or Abseil's.
-  usage.contains_helpshort_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tools/listings/");
+  usage.contains_helpshort_flags = [folder = std::string(help_folder)](absl::string_view file) {
+    return absl::StrContains(file, folder);
   };
   usage.contains_help_flags = usage.contains_helpshort_flags;
   absl::SetFlagsUsageConfig(usage);
@@ -89,4 +90,4 @@ absl::StatusOr<std::vector<char*>> ParseToolFlags(int argc, char** argv,
   return absl::ParseCommandLine(argc, argv);
 }
 
-}  // namespace crm::listings
+}  // namespace crm::tools
