@@ -30,9 +30,15 @@ class Args {
   std::vector<char*> argv_;
 };
 
-absl::StatusOr<std::vector<char*>> Check(std::vector<std::string> args, bool positional) {
+// The positional arguments as strings: the char pointers point into Args,
+// which is gone when this returns.
+absl::StatusOr<std::vector<std::string>> Check(std::vector<std::string> args, bool positional) {
   Args a(std::move(args));
-  return CheckFlagArguments(a.argc(), a.argv(), positional);
+  absl::StatusOr<std::vector<char*>> checked = CheckFlagArguments(a.argc(), a.argv(), positional);
+  if (!checked.ok()) {
+    return checked.status();
+  }
+  return std::vector<std::string>(checked->begin(), checked->end());
 }
 
 TEST(ToolFlagsTest, KnownFlagsPassAndSetTheirValues) {
@@ -44,13 +50,13 @@ TEST(ToolFlagsTest, KnownFlagsPassAndSetTheirValues) {
 }
 
 TEST(ToolFlagsTest, AnUnknownFlagIsNamed) {
-  absl::StatusOr<std::vector<char*>> checked = Check({"--no_such_flag=1"}, false);
+  absl::StatusOr<std::vector<std::string>> checked = Check({"--no_such_flag=1"}, false);
   EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(checked.status().message(), "unknown flag --no_such_flag (see --help)");
 }
 
 TEST(ToolFlagsTest, AValueThatDoesNotParseIsNamed) {
-  absl::StatusOr<std::vector<char*>> checked = Check({"--tool_flags_test_count=many"}, false);
+  absl::StatusOr<std::vector<std::string>> checked = Check({"--tool_flags_test_count=many"}, false);
   EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(checked.status().message(), "--tool_flags_test_count"))
       << checked.status();
@@ -60,11 +66,11 @@ TEST(ToolFlagsTest, AValueThatDoesNotParseIsNamed) {
 
 TEST(ToolFlagsTest, PositionalArgumentsOnlyWhereAllowed) {
   EXPECT_EQ(Check({"file.json"}, false).status().code(), absl::StatusCode::kInvalidArgument);
-  absl::StatusOr<std::vector<char*>> checked = Check({"file.json", "--", "-"}, true);
+  absl::StatusOr<std::vector<std::string>> checked = Check({"file.json", "--", "-"}, true);
   ASSERT_TRUE(checked.ok()) << checked.status();
   ASSERT_EQ(checked->size(), 2u);
-  EXPECT_EQ(std::string((*checked)[0]), "file.json");
-  EXPECT_EQ(std::string((*checked)[1]), "-");
+  EXPECT_EQ((*checked)[0], "file.json");
+  EXPECT_EQ((*checked)[1], "-");
 }
 
 TEST(ToolFlagsTest, AbseilsOwnFlagsAreLeftToIt) {
