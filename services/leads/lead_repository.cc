@@ -505,13 +505,7 @@ absl::StatusOr<CaptureResult> LeadRepository::Capture(const CaptureInput& captur
 }
 
 absl::StatusOr<LeadRecord> LeadRepository::Get(int64_t id) {
-  return db::ReadFor(*pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<LeadRecord> {
-    std::optional<LeadRecord> lead = FirstLead(tx.exec_prepared("leads_get", id));
-    if (!lead.has_value()) {
-      return NotFound();
-    }
-    return *std::move(lead);
-  });
+  return db::ReadFor(*pool_, [&](pqxx::nontransaction& tx) { return kLeads.Read(tx, id); });
 }
 
 void LeadRepository::GetAsync(int64_t id,

@@ -457,13 +457,7 @@ absl::StatusOr<PropertyRecord> PropertyRepository::Create(const PropertyRecord& 
 }
 
 absl::StatusOr<PropertyRecord> PropertyRepository::Get(int64_t id) {
-  return db::ReadFor(*pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<PropertyRecord> {
-    std::optional<PropertyRecord> listing = First(tx.exec_prepared("properties_get", id));
-    if (!listing.has_value()) {
-      return NotFound();
-    }
-    return *std::move(listing);
-  });
+  return db::ReadFor(*pool_, [&](pqxx::nontransaction& tx) { return kListings.Read(tx, id); });
 }
 
 absl::StatusOr<PropertyRecord> PropertyRepository::GetByMlsId(const std::string& mls_id) {

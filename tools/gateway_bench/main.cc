@@ -125,8 +125,7 @@ int main(int argc, char** argv) {
           "  crm-gateway-bench --admin_password_file=.crm/secrets/admin_password "
           "--gateway_pid=$(cat .crm/run/gateway.pid)\n\n"
           "Runs against a running suite (tools/crm up --detach); tools/crm bench gateway passes "
-          "the "
-          "addresses, the password file and the pid. See tools/README.md.",
+          "the addresses, the password file and the pid. See tools/README.md.",
           "tools/gateway_bench/", /*allow_positional=*/false);
       !parsed.ok()) {
     return Fail(kUsage, std::string(parsed.status().message()));
