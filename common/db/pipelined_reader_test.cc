@@ -135,6 +135,30 @@ TEST_F(PipelinedReaderTest, ManyConcurrentReadsEachGetTheirOwnAnswerOnce) {
   EXPECT_EQ(answered.load(), kThreads * kReads);
 }
 
+// A text read through ReadSql is a prepared statement of its connection, so
+// PostgreSQL's plan cache serves it: one whose plan does not depend on its
+// values (here a page with its size in the text) settles on the generic plan
+// after the first five calls and is not planned again.
+TEST_F(PipelinedReaderTest, APreparedTextSettlesOnItsGenericPlan) {
+  PipelinedReader reader(Options(/*connections=*/1));
+  constexpr const char* kPage = "SELECT id FROM items WHERE id < $1 ORDER BY id DESC LIMIT 3";
+  for (int i = 0; i < 8; ++i) {
+    absl::StatusOr<Rows> rows = ReadSqlNow(reader, kPage, {"500"});
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 3);
+    EXPECT_EQ(Value(*rows, 0, 0), "499");
+  }
+  absl::StatusOr<Rows> plans =
+      ReadSqlNow(reader,
+                 "SELECT generic_plans::int8, custom_plans::int8 FROM pg_prepared_statements "
+                 "WHERE statement = $1",
+                 {kPage});
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  ASSERT_EQ(plans->size(), 1);
+  EXPECT_EQ(Value(*plans, 0, 0), "3");
+  EXPECT_EQ(Value(*plans, 0, 1), "5");
+}
+
 TEST_F(PipelinedReaderTest, AFailedQueryFailsAloneAndItsNeighboursAreAnswered) {
   PipelinedReader reader(Options(/*connections=*/1));
   // Queued together, so they share a pipeline segment with the failure:

@@ -1,5 +1,7 @@
 #include "common/db/row_fields.h"
 
+#include <cstring>
+
 #include "absl/base/casts.h"
 #include "absl/strings/numbers.h"
 
@@ -8,6 +10,7 @@ namespace crm::db {
 ResultColumns::ResultColumns(const pqxx::result& result) {
   for (pqxx::row::size_type i = 0; i < result.columns(); ++i) {
     names_.emplace_back(result.column_name(i));
+    kinds_.push_back(Rows::Kind::kText);
   }
   for (size_t i = 0; i < names_.size(); ++i) {
     index_.emplace(names_[i], static_cast<int>(i));
@@ -17,18 +20,20 @@ ResultColumns::ResultColumns(const pqxx::result& result) {
 ResultColumns::ResultColumns(const Rows& rows) {
   for (int i = 0; i < rows.columns(); ++i) {
     names_.emplace_back(rows.ColumnName(i));
+    kinds_.push_back(rows.ColumnKind(i));
   }
   for (size_t i = 0; i < names_.size(); ++i) {
     index_.emplace(names_[i], static_cast<int>(i));
   }
 }
 
-int ResultColumns::Find(absl::string_view name) const {
-  if (next_ < names_.size() && names_[next_] == name) {
+int ResultColumns::Find(const char* name) const {
+  // strcmp: one pass over the name, no strlen before the comparison.
+  if (next_ < names_.size() && std::strcmp(names_[next_].c_str(), name) == 0) {
     return static_cast<int>(next_++);
   }
   // The same column again (IsNull, then its value).
-  if (next_ > 0 && next_ <= names_.size() && names_[next_ - 1] == name) {
+  if (next_ > 0 && next_ <= names_.size() && std::strcmp(names_[next_ - 1].c_str(), name) == 0) {
     return static_cast<int>(next_ - 1);
   }
   auto it = index_.find(name);
@@ -68,8 +73,9 @@ RowFields::Field RowFields::Get(const char* column) const {
   if (i < 0) {
     return Field{};
   }
-  return Field{
-      .bytes = rows_->Get(row_, i), .kind = rows_->ColumnKind(i), .null = rows_->IsNull(row_, i)};
+  return Field{.bytes = rows_->Get(row_, i),
+               .kind = columns_ == nullptr ? rows_->ColumnKind(i) : columns_->Kind(i),
+               .null = rows_->IsNull(row_, i)};
 }
 
 absl::string_view RowFields::Text(const char* column) const { return Get(column).bytes; }
@@ -78,9 +84,15 @@ bool RowFields::IsNull(const char* column) const { return Get(column).null; }
 
 int64_t RowFields::Int64(const char* column) const {
   const Field f = Get(column);
-  if (f.null) {
-    return 0;
-  }
+  return f.null ? 0 : ToInt64(f);
+}
+
+std::optional<int64_t> RowFields::OptionalInt64(const char* column) const {
+  const Field f = Get(column);
+  return f.null ? std::nullopt : std::optional<int64_t>(ToInt64(f));
+}
+
+int64_t RowFields::ToInt64(const Field& f) {
   switch (f.kind) {
     case Rows::Kind::kInt: {
       // Sign-extended from the field's width (2, 4 or 8 bytes).
@@ -118,7 +130,7 @@ std::optional<double> RowFields::OptionalDouble(const char* column) const {
       }
       return std::nullopt;
     case Rows::Kind::kInt:
-      return static_cast<double>(Int64(column));
+      return static_cast<double>(ToInt64(f));
     case Rows::Kind::kText: {
       double value = 0;
       return absl::SimpleAtod(f.bytes, &value) ? std::optional<double>(value) : std::nullopt;

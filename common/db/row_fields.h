@@ -43,10 +43,14 @@ class ResultColumns {
   explicit ResultColumns(const pqxx::result& result);
   explicit ResultColumns(const Rows& rows);
   // -1 for a column the result lacks.
-  int Find(absl::string_view name) const;
+  int Find(const char* name) const;
+  // How column `column` (which exists) is encoded, as Rows::ColumnKind says;
+  // kText for libpqxx's results.
+  Rows::Kind Kind(int column) const { return kinds_[static_cast<size_t>(column)]; }
 
  private:
   std::vector<std::string> names_;  // by column number
+  std::vector<Rows::Kind> kinds_;   // by column number
   absl::flat_hash_map<std::string, int> index_;
   mutable size_t next_ = 0;
 };
@@ -67,9 +71,7 @@ class RowFields {
   // 0 for NULL or a field that is not an integer.
   int64_t Int64(const char* column) const;
   // nullopt for NULL (a time in microseconds that may be unknown, say).
-  std::optional<int64_t> OptionalInt64(const char* column) const {
-    return IsNull(column) ? std::nullopt : std::optional<int64_t>(Int64(column));
-  }
+  std::optional<int64_t> OptionalInt64(const char* column) const;
   // nullopt for NULL or a field that is not a number.
   std::optional<double> OptionalDouble(const char* column) const;
   // False for NULL.
@@ -82,6 +84,8 @@ class RowFields {
     bool null = true;
   };
   Field Get(const char* column) const;
+  // A non-NULL field as an integer (0 when it is not one).
+  static int64_t ToInt64(const Field& f);
 
   const pqxx::row* pqxx_row_ = nullptr;
   const Rows* rows_ = nullptr;

@@ -122,10 +122,10 @@ trap 'rm -rf "$work"' EXIT
 # from it there (Statements(), List()), verbatim.
 COLS="id, name, coalesce(contact_info, '') AS contact_info, status, coalesce(assigned_to, 0) AS assigned_to, email, coalesce(email_key, '') AS email_key, phone, coalesce(phone_e164, '') AS phone_e164, source, coalesce(external_id, '') AS external_id, notes, coalesce(property_id, 0) AS property_id, coalesce(property_mls_id, '') AS property_mls_id, version, (extract(epoch FROM created_at) * 1000000)::int8 AS created_at, (extract(epoch FROM updated_at) * 1000000)::int8 AS updated_at, (extract(epoch FROM assigned_at) * 1000000)::int8 AS assigned_at, coalesce(routing_rule, '') AS routing_rule, coalesce(routed_to, 0) AS routed_to, coalesce(routing_reason, '') AS routing_reason, coalesce(array_to_string(routing_candidates, ','), '') AS routing_candidates, (extract(epoch FROM routed_at) * 1000000)::int8 AS routed_at"
 LEADS_GET="SELECT $COLS FROM leads WHERE id = \$1 AND deleted_at IS NULL"
-# ListLeads' statements (LeadRepository::List; prepared as leads_page and
-# leads_page_agent, $1 the keyset bound, $2 the limit, $3 the agent): the
-# newest straight from the primary key; under a filter, the page's ids from
-# the filter's index, then their rows.
+# ListLeads' statements (LeadRepository::List): the newest straight from
+# the primary key (NewestPageSql: $1 the keyset bound, the page's size in the
+# text); under a filter (leads_page_agent: $1 the bound, $2 the limit, $3 the
+# agent), the page's ids from the filter's index, then their rows.
 LIST="SELECT $COLS FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at IS NULL"
 LIST_END=" ORDER BY id DESC LIMIT 51) ORDER BY id DESC"
 # With a created-time range the page is ordered by (created_at, id).
@@ -180,8 +180,8 @@ run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --j
       ;;
     list_newest)
       args+=("${admin[@]}" --method=crm.leads.v1.LeadService/ListLeads --data='{"pageSize":50}'
-        --sql="SELECT $COLS FROM leads WHERE deleted_at IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT \$2::int8" \
-        --param=9223372036854775807 --param=51)
+        --sql="SELECT $COLS FROM leads WHERE deleted_at IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51" \
+        --param=9223372036854775807)
       ;;
     list_agent)
       args+=("${admin[@]}" --method=crm.leads.v1.LeadService/ListLeads
@@ -239,10 +239,12 @@ elif ((${#done_cases[@]})); then
 fi
 
 if ((plans)); then
-  # The service's statements as it runs them: the prepared ones (GetLead, the
-  # de-duplication lookups) with their generic plan, which a pooled
-  # connection settles on; ListLeads' with its values (an unnamed statement,
-  # planned per call).
+  # The service's statements as it runs them: GetLead, the newest page (its
+  # size in the text) and the de-duplication lookups with their generic
+  # plan, which the plan cache settles on; ListLeads' other pages with their
+  # values (planned per call: the one-filter pages are prepared with a
+  # parameterised LIMIT, which keeps the plan cache from their generic plan;
+  # the rest are built per call on the pool).
   note "plans at $rows rows"
   bench_sql -q <<SQL
 \\pset pager off
@@ -257,11 +259,12 @@ PREPARE leads_get AS $LEADS_GET;
 PREPARE leads_by_external_id AS SELECT $COLS FROM leads WHERE source = \$1 AND external_id = \$2 AND deleted_at IS NULL;
 PREPARE leads_by_email_key AS SELECT $COLS FROM leads WHERE email_key = \$1 AND deleted_at IS NULL ORDER BY id LIMIT 1;
 PREPARE leads_by_phone AS SELECT $COLS FROM leads WHERE phone_e164 = \$1 AND deleted_at IS NULL ORDER BY id LIMIT 1;
+PREPARE leads_page AS SELECT $COLS FROM leads WHERE deleted_at IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51;
 SET plan_cache_mode = force_generic_plan;
 \\echo '== GetLead (leads_get, generic plan), id' :get_id
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_get(:get_id);
-\\echo '== ListLeads, newest 50'
-EXPLAIN (ANALYZE, BUFFERS) $LIST$LIST_END;
+\\echo '== ListLeads, newest 50 (generic plan)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_page(9223372036854775807);
 \\echo '== ListLeads, assigned_to $agent'
 EXPLAIN (ANALYZE, BUFFERS) $LIST AND assigned_to = '$agent'::int8$LIST_END;
 \\echo '== ListLeads, status QUALIFIED'
