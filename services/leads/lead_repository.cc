@@ -101,16 +101,15 @@ std::string ListSql(absl::string_view conditions, absl::string_view limit,
                       conditions, " ORDER BY ", order, " LIMIT ", limit, ") ORDER BY ", order);
 }
 
-// The lists every screen asks for under one filter (one agent's; the pond;
-// one status; one source) as prepared statements, parsed once and planned
-// per call for their value: $1 the keyset bound, $2 the limit, $3 the value.
+// The lists every screen asks for under one filter (one agent's; one
+// status; one source) as prepared statements, parsed once and planned per
+// call for their value: $1 the keyset bound, $2 the limit, $3 the value.
 struct PageStatement {
   const char* name;
   const char* condition;
 };
 constexpr PageStatement kPageStatements[] = {
     {"leads_page_agent", " AND assigned_to = $3::int8"},
-    {"leads_page_pond", " AND assigned_to IS NULL"},
     {"leads_page_status", " AND status = $3::text"},
     {"leads_page_source", " AND source = $3::text"},
 };
@@ -513,27 +512,33 @@ void LeadRepository::GetAsync(int64_t id,
 namespace {
 
 // The prepared page statement serving `query` (a named statement, or the
-// text of the newest page), with its parameters as text; none when the
-// query combines filters (or searches text, or a time range).
+// text of the newest page or the pond's), with its parameters as text; none
+// when the query combines filters (or searches text, or a time range).
 struct PreparedPage {
   const char* name = nullptr;
   std::string sql;
   std::vector<std::string> params;
 };
 
-// The newest page, the primary key's last entries read in its order, with
-// its size in the text rather than a parameter. PostgreSQL costs a generic
-// plan with a parameterised LIMIT as fetching a tenth of the matches, so it
-// would plan the page afresh on every call (longer than running it); with
-// the number in the text its plan cache settles on the page's one plan after
-// five calls (a text per page size; clients use a few). The filtered pages
-// keep the parameter and are planned per call on purpose: their generic
-// plan would walk the primary key for a rare agent, status or source.
+// The newest page (the primary key's last entries, read in its order) and
+// the pond's (its partial index, the same way) have one plan whatever the
+// values, and carry their size in the text rather than as a parameter.
+// PostgreSQL costs a generic plan with a parameterised LIMIT as fetching a
+// tenth of the matches, so it would plan such a page afresh on every call
+// (longer than running it); with the number in the text its plan cache
+// settles on the page's one plan after five calls (a text per page size;
+// clients use a few). The pages of one agent, status or source keep the
+// parameter and are planned per call on purpose: their generic plan would
+// walk the primary key for a rare value.
 std::string NewestPageSql(int limit) {
   return absl::StrCat("SELECT ", LeadColumns(),
                       " FROM leads WHERE deleted_at IS NULL AND id < $1::int8 ORDER BY id DESC "
                       "LIMIT ",
                       limit);
+}
+
+std::string PondPageSql(int limit) {
+  return ListSql(" AND assigned_to IS NULL AND id < $1::int8", absl::StrCat(limit));
 }
 
 std::optional<PreparedPage> PreparedPageFor(const ListQuery& query) {
@@ -550,10 +555,10 @@ std::optional<PreparedPage> PreparedPageFor(const ListQuery& query) {
       query.source.empty()) {
     return PreparedPage{.name = nullptr, .sql = NewestPageSql(limit), .params = std::move(params)};
   }
-  params.push_back(absl::StrCat(limit));
   if (query.unassigned_only) {
-    return PreparedPage{.name = "leads_page_pond", .sql = {}, .params = std::move(params)};
+    return PreparedPage{.name = nullptr, .sql = PondPageSql(limit), .params = std::move(params)};
   }
+  params.push_back(absl::StrCat(limit));
   if (query.assigned_to != 0) {
     params.push_back(absl::StrCat(query.assigned_to));
     return PreparedPage{.name = "leads_page_agent", .sql = {}, .params = std::move(params)};

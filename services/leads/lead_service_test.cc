@@ -768,6 +768,7 @@ TEST_F(LeadServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
   const User other = CreateUser("ben", av1::ROLE_AGENT);
   lv1::Lead mine;
   ASSERT_TRUE(Create(agent, NewLead("Mine", "mine@example.com"), &mine).ok());
+  ASSERT_TRUE(Create(admin_, NewLead("Pondy", "pondy@example.com")).ok());
   for (const bool pipelined : {true, false}) {
     if (!pipelined) {
       leads_.reset();
@@ -785,6 +786,22 @@ TEST_F(LeadServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
     list.set_query("mine@");
     ASSERT_TRUE(stub_->ListLeads(Context(admin_.token).get(), list, &listed).ok());
     EXPECT_EQ(listed.leads_size(), 1);
+    lv1::ListLeadsRequest pond;
+    pond.set_unassigned_only(true);
+    ASSERT_TRUE(stub_->ListLeads(Context(admin_.token).get(), pond, &listed).ok());
+    ASSERT_EQ(listed.leads_size(), 1) << pipelined;
+    EXPECT_EQ(listed.leads(0).name(), "Pondy");
+    // Pages of one, newest first (the page's size is in the statement's text).
+    lv1::ListLeadsRequest paged;
+    paged.set_page_size(1);
+    ASSERT_TRUE(stub_->ListLeads(Context(admin_.token).get(), paged, &listed).ok());
+    ASSERT_EQ(listed.leads_size(), 1) << pipelined;
+    EXPECT_EQ(listed.leads(0).name(), "Pondy");
+    paged.set_page_token(listed.next_page_token());
+    ASSERT_TRUE(stub_->ListLeads(Context(admin_.token).get(), paged, &listed).ok());
+    ASSERT_EQ(listed.leads_size(), 1) << pipelined;
+    EXPECT_EQ(listed.leads(0).name(), "Mine");
+    EXPECT_TRUE(listed.next_page_token().empty());
   }
 }
 
