@@ -125,7 +125,8 @@ LEADS_GET="SELECT $COLS FROM leads WHERE id = \$1 AND deleted_at IS NULL"
 # ListLeads' statements (LeadRepository::List): the newest straight from
 # the primary key (NewestPageSql: $1 the keyset bound, the page's size in the
 # text); under a filter (leads_page_agent: $1 the bound, $2 the limit, $3 the
-# agent), the page's ids from the filter's index, then their rows.
+# agent; PondPageSql), the page's ids from the filter's index, then their
+# rows.
 LIST="SELECT $COLS FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at IS NULL"
 LIST_END=" ORDER BY id DESC LIMIT 51) ORDER BY id DESC"
 # With a created-time range the page is ordered by (created_at, id).
@@ -241,10 +242,10 @@ fi
 if ((plans)); then
   # The service's statements as it runs them: GetLead, the newest page and
   # the pond's (their size in the text) and the de-duplication lookups with
-  # their generic plan, which the plan cache settles on; ListLeads' other pages with their
-  # values (planned per call: the one-filter pages are prepared with a
-  # parameterised LIMIT, which keeps the plan cache from their generic plan;
-  # the rest are built per call on the pool).
+  # their generic plan, which the plan cache settles on; ListLeads' other
+  # pages with their values (planned per call: the one-filter pages are
+  # prepared with a parameterised LIMIT, which keeps the plan cache from
+  # their generic plan; the rest are built per call on the pool).
   note "plans at $rows rows"
   bench_sql -q <<SQL
 \\pset pager off
