@@ -101,19 +101,6 @@ std::string ListSql(absl::string_view conditions, absl::string_view limit,
                       conditions, " ORDER BY ", order, " LIMIT ", limit, ") ORDER BY ", order);
 }
 
-// The lists every screen asks for under one filter (one agent's; one
-// status; one source) as prepared statements, parsed once and planned per
-// call for their value: $1 the keyset bound, $2 the limit, $3 the value.
-struct PageStatement {
-  const char* name;
-  const char* condition;
-};
-constexpr PageStatement kPageStatements[] = {
-    {"leads_page_agent", " AND assigned_to = $3::int8"},
-    {"leads_page_status", " AND status = $3::text"},
-    {"leads_page_source", " AND source = $3::text"},
-};
-
 json RoutingJson(const Routing& routing) {
   return {{"rule", routing.rule},
           {"agent_id", routing.agent_id},
@@ -303,10 +290,6 @@ std::string MatchName(Match match) {
 std::vector<db::PreparedStatement> LeadRepository::Statements() {
   const std::string& columns = LeadColumns();
   std::vector<db::PreparedStatement> statements;
-  for (const PageStatement& page : kPageStatements) {
-    statements.push_back(
-        {page.name, ListSql(absl::StrCat(page.condition, " AND id < $1::int8"), "$2::int8")});
-  }
   for (db::PreparedStatement& statement : std::vector<db::PreparedStatement>{
            {"leads_get",
             absl::StrCat("SELECT ", columns, " FROM leads WHERE id = $1 AND deleted_at IS NULL")},
@@ -511,15 +494,11 @@ void LeadRepository::GetAsync(int64_t id,
 
 namespace {
 
-// The prepared page statement serving `query` (a named statement, or the
-// text of the newest page or the pond's), with its parameters as text; none
-// when the query combines filters (or searches text, or a time range).
-struct PreparedPage {
-  const char* name = nullptr;
-  std::string sql;
-  std::vector<std::string> params;
-};
-
+// The statement of the page serving `query` (the lists every screen asks
+// for: the newest; the pond; one agent's, status or source), its parameters
+// as text; none when the query combines filters (or searches text, or a
+// time range). The reader prepares each text once per connection.
+//
 // The newest page (the primary key's last entries, read in its order) and
 // the pond's (its partial index, the same way) have one plan whatever the
 // values, and carry their size in the text rather than as a parameter.
@@ -528,47 +507,47 @@ struct PreparedPage {
 // (longer than running it); with the number in the text its plan cache
 // settles on the page's one plan after five calls (a text per page size;
 // clients use a few). The pages of one agent, status or source keep the
-// parameter and are planned per call on purpose: their generic plan would
-// walk the primary key for a rare value.
-std::string NewestPageSql(int limit) {
-  return absl::StrCat("SELECT ", LeadColumns(),
-                      " FROM leads WHERE deleted_at IS NULL AND id < $1::int8 ORDER BY id DESC "
-                      "LIMIT ",
-                      limit);
-}
+// parameter ($2; $3 the value) and are planned per call on purpose: their
+// generic plan would walk the primary key for a rare value.
+struct PageSql {
+  std::string sql;
+  std::vector<std::string> params;
+};
 
-std::string PondPageSql(int limit) {
-  return ListSql(" AND assigned_to IS NULL AND id < $1::int8", absl::StrCat(limit));
-}
-
-std::optional<PreparedPage> PreparedPageFor(const ListQuery& query) {
+std::optional<PageSql> PageFor(const ListQuery& query) {
   const int filters = (query.unassigned_only || query.assigned_to != 0 ? 1 : 0) +
                       (query.status.empty() ? 0 : 1) + (query.source.empty() ? 0 : 1);
   if (filters > 1 || !query.text.empty() || query.created_from.has_value() ||
       query.created_until.has_value()) {
     return std::nullopt;
   }
-  const int limit = std::max(1, query.limit);
+  const std::string limit = absl::StrCat(std::max(1, query.limit));
   std::vector<std::string> params = {
       absl::StrCat(query.before_id.value_or(std::numeric_limits<int64_t>::max()))};
-  if (!query.unassigned_only && query.assigned_to == 0 && query.status.empty() &&
-      query.source.empty()) {
-    return PreparedPage{.name = nullptr, .sql = NewestPageSql(limit), .params = std::move(params)};
+  if (filters == 0) {
+    return PageSql{absl::StrCat("SELECT ", LeadColumns(),
+                                " FROM leads WHERE deleted_at IS NULL AND id < $1::int8 ORDER BY "
+                                "id DESC LIMIT ",
+                                limit),
+                   std::move(params)};
   }
   if (query.unassigned_only) {
-    return PreparedPage{.name = nullptr, .sql = PondPageSql(limit), .params = std::move(params)};
+    return PageSql{ListSql(" AND assigned_to IS NULL AND id < $1::int8", limit), std::move(params)};
   }
-  params.push_back(absl::StrCat(limit));
+  params.push_back(limit);
+  absl::string_view condition;
   if (query.assigned_to != 0) {
+    condition = " AND assigned_to = $3::int8";
     params.push_back(absl::StrCat(query.assigned_to));
-    return PreparedPage{.name = "leads_page_agent", .sql = {}, .params = std::move(params)};
-  }
-  if (!query.status.empty()) {
+  } else if (!query.status.empty()) {
+    condition = " AND status = $3::text";
     params.push_back(query.status);
-    return PreparedPage{.name = "leads_page_status", .sql = {}, .params = std::move(params)};
+  } else {
+    condition = " AND source = $3::text";
+    params.push_back(query.source);
   }
-  params.push_back(query.source);
-  return PreparedPage{.name = "leads_page_source", .sql = {}, .params = std::move(params)};
+  return PageSql{ListSql(absl::StrCat(condition, " AND id < $1::int8"), "$2::int8"),
+                 std::move(params)};
 }
 
 }  // namespace
@@ -576,36 +555,30 @@ std::optional<PreparedPage> PreparedPageFor(const ListQuery& query) {
 bool LeadRepository::ListAsync(
     const ListQuery& query,
     absl::AnyInvocable<void(absl::StatusOr<std::vector<LeadRecord>>) &&> done) {
-  std::optional<PreparedPage> page = PreparedPageFor(query);
+  std::optional<PageSql> page = PageFor(query);
   if (reader_ == nullptr || !page.has_value()) {
     return false;
   }
   std::vector<std::optional<std::string>> params(page->params.begin(), page->params.end());
-  db::PipelinedReader::Callback answer =
-      [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-        if (!rows.ok()) {
-          std::move(done)(rows.status());
-          return;
-        }
-        std::move(done)(ParseLeads(*rows));
-      };
-  if (page->name == nullptr) {
-    reader_->ReadSql(std::move(page->sql), std::move(params), std::move(answer));
-  } else {
-    reader_->Read(page->name, std::move(params), std::move(answer));
-  }
+  reader_->ReadSql(std::move(page->sql), std::move(params),
+                   [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
+                     if (!rows.ok()) {
+                       std::move(done)(rows.status());
+                       return;
+                     }
+                     std::move(done)(ParseLeads(*rows));
+                   });
   return true;
 }
 
 absl::StatusOr<std::vector<LeadRecord>> LeadRepository::List(const ListQuery& query) {
   const int limit = std::max(1, query.limit);
   const int64_t before = query.before_id.value_or(std::numeric_limits<int64_t>::max());
-  if (std::optional<PreparedPage> page = PreparedPageFor(query)) {
+  if (std::optional<PageSql> page = PageFor(query)) {
     return db::ReadFor(
         *pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<LeadRecord>> {
-          const auto params = pqxx::prepare::make_dynamic_params(page->params);
-          return ParseLeads(page->name == nullptr ? tx.exec_params(page->sql, params)
-                                                  : tx.exec_prepared(page->name, params));
+          return ParseLeads(
+              tx.exec_params(page->sql, pqxx::prepare::make_dynamic_params(page->params)));
         });
   }
   db::WhereClause where;

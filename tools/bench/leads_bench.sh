@@ -122,10 +122,10 @@ trap 'rm -rf "$work"' EXIT
 # from it there (Statements(), List()), verbatim.
 COLS="id, name, coalesce(contact_info, '') AS contact_info, status, coalesce(assigned_to, 0) AS assigned_to, email, coalesce(email_key, '') AS email_key, phone, coalesce(phone_e164, '') AS phone_e164, source, coalesce(external_id, '') AS external_id, notes, coalesce(property_id, 0) AS property_id, coalesce(property_mls_id, '') AS property_mls_id, version, (extract(epoch FROM created_at) * 1000000)::int8 AS created_at, (extract(epoch FROM updated_at) * 1000000)::int8 AS updated_at, (extract(epoch FROM assigned_at) * 1000000)::int8 AS assigned_at, coalesce(routing_rule, '') AS routing_rule, coalesce(routed_to, 0) AS routed_to, coalesce(routing_reason, '') AS routing_reason, coalesce(array_to_string(routing_candidates, ','), '') AS routing_candidates, (extract(epoch FROM routed_at) * 1000000)::int8 AS routed_at"
 LEADS_GET="SELECT $COLS FROM leads WHERE id = \$1 AND deleted_at IS NULL"
-# ListLeads' statements (LeadRepository::List): the newest straight from
-# the primary key (NewestPageSql: $1 the keyset bound, the page's size in the
-# text); under a filter (leads_page_agent: $1 the bound, $2 the limit, $3 the
-# agent; PondPageSql), the page's ids from the filter's index, then their
+# ListLeads' statements (PageFor in lead_repository.cc): the newest straight
+# from the primary key ($1 the keyset bound, the page's size in the text);
+# under a filter ($1 the bound, $2 the limit, $3 the agent; the pond's with
+# its size in the text), the page's ids from the filter's index, then their
 # rows.
 LIST="SELECT $COLS FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at IS NULL"
 LIST_END=" ORDER BY id DESC LIMIT 51) ORDER BY id DESC"
