@@ -15,6 +15,7 @@
 // Finish fills the response within the page size and kMaxPageBytes and
 // returns the next token, empty on the last page.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "common/pagination/page_fill.h"
 #include "common/pagination/page_token.h"
+#include "common/wire/proto_wire.h"
 
 namespace crm::pagination {
 
@@ -73,6 +75,34 @@ class KeysetPage {
       return "";
     }
     return codec_->EncodeInts(fingerprint_, Keys(key_of(rows[end.taken - 1])));
+  }
+
+  // Finish for a response written in wire format (db::RowEncoder): appends
+  // to `out` rows [0, row_count) as the repeated message field `rows_field`,
+  // `append_row(i, std::string*)` writing row i's message bytes, within the
+  // page size and kMaxPageBytes, then the next token as the string field
+  // `token_field` when rows remain; `key_of(i)` is row i's key.
+  template <typename AppendRow, typename KeyOf>
+  void FinishWire(size_t row_count, int rows_field, int token_field, std::string* out,
+                  AppendRow append_row, KeyOf key_of) const {
+    const size_t limit = std::min(row_count, static_cast<size_t>(page_size_));
+    const size_t start = out->size();
+    std::string row;
+    size_t taken = 0;
+    while (taken < limit) {
+      row.clear();
+      append_row(taken, &row);
+      // The row with its tag and length prefix.
+      if (out->size() - start + row.size() + 6 > kMaxPageBytes && taken > 0) {
+        break;
+      }
+      wire::AppendLengthDelimited(rows_field, row, out);
+      ++taken;
+    }
+    if (taken < row_count) {
+      wire::AppendLengthDelimited(token_field,
+                                  codec_->EncodeInts(fingerprint_, Keys(key_of(taken - 1))), out);
+    }
   }
 
  private:

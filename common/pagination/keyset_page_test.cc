@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/type.pb.h"
 #include "gtest/gtest.h"
 
 namespace crm::pagination {
@@ -46,6 +47,45 @@ TEST(KeysetPageTest, WalksEveryRowOnceAndEndsWithAnEmptyToken) {
   } while (!token.empty() && pages < 10);
   EXPECT_EQ(pages, 4);
   EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+}
+
+// The wire-format finish: rows as google.protobuf.Type's repeated `fields`
+// (field 2, a Field whose `number` is the row's id), the token as its `name`
+// (field 1), so each page parses as a Type.
+TEST(KeysetPageTest, FinishWireWalksEveryRowOnceWithinTheByteLimit) {
+  const PageTokenCodec codec("0123456789abcdef0123456789abcdef");
+  for (size_t padding : {size_t{0}, size_t{400'000}}) {
+    std::string token;
+    std::vector<int64_t> seen;
+    std::vector<int> page_rows;
+    do {
+      absl::StatusOr<KeysetPage> page = KeysetPage::Begin(codec, "things|all", 4, token);
+      ASSERT_TRUE(page.ok()) << page.status();
+      const std::vector<Row> rows = Read(10, page->after(), page->fetch_limit());
+      std::string bytes;
+      page->FinishWire(
+          rows.size(), 2, 1, &bytes,
+          [&](size_t i, std::string* out) {
+            google::protobuf::Field field;
+            field.set_number(static_cast<int32_t>(rows[i].id));
+            field.set_default_value(std::string(padding, 'x'));
+            out->append(field.SerializeAsString());
+          },
+          [&](size_t i) { return rows[i].id; });
+      google::protobuf::Type parsed;
+      ASSERT_TRUE(parsed.ParseFromString(bytes));
+      for (const google::protobuf::Field& f : parsed.fields()) {
+        seen.push_back(f.number());
+      }
+      page_rows.push_back(parsed.fields_size());
+      token = parsed.name();
+    } while (!token.empty() && page_rows.size() < 20);
+    EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})) << padding;
+    // 4 a page by count; 2 of 400 kB under the 1 MiB limit.
+    const std::vector<int> expected =
+        padding == 0 ? std::vector<int>{4, 4, 2} : std::vector<int>{2, 2, 2, 2, 2};
+    EXPECT_EQ(page_rows, expected) << padding;
+  }
 }
 
 TEST(KeysetPageTest, RefusesABadSizeAndAnotherQuerysToken) {

@@ -113,6 +113,22 @@ std::string TypeName(v1::PropertyType type) { return Types().Name(type); }
 v1::PropertyType TypeFromName(absl::string_view name) { return Types().Value(name); }
 
 void ToProto(const PropertyRecord& listing, v1::Property* out) { Fill(listing, out); }
+
+const db::RowEncoder& PropertyRowEncoder() {
+  static const auto* const encoder =
+      new db::RowEncoder(v1::Property::descriptor(),
+                         {// The seed's one-line address; the message has the structured one.
+                          {"address", ""},
+                          {"street", "address.street"},
+                          {"unit", "address.unit"},
+                          {"city", "address.city"},
+                          {"state_or_province", "address.state_or_province"},
+                          {"postal_code", "address.postal_code"},
+                          {"country", "address.country"},
+                          {"created_at", "create_time"},
+                          {"updated_at", "update_time"}});
+  return *encoder;
+}
 void ToProto(PropertyRecord&& listing, v1::Property* out) { Fill(std::move(listing), out); }
 
 absl::StatusOr<PropertyRecord> FromProto(const v1::Property& in, absl::string_view prefix) {

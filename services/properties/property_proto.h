@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/db/row_encoder.h"
 #include "crm/properties/v1/property.pb.h"
 #include "services/properties/property_record.h"
 
@@ -15,6 +16,11 @@ namespace crm::properties {
 void ToProto(const PropertyRecord& listing, v1::Property* out);
 // The same, moving the record's strings into the message.
 void ToProto(PropertyRecord&& listing, v1::Property* out);
+
+// A listing row (the repository's columns, as PropertyRepository::ListAsync
+// hands them over) straight to a v1::Property's bytes: the message ToProto
+// makes of the row's record, without the record.
+const db::RowEncoder& PropertyRowEncoder();
 
 // The listing a request carries, as given (not trimmed, not checked beyond
 // what a record cannot hold: enum values the proto does not define and

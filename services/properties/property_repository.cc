@@ -374,17 +374,27 @@ constexpr db::VersionedRows<PropertyRecord> kListings{.get = "properties_get",
 
 }  // namespace
 
-std::vector<int64_t> OrderKeys(const PropertyRecord& l, Order order) {
+namespace {
+std::vector<int64_t> Keys(Order order, int64_t id, int64_t price_cents, int64_t updated_micros) {
   switch (order) {
     case Order::kPriceAscending:
     case Order::kPriceDescending:
-      return {l.price_cents, l.id};
+      return {price_cents, id};
     case Order::kRecentlyChanged:
-      return {timestamp::ToMicros(l.updated_at), l.id};
+      return {updated_micros, id};
     case Order::kNewest:
       break;
   }
-  return {l.id};
+  return {id};
+}
+}  // namespace
+
+std::vector<int64_t> OrderKeys(const PropertyRecord& l, Order order) {
+  return Keys(order, l.id, l.price_cents, timestamp::ToMicros(l.updated_at));
+}
+
+std::vector<int64_t> OrderKeys(const db::RowFields& row, Order order) {
+  return Keys(order, row.Int64("id"), row.Int64("price_cents"), row.Int64("updated_at"));
 }
 
 std::vector<db::PreparedStatement> PropertyRepository::Statements() {
@@ -489,7 +499,7 @@ absl::StatusOr<std::vector<PropertyRecord>> PropertyRepository::List(const ListQ
       });
 }
 
-void PropertyRepository::ListAsync(const ListQuery& query, Done<std::vector<PropertyRecord>> done) {
+void PropertyRepository::ListAsync(const ListQuery& query, Done<db::Rows> done) {
   ListStatement list = ListSql(query);
   // The text depends only on which filters and order the query has, so the
   // reader prepares each shape once per connection.
@@ -497,13 +507,7 @@ void PropertyRepository::ListAsync(const ListQuery& query, Done<std::vector<Prop
       std::move(list.sql),
       std::vector<std::optional<std::string>>(std::make_move_iterator(list.params.begin()),
                                               std::make_move_iterator(list.params.end())),
-      [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-        if (!rows.ok()) {
-          std::move(done)(rows.status());
-          return;
-        }
-        std::move(done)(ParseAll(*rows));
-      });
+      std::move(done));
 }
 
 PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& query) {

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/db/pipelined_reader.h"
 #include "common/db/pool.h"
+#include "common/db/row_fields.h"
 #include "services/properties/property_record.h"
 
 namespace crm::properties {
@@ -50,8 +51,10 @@ struct ListQuery {
   int limit = 51;
 };
 
-// The keys a listing has under `order` (what ListQuery::after holds).
+// The keys a listing has under `order` (what ListQuery::after holds), of a
+// record or of a row of ListAsync's result.
 std::vector<int64_t> OrderKeys(const PropertyRecord& listing, Order order);
+std::vector<int64_t> OrderKeys(const db::RowFields& row, Order order);
 
 // One row of an import, checked: its position in the stream, and the
 // listing it says (agent_id 0: keep the stored agent; change timestamps
@@ -102,7 +105,10 @@ class PropertyRepository {
   bool HasAsyncReads() const { return reader_ != nullptr; }
   void GetAsync(int64_t id, Done<PropertyRecord> done);
   void GetByMlsIdAsync(const std::string& mls_id, Done<PropertyRecord> done);
-  void ListAsync(const ListQuery& query, Done<std::vector<PropertyRecord>> done);
+  // The page's rows as they come (the columns of a listing: PropertyRecord's
+  // names, times in microseconds), for the service to write straight into
+  // its answer (db::RowEncoder).
+  void ListAsync(const ListQuery& query, Done<db::Rows> done);
 
   // ABORTED when `expected_version` (if non-zero) is not the current one.
   // A change that changes nothing writes nothing. A status change stamps

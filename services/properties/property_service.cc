@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -10,9 +11,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/db/row_fields.h"
 #include "common/db/where_clause.h"
 #include "common/fields/text_checks.h"
+#include "common/log/log.h"
 #include "common/pagination/keyset_page.h"
+#include "common/server/raw_message.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
@@ -196,9 +200,15 @@ absl::Status PropertyServiceImpl::RespondGet(const Caller& caller,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(
-    grpc::CallbackServerContext* context, const v1::ListPropertiesRequest* request,
-    v1::ListPropertiesResponse* response) {
+grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request_bytes,
+                                                              grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::ListPropertiesRequest>();
+  if (absl::Status parsed = server::ParseRequest(*request_bytes, request.get()); !parsed.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(parsed));
+    return reactor;
+  }
   if (!deps_.listings->HasAsyncReads()) {
     return service::RunAuthenticated(
         context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
@@ -206,10 +216,15 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(
           if (!plan.ok()) {
             return plan.status();
           }
-          if (plan->nothing_matches) {
-            return absl::OkStatus();
+          v1::ListPropertiesResponse page;
+          if (!plan->nothing_matches) {
+            if (absl::Status s = RespondList(*plan, deps_.listings->List(plan->query), &page);
+                !s.ok()) {
+              return s;
+            }
           }
-          return RespondList(*plan, deps_.listings->List(plan->query), response);
+          server::SetResponse(page, response);
+          return absl::OkStatus();
         });
   }
   // Every search runs on the pipelined reader, each filter shape a statement
@@ -223,16 +238,40 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(
           return;
         }
         if (plan->nothing_matches) {
+          server::SetResponseBytes("", response);
           finish(absl::OkStatus());
           return;
         }
         auto shared = std::make_shared<ListPlan>(*std::move(plan));
-        deps_.listings->ListAsync(
-            shared->query,
-            [shared, response, finish](absl::StatusOr<std::vector<PropertyRecord>> listings) {
-              finish(RespondList(*shared, std::move(listings), response));
-            });
+        deps_.listings->ListAsync(shared->query,
+                                  [shared, response, finish](absl::StatusOr<db::Rows> rows) {
+                                    finish(RespondListRows(*shared, std::move(rows), response));
+                                  });
       });
+}
+
+absl::Status PropertyServiceImpl::RespondListRows(const ListPlan& plan,
+                                                  absl::StatusOr<db::Rows> rows,
+                                                  grpc::ByteBuffer* response) {
+  if (!rows.ok()) {
+    return rows.status();
+  }
+  absl::StatusOr<db::RowEncoder::Bound> listing = PropertyRowEncoder().Bind(*rows);
+  if (!listing.ok()) {
+    log::Error("listing rows do not fit crm.properties.v1.Property")
+        .Str("error", listing.status().message());
+    return absl::InternalError("the listings could not be read");
+  }
+  std::string bytes;
+  plan.page.FinishWire(
+      static_cast<size_t>(rows->size()), v1::ListPropertiesResponse::kPropertiesFieldNumber,
+      v1::ListPropertiesResponse::kNextPageTokenFieldNumber, &bytes,
+      [&](size_t i, std::string* out) { listing->AppendMessage(static_cast<int>(i), out); },
+      [&, order = plan.query.order](size_t i) {
+        return OrderKeys(db::RowFields(*rows, static_cast<int>(i)), order);
+      });
+  server::SetResponseBytes(std::move(bytes), response);
+  return absl::OkStatus();
 }
 
 absl::Status PropertyServiceImpl::RespondList(const ListPlan& plan,

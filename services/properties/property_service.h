@@ -11,18 +11,22 @@
 //   SERVICE reads (and imports)
 // ImportProperties is its own reactor (import_reactor.h).
 
+#include <grpcpp/support/byte_buffer.h>
+
+#include "common/db/pipelined_reader.h"
 #include "common/pagination/keyset_page.h"
-#include "common/server/arena_allocator.h"
 #include "crm/properties/v1/property_service.grpc.pb.h"
 #include "services/properties/property_service_deps.h"
 
 namespace crm::properties {
 
-class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
+// ListProperties is taken raw: a page from the pipelined reader is written
+// from the result's rows straight into the answer's bytes
+// (PropertyRowEncoder), with no records or messages in between.
+class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMethod_ListProperties<
+                                      v1::PropertyService::CallbackService> {
  public:
-  explicit PropertyServiceImpl(PropertyServiceDeps deps) : deps_(deps) {
-    SetMessageAllocatorFor_ListProperties(&list_messages_);
-  }
+  explicit PropertyServiceImpl(PropertyServiceDeps deps) : deps_(deps) {}
 
   grpc::ServerUnaryReactor* CreateProperty(grpc::CallbackServerContext* context,
                                            const v1::CreatePropertyRequest* request,
@@ -31,8 +35,8 @@ class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
                                         const v1::GetPropertyRequest* request,
                                         v1::GetPropertyResponse* response) override;
   grpc::ServerUnaryReactor* ListProperties(grpc::CallbackServerContext* context,
-                                           const v1::ListPropertiesRequest* request,
-                                           v1::ListPropertiesResponse* response) override;
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UpdateProperty(grpc::CallbackServerContext* context,
                                            const v1::UpdatePropertyRequest* request,
                                            v1::UpdatePropertyResponse* response) override;
@@ -60,15 +64,15 @@ class PropertyServiceImpl final : public v1::PropertyService::CallbackService {
   static absl::Status RespondList(const ListPlan& plan,
                                   absl::StatusOr<std::vector<PropertyRecord>> listings,
                                   v1::ListPropertiesResponse* response);
+  // The same page from the reader's rows, in wire format.
+  static absl::Status RespondListRows(const ListPlan& plan, absl::StatusOr<db::Rows> rows,
+                                      grpc::ByteBuffer* response);
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdatePropertyRequest& request,
                         v1::UpdatePropertyResponse* response);
   absl::Status DoDelete(const auth::Caller& caller, const v1::DeletePropertyRequest& request,
                         v1::DeletePropertyResponse* response);
 
   const PropertyServiceDeps deps_;
-  // A page's listings on one arena per call.
-  server::ArenaMessageAllocator<v1::ListPropertiesRequest, v1::ListPropertiesResponse, 64 * 1024>
-      list_messages_;
 };
 
 }  // namespace crm::properties
