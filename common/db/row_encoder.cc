@@ -166,6 +166,7 @@ absl::StatusOr<RowEncoder::Bound> RowEncoder::Bind(const Rows& rows) const {
     }
     Bound::Node leaf{.number = field->number(),
                      .presence = field->has_presence(),
+                     .null_matters = field->has_presence() || IsTimestamp(field),
                      .int32 = field->cpp_type() == FieldDescriptor::CPPTYPE_INT32,
                      .column = column};
     const Rows::Kind kind = rows.ColumnKind(column);
@@ -229,8 +230,12 @@ void RowEncoder::Bound::Encode(const Node& message, int row, std::string* out, s
     if (child.op == Op::kMessage) {
       std::string& inner = Scratch(depth);
       Encode(child, row, &inner, depth + 1);
-      wire::AppendLengthDelimited(child.number, inner, out);
-    } else if (!rows_->IsNull(row, child.column)) {
+      if (!inner.empty()) {
+        wire::AppendLengthDelimited(child.number, inner, out);
+      }
+    } else if (!child.null_matters || !rows_->IsNull(row, child.column)) {
+      // A NULL reads as no bytes, which a field without presence leaves out
+      // like a zero: only the others ask libpq.
       EncodeLeaf(child, row, out, depth);
     }
   }

@@ -26,8 +26,9 @@
 //   - repeated integers: text of comma-separated integers
 //     (array_to_string(ids, ',')), written packed.
 // Presence as the generated code has it: a scalar without `optional` is left
-// out when zero or empty, one with `optional` is written unless NULL, and a
-// message made of columns (an address) is always written.
+// out when zero or empty, one with `optional` is written unless NULL. A
+// message made of columns (an address, a lead's routing) is written when one
+// of its fields is, so a lead never routed has no routing.
 
 #include <cstdint>
 #include <memory>
@@ -66,7 +67,8 @@ class RowEncoder {
       int number = 0;
       Op op = Op::kMessage;
       bool presence = false;
-      bool int32 = false;  // an int32 field (a wider column is cut to 32 bits)
+      bool null_matters = false;  // NULL and zero differ (presence, a Timestamp)
+      bool int32 = false;         // an int32 field (a wider column is cut to 32 bits)
       int column = -1;
       int width = 0;  // bytes of a binary number
       const absl::flat_hash_map<std::string, int>* enum_values = nullptr;

@@ -84,4 +84,17 @@ void ToProto(const LeadRecord& lead, v1::Lead* out) { Fill(lead, out); }
 
 void ToProto(LeadRecord&& lead, v1::Lead* out) { Fill(std::move(lead), out); }
 
+const db::RowEncoder& LeadRowEncoder() {
+  static const auto* const encoder = new db::RowEncoder(
+      v1::Lead::descriptor(), {{"created_at", "create_time"},
+                               {"updated_at", "update_time"},
+                               {"assigned_at", "assign_time"},
+                               {"routing_rule", "routing.rule"},
+                               {"routed_to", "routing.agent_id"},
+                               {"routing_reason", "routing.reason"},
+                               {"routing_candidates", "routing.candidate_agent_ids"},
+                               {"routed_at", "routing.decide_time"}});
+  return *encoder;
+}
+
 }  // namespace crm::leads

@@ -552,22 +552,14 @@ std::optional<PageSql> PageFor(const ListQuery& query) {
 
 }  // namespace
 
-bool LeadRepository::ListAsync(
-    const ListQuery& query,
-    absl::AnyInvocable<void(absl::StatusOr<std::vector<LeadRecord>>) &&> done) {
+bool LeadRepository::ListAsync(const ListQuery& query,
+                               absl::AnyInvocable<void(absl::StatusOr<db::Rows>) &&> done) {
   std::optional<PageSql> page = PageFor(query);
   if (reader_ == nullptr || !page.has_value()) {
     return false;
   }
   std::vector<std::optional<std::string>> params(page->params.begin(), page->params.end());
-  reader_->ReadSql(std::move(page->sql), std::move(params),
-                   [done = std::move(done)](absl::StatusOr<db::Rows> rows) mutable {
-                     if (!rows.ok()) {
-                       std::move(done)(rows.status());
-                       return;
-                     }
-                     std::move(done)(ParseLeads(*rows));
-                   });
+  reader_->ReadSql(std::move(page->sql), std::move(params), std::move(done));
   return true;
 }
 

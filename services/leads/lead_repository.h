@@ -136,9 +136,11 @@ class LeadRepository {
   absl::StatusOr<std::vector<LeadRecord>> List(const ListQuery& query);
   // List without blocking, on the pipelined reader, for the pages that are
   // prepared statements (one filter or none); false (and `done` not called)
-  // for any other query, or without a reader.
+  // for any other query, or without a reader. The page's rows as they come
+  // (a lead's columns: LeadRecord's names, times in microseconds), for the
+  // service to write straight into its answer (db::RowEncoder).
   bool ListAsync(const ListQuery& query,
-                 absl::AnyInvocable<void(absl::StatusOr<std::vector<LeadRecord>>) &&> done);
+                 absl::AnyInvocable<void(absl::StatusOr<db::Rows>) &&> done);
 
   // ABORTED when `expected_version` (if non-zero) is not the current one.
   absl::StatusOr<LeadRecord> Update(int64_t id, const LeadChanges& changes,

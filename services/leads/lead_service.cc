@@ -8,9 +8,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/db/row_fields.h"
 #include "common/fields/text_checks.h"
 #include "common/log/log.h"
 #include "common/pagination/keyset_page.h"
+#include "common/server/raw_message.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
@@ -23,6 +25,12 @@ using auth::Caller;
 using auth::Role;
 
 absl::Status NotFound() { return absl::NotFoundError("lead not found"); }
+
+// A page's keyset: (created time in microseconds, id) under a created-time
+// range, else the id.
+std::vector<int64_t> PageKeys(bool by_created, int64_t id, int64_t created_micros) {
+  return by_created ? std::vector<int64_t>{created_micros, id} : std::vector<int64_t>{id};
+}
 
 // Whether `caller` may see `lead` (GetLead, the duplicate refusal).
 bool MaySee(const Caller& caller, int64_t assigned_to) {
@@ -314,8 +322,14 @@ absl::Status LeadServiceImpl::RespondGet(const Caller& caller,
 }
 
 grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext* context,
-                                                     const v1::ListLeadsRequest* request,
-                                                     v1::ListLeadsResponse* response) {
+                                                     const grpc::ByteBuffer* request_bytes,
+                                                     grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::ListLeadsRequest>();
+  if (absl::Status parsed = server::ParseRequest(*request_bytes, request.get()); !parsed.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(parsed));
+    return reactor;
+  }
   if (!deps_.leads->HasAsyncReads()) {
     return service::RunAuthenticated(
         context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
@@ -338,9 +352,8 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
         }
         auto shared = std::make_shared<ListPlan>(*std::move(plan));
         const bool async = deps_.leads->ListAsync(
-            shared->query,
-            [shared, response, finish](absl::StatusOr<std::vector<LeadRecord>> leads) {
-              finish(RespondList(*shared, std::move(leads), response));
+            shared->query, [shared, response, finish](absl::StatusOr<db::Rows> rows) {
+              finish(RespondListRows(*shared, std::move(rows), response));
             });
         if (!async) {
           service::FinishBlocking(context, *deps_.executor, finish, [this, shared, response] {
@@ -352,17 +365,41 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
 
 absl::Status LeadServiceImpl::RespondList(const ListPlan& plan,
                                           absl::StatusOr<std::vector<LeadRecord>> leads,
-                                          v1::ListLeadsResponse* response) {
+                                          grpc::ByteBuffer* response) {
   if (!leads.ok()) {
     return leads.status();
   }
-  response->set_next_page_token(plan.page.Finish(
-      *leads, response->mutable_leads(),
+  v1::ListLeadsResponse page;
+  page.set_next_page_token(plan.page.Finish(
+      *leads, page.mutable_leads(),
       [](LeadRecord& lead, v1::Lead* out) { ToProto(std::move(lead), out); },
       [by_created = plan.query.ByCreated()](const LeadRecord& lead) {
-        return by_created ? std::vector<int64_t>{timestamp::ToMicros(lead.created_at), lead.id}
-                          : std::vector<int64_t>{lead.id};
+        return PageKeys(by_created, lead.id, timestamp::ToMicros(lead.created_at));
       }));
+  server::SetResponse(page, response);
+  return absl::OkStatus();
+}
+
+absl::Status LeadServiceImpl::RespondListRows(const ListPlan& plan, absl::StatusOr<db::Rows> rows,
+                                              grpc::ByteBuffer* response) {
+  if (!rows.ok()) {
+    return rows.status();
+  }
+  absl::StatusOr<db::RowEncoder::Bound> lead = LeadRowEncoder().Bind(*rows);
+  if (!lead.ok()) {
+    log::Error("lead rows do not fit crm.leads.v1.Lead").Str("error", lead.status().message());
+    return absl::InternalError("the leads could not be read");
+  }
+  std::string bytes;
+  plan.page.FinishWire(
+      static_cast<size_t>(rows->size()), v1::ListLeadsResponse::kLeadsFieldNumber,
+      v1::ListLeadsResponse::kNextPageTokenFieldNumber, &bytes,
+      [&](size_t i, std::string* out) { lead->AppendMessage(static_cast<int>(i), out); },
+      [&, by_created = plan.query.ByCreated()](size_t i) {
+        const db::RowFields row(*rows, static_cast<int>(i));
+        return PageKeys(by_created, row.Int64("id"), row.Int64("created_at"));
+      });
+  server::SetResponseBytes(std::move(bytes), response);
   return absl::OkStatus();
 }
 

@@ -11,10 +11,12 @@
 // A lead the caller may not see is NOT_FOUND, revealing nothing, also in the
 // duplicate refusal of CreateLead.
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include "common/auth/authenticator.h"
+#include "common/db/pipelined_reader.h"
 #include "common/pagination/keyset_page.h"
 #include "common/pagination/page_token.h"
-#include "common/server/arena_allocator.h"
 #include "common/server/blocking_executor.h"
 #include "common/users/user_directory.h"
 #include "crm/leads/v1/lead_service.grpc.pb.h"
@@ -32,11 +34,13 @@ struct LeadServiceDeps {
   server::BlockingExecutor* executor;
 };
 
-class LeadServiceImpl final : public v1::LeadService::CallbackService {
+// ListLeads is taken raw: a page from the pipelined reader is written from
+// the result's rows straight into the answer's bytes (LeadRowEncoder), with
+// no records or messages in between.
+class LeadServiceImpl final
+    : public v1::LeadService::WithRawCallbackMethod_ListLeads<v1::LeadService::CallbackService> {
  public:
-  explicit LeadServiceImpl(LeadServiceDeps deps) : deps_(deps) {
-    SetMessageAllocatorFor_ListLeads(&list_messages_);
-  }
+  explicit LeadServiceImpl(LeadServiceDeps deps) : deps_(deps) {}
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
                                        const v1::CreateLeadRequest* request,
@@ -48,8 +52,8 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
                                     const v1::GetLeadRequest* request,
                                     v1::GetLeadResponse* response) override;
   grpc::ServerUnaryReactor* ListLeads(grpc::CallbackServerContext* context,
-                                      const v1::ListLeadsRequest* request,
-                                      v1::ListLeadsResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UpdateLead(grpc::CallbackServerContext* context,
                                        const v1::UpdateLeadRequest* request,
                                        v1::UpdateLeadResponse* response) override;
@@ -81,7 +85,10 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
   // Consumes `leads` (their strings move into the response).
   static absl::Status RespondList(const ListPlan& plan,
                                   absl::StatusOr<std::vector<LeadRecord>> leads,
-                                  v1::ListLeadsResponse* response);
+                                  grpc::ByteBuffer* response);
+  // The same page from the reader's rows, in wire format.
+  static absl::Status RespondListRows(const ListPlan& plan, absl::StatusOr<db::Rows> rows,
+                                      grpc::ByteBuffer* response);
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdateLeadRequest& request,
                         v1::UpdateLeadResponse* response);
   absl::Status DoAssign(const auth::Caller& caller, const v1::AssignLeadRequest& request,
@@ -100,9 +107,6 @@ class LeadServiceImpl final : public v1::LeadService::CallbackService {
                                       const std::string& phone, const std::string& contact_info);
 
   const LeadServiceDeps deps_;
-  // A page's 50 leads (~600 strings and submessages) on one arena per call.
-  server::ArenaMessageAllocator<v1::ListLeadsRequest, v1::ListLeadsResponse, 64 * 1024>
-      list_messages_;
 };
 
 }  // namespace crm::leads
