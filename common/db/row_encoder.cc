@@ -131,6 +131,44 @@ absl::StatusOr<RowEncoder::Bound> RowEncoder::Bind(const Rows& rows) const {
   if (!invalid_.ok()) {
     return invalid_;
   }
+  auto matches = [&rows](const Shape& shape) {
+    if (shape.names.size() != static_cast<size_t>(rows.columns())) {
+      return false;
+    }
+    for (int c = 0; c < rows.columns(); ++c) {
+      if (shape.names[c] != rows.ColumnName(c) || shape.kinds[c] != rows.ColumnKind(c)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Shape& shape : shapes_) {
+      if (matches(shape)) {
+        return Bound(rows, shape.root);
+      }
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const Bound::Node>> root = Resolve(rows);
+  if (!root.ok()) {
+    return root.status();
+  }
+  Shape shape;
+  shape.root = *root;
+  for (int c = 0; c < rows.columns(); ++c) {
+    shape.names.emplace_back(rows.ColumnName(c));
+    shape.kinds.push_back(rows.ColumnKind(c));
+  }
+  absl::MutexLock lock(&mu_);
+  if (shapes_.size() < kMaxShapes) {
+    shapes_.push_back(std::move(shape));
+  }
+  return Bound(rows, *std::move(root));
+}
+
+absl::StatusOr<std::shared_ptr<const RowEncoder::Bound::Node>> RowEncoder::Resolve(
+    const Rows& rows) const {
   Bound::Node root;
   for (int column = 0; column < rows.columns(); ++column) {
     const std::string name(rows.ColumnName(column));
@@ -209,7 +247,7 @@ absl::StatusOr<RowEncoder::Bound> RowEncoder::Bind(const Rows& rows) const {
     }
   };
   sort(sort, root);
-  return Bound(rows, std::move(root));
+  return std::make_shared<const Bound::Node>(std::move(root));
 }
 
 std::string& RowEncoder::Bound::Scratch(size_t depth) const {
@@ -222,7 +260,7 @@ std::string& RowEncoder::Bound::Scratch(size_t depth) const {
 }
 
 void RowEncoder::Bound::AppendMessage(int row, std::string* out) const {
-  Encode(root_, row, out, 0);
+  Encode(*root_, row, out, 0);
 }
 
 void RowEncoder::Bound::Encode(const Node& message, int row, std::string* out, size_t depth) const {

@@ -35,9 +35,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/db/pipelined_reader.h"
 #include "google/protobuf/descriptor.h"
 
@@ -70,25 +72,35 @@ class RowEncoder {
       bool null_matters = false;  // NULL and zero differ (presence, a Timestamp)
       bool int32 = false;         // an int32 field (a wider column is cut to 32 bits)
       int column = -1;
-      int width = 0;  // bytes of a binary number
       const absl::flat_hash_map<std::string, int>* enum_values = nullptr;
       std::vector<Node> children = {};  // kMessage, in field-number order
     };
-    Bound(const Rows& rows, Node root) : rows_(&rows), root_(std::move(root)) {}
+    Bound(const Rows& rows, std::shared_ptr<const Node> root)
+        : rows_(&rows), root_(std::move(root)) {}
     void Encode(const Node& message, int row, std::string* out, size_t depth) const;
     void EncodeLeaf(const Node& leaf, int row, std::string* out, size_t depth) const;
     std::string& Scratch(size_t depth) const;
 
     const Rows* rows_;
-    Node root_;
+    std::shared_ptr<const Node> root_;
     // One buffer per nesting depth for messages written inside messages.
     mutable std::vector<std::unique_ptr<std::string>> scratch_;
   };
 
+  // Any thread. A result of a shape seen before (the same column names and
+  // kinds: every result of one statement) reuses that shape's resolution.
   absl::StatusOr<Bound> Bind(const Rows& rows) const;
 
  private:
+  struct Shape {
+    std::vector<std::string> names;
+    std::vector<Rows::Kind> kinds;
+    std::shared_ptr<const Bound::Node> root;
+  };
+  static constexpr size_t kMaxShapes = 16;
+
   void IndexEnums(const google::protobuf::Descriptor* message, int depth);
+  absl::StatusOr<std::shared_ptr<const Bound::Node>> Resolve(const Rows& rows) const;
 
   const google::protobuf::Descriptor* message_;
   absl::flat_hash_map<std::string, std::string> renames_;
@@ -97,6 +109,8 @@ class RowEncoder {
   absl::flat_hash_map<const google::protobuf::EnumDescriptor*,
                       absl::flat_hash_map<std::string, int>>
       enums_;
+  mutable absl::Mutex mu_;
+  mutable std::vector<Shape> shapes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::db

@@ -179,6 +179,30 @@ TEST_F(RowEncoderTest, EncodesEveryKindOfFieldAsProtobufWould) {
   )pb");
 }
 
+// One encoder serves results of several shapes (statements), each resolved
+// once and kept: a shape seen again reuses its resolution, never another's.
+TEST_F(RowEncoderTest, EachResultShapeIsResolvedByItsOwnColumns) {
+  const RowEncoder encoder(thing_, {{"created_at", "create_time"}});
+  for (int round = 0; round < 2; ++round) {
+    absl::StatusOr<Rows> first = Read("SELECT 5::int8 AS id, 'Eve'::text AS name");
+    absl::StatusOr<Rows> swapped = Read("SELECT 'Eve'::text AS id_text, 5::int8 AS count");
+    absl::StatusOr<Rows> wider = Read("SELECT 5::int4 AS id, 0::int8 AS created_at");
+    ASSERT_TRUE(first.ok() && swapped.ok() && wider.ok());
+    absl::StatusOr<RowEncoder::Bound> a = encoder.Bind(*first);
+    absl::StatusOr<RowEncoder::Bound> b = encoder.Bind(*swapped);
+    absl::StatusOr<RowEncoder::Bound> c = encoder.Bind(*wider);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    ExpectRow(*a, 0, R"pb(id: 5 name: "Eve")pb");
+    ExpectRow(*b, 0, R"pb(count: 5)pb");
+    ExpectRow(*c, 0, R"pb(id: 5
+                          create_time {})pb");
+  }
+  // Same names, another kind: resolved anew (and refused, text for an int).
+  absl::StatusOr<Rows> text_id = Read("SELECT '5'::text AS id");
+  ASSERT_TRUE(text_id.ok());
+  EXPECT_EQ(encoder.Bind(*text_id).status().code(), absl::StatusCode::kInternal);
+}
+
 TEST_F(RowEncoderTest, ARenameToNoFieldOrAColumnOfTheWrongKindFailsBind) {
   absl::StatusOr<Rows> rows = Read("SELECT 1::int8 AS id, 'x'::text AS count");
   ASSERT_TRUE(rows.ok()) << rows.status();

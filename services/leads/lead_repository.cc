@@ -487,9 +487,8 @@ absl::StatusOr<LeadRecord> LeadRepository::Get(int64_t id) {
 }
 
 void LeadRepository::GetAsync(int64_t id,
-                              absl::AnyInvocable<void(absl::StatusOr<LeadRecord>) &&> done) {
-  reader_->Read("leads_get", {absl::StrCat(id)},
-                db::OneRow(ParseLead, NotFound(), std::move(done)));
+                              absl::AnyInvocable<void(absl::StatusOr<db::Rows>) &&> done) {
+  reader_->Read("leads_get", {absl::StrCat(id)}, std::move(done));
 }
 
 namespace {

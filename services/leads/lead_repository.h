@@ -129,9 +129,10 @@ class LeadRepository {
   // A live lead; NOT_FOUND when there is none.
   absl::StatusOr<LeadRecord> Get(int64_t id);
   // Get without blocking, on the pipelined reader: `done` runs on the
-  // reader's thread and must not block. Only when HasAsyncReads().
+  // reader's thread and must not block. Only when HasAsyncReads(). The row
+  // as it comes (none: no such lead), like ListAsync's.
   bool HasAsyncReads() const { return reader_ != nullptr; }
-  void GetAsync(int64_t id, absl::AnyInvocable<void(absl::StatusOr<LeadRecord>) &&> done);
+  void GetAsync(int64_t id, absl::AnyInvocable<void(absl::StatusOr<db::Rows>) &&> done);
   // Newest first.
   absl::StatusOr<std::vector<LeadRecord>> List(const ListQuery& query);
   // List without blocking, on the pipelined reader, for the pages that are

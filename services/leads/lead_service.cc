@@ -16,6 +16,7 @@
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
+#include "common/wire/proto_wire.h"
 #include "services/leads/lead_proto.h"
 
 namespace crm::leads {
@@ -271,28 +272,34 @@ absl::Status LeadServiceImpl::DoCapture(const Caller& caller, const v1::CaptureL
 }
 
 grpc::ServerUnaryReactor* LeadServiceImpl::GetLead(grpc::CallbackServerContext* context,
-                                                   const v1::GetLeadRequest* request,
-                                                   v1::GetLeadResponse* response) {
+                                                   const grpc::ByteBuffer* request_bytes,
+                                                   grpc::ByteBuffer* response) {
+  v1::GetLeadRequest request;
+  if (absl::Status parsed = server::ParseRequest(*request_bytes, &request); !parsed.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(parsed));
+    return reactor;
+  }
   if (!deps_.leads->HasAsyncReads()) {
     return service::RunAuthenticated(
         context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
-          if (absl::Status s = CheckGet(caller, *request); !s.ok()) {
+          if (absl::Status s = CheckGet(caller, request); !s.ok()) {
             return s;
           }
-          return RespondGet(caller, deps_.leads->Get(request->id()), response);
+          return RespondGet(caller, deps_.leads->Get(request.id()), response);
         });
   }
   // The read every screen makes: no thread hop, the query pipelined.
   return service::RunAuthenticatedAsync(
       context, *deps_.executor, *deps_.authenticator,
       [=, this](const Caller& caller, service::UnaryFinisher finish) {
-        if (absl::Status s = CheckGet(caller, *request); !s.ok()) {
+        if (absl::Status s = CheckGet(caller, request); !s.ok()) {
           finish(s);
           return;
         }
-        deps_.leads->GetAsync(request->id(),
-                              [caller, response, finish](absl::StatusOr<LeadRecord> lead) {
-                                finish(RespondGet(caller, lead, response));
+        deps_.leads->GetAsync(request.id(),
+                              [caller, response, finish](absl::StatusOr<db::Rows> rows) {
+                                finish(RespondGetRow(caller, std::move(rows), response));
                               });
       });
 }
@@ -310,14 +317,37 @@ absl::Status LeadServiceImpl::CheckGet(const Caller& caller, const v1::GetLeadRe
 
 absl::Status LeadServiceImpl::RespondGet(const Caller& caller,
                                          const absl::StatusOr<LeadRecord>& lead,
-                                         v1::GetLeadResponse* response) {
+                                         grpc::ByteBuffer* response) {
   if (!lead.ok()) {
     return lead.status();
   }
   if (!MaySee(caller, lead->assigned_to)) {
     return NotFound();
   }
-  ToProto(*lead, response->mutable_lead());
+  v1::GetLeadResponse answer;
+  ToProto(*lead, answer.mutable_lead());
+  server::SetResponse(answer, response);
+  return absl::OkStatus();
+}
+
+absl::Status LeadServiceImpl::RespondGetRow(const Caller& caller, absl::StatusOr<db::Rows> rows,
+                                            grpc::ByteBuffer* response) {
+  if (!rows.ok()) {
+    return rows.status();
+  }
+  if (rows->size() == 0 || !MaySee(caller, db::RowFields(*rows, 0).Int64("assigned_to"))) {
+    return NotFound();
+  }
+  absl::StatusOr<db::RowEncoder::Bound> lead = LeadRowEncoder().Bind(*rows);
+  if (!lead.ok()) {
+    log::Error("lead rows do not fit crm.leads.v1.Lead").Str("error", lead.status().message());
+    return absl::InternalError("the lead could not be read");
+  }
+  std::string message;
+  lead->AppendMessage(0, &message);
+  std::string bytes;
+  wire::AppendLengthDelimited(v1::GetLeadResponse::kLeadFieldNumber, message, &bytes);
+  server::SetResponseBytes(std::move(bytes), response);
   return absl::OkStatus();
 }
 

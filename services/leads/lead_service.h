@@ -34,11 +34,12 @@ struct LeadServiceDeps {
   server::BlockingExecutor* executor;
 };
 
-// ListLeads is taken raw: a page from the pipelined reader is written from
-// the result's rows straight into the answer's bytes (LeadRowEncoder), with
-// no records or messages in between.
+// GetLead and ListLeads are taken raw: what the pipelined reader reads is
+// written from the result's rows straight into the answer's bytes
+// (LeadRowEncoder), with no records or messages in between.
 class LeadServiceImpl final
-    : public v1::LeadService::WithRawCallbackMethod_ListLeads<v1::LeadService::CallbackService> {
+    : public v1::LeadService::WithRawCallbackMethod_GetLead<
+          v1::LeadService::WithRawCallbackMethod_ListLeads<v1::LeadService::CallbackService>> {
  public:
   explicit LeadServiceImpl(LeadServiceDeps deps) : deps_(deps) {}
 
@@ -49,8 +50,8 @@ class LeadServiceImpl final
                                         const v1::CaptureLeadRequest* request,
                                         v1::CaptureLeadResponse* response) override;
   grpc::ServerUnaryReactor* GetLead(grpc::CallbackServerContext* context,
-                                    const v1::GetLeadRequest* request,
-                                    v1::GetLeadResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListLeads(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
@@ -74,7 +75,10 @@ class LeadServiceImpl final
                          v1::CaptureLeadResponse* response);
   static absl::Status CheckGet(const auth::Caller& caller, const v1::GetLeadRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, const absl::StatusOr<LeadRecord>& lead,
-                                 v1::GetLeadResponse* response);
+                                 grpc::ByteBuffer* response);
+  // The same from the reader's row, in wire format.
+  static absl::Status RespondGetRow(const auth::Caller& caller, absl::StatusOr<db::Rows> rows,
+                                    grpc::ByteBuffer* response);
   // A ListLeads call checked and turned into its query and page.
   struct ListPlan {
     ListQuery query;
