@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/timestamp/timestamp.h"
 #include "common/wire/proto_wire.h"
 
 namespace crm::db {
@@ -323,20 +324,13 @@ void RowEncoder::Bound::EncodeLeaf(const Node& leaf, int row, std::string* out,
       return;
     }
     case Op::kTimestamp: {
-      // Seconds and non-negative nanoseconds, as timestamp::ToProto splits them.
-      const int64_t micros = Integer(bytes);
-      int64_t seconds = micros / 1000000;
-      int64_t rest = micros % 1000000;
-      if (rest < 0) {
-        seconds -= 1;
-        rest += 1000000;
-      }
+      const timestamp::SecondsNanos t = timestamp::SplitMicros(Integer(bytes));
       std::string& inner = Scratch(depth);
-      if (seconds != 0) {
-        wire::AppendVarintField(1, seconds, &inner);
+      if (t.seconds != 0) {
+        wire::AppendVarintField(1, t.seconds, &inner);
       }
-      if (rest != 0) {
-        wire::AppendVarintField(2, rest * 1000, &inner);
+      if (t.nanos != 0) {
+        wire::AppendVarintField(2, t.nanos, &inner);
       }
       wire::AppendLengthDelimited(leaf.number, inner, out);
       return;

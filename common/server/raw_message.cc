@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/grpc_status.h"
 
 namespace crm::server {
 
@@ -24,6 +25,18 @@ absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Mes
         absl::StrCat("the request is not a valid ", out->GetDescriptor()->full_name()));
   }
   return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ParseOrRefuse(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer& request,
+                                        google::protobuf::Message* out) {
+  absl::Status parsed = ParseRequest(request, out);
+  if (parsed.ok()) {
+    return nullptr;
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(parsed));
+  return reactor;
 }
 
 void SetResponseBytes(std::string bytes, grpc::ByteBuffer* response) {

@@ -20,16 +20,20 @@ std::string SqlText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
 
-void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t micros = ToMicros(t);
+SecondsNanos SplitMicros(int64_t micros) {
   int64_t seconds = micros / 1000000;
   int64_t rest = micros % 1000000;
   if (rest < 0) {
     seconds -= 1;
     rest += 1000000;
   }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rest * 1000));
+  return {.seconds = seconds, .nanos = static_cast<int32_t>(rest * 1000)};
+}
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  const SecondsNanos split = SplitMicros(ToMicros(t));
+  out->set_seconds(split.seconds);
+  out->set_nanos(split.nanos);
 }
 
 google::protobuf::Timestamp ToProto(absl::Time t) {

@@ -39,6 +39,14 @@ inline int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
 // exactly.
 std::string SqlText(absl::Time t);
 
+// Microseconds since the epoch as a Timestamp's seconds and nanos (nanos
+// never negative: -1 µs is -1 s + 999 999 000 ns).
+struct SecondsNanos {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+};
+SecondsNanos SplitMicros(int64_t micros);
+
 void ToProto(absl::Time t, google::protobuf::Timestamp* out);
 google::protobuf::Timestamp ToProto(absl::Time t);
 

@@ -33,6 +33,17 @@ std::vector<int64_t> PageKeys(bool by_created, int64_t id, int64_t created_micro
   return by_created ? std::vector<int64_t>{created_micros, id} : std::vector<int64_t>{id};
 }
 
+// The reader's lead rows resolved for LeadRowEncoder; a mismatch between the
+// statement and the message is logged and answered without its detail.
+absl::StatusOr<db::RowEncoder::Bound> BindLeads(const db::Rows& rows) {
+  absl::StatusOr<db::RowEncoder::Bound> bound = LeadRowEncoder().Bind(rows);
+  if (!bound.ok()) {
+    log::Error("lead rows do not fit crm.leads.v1.Lead").Str("error", bound.status().message());
+    return absl::InternalError("the leads could not be read");
+  }
+  return bound;
+}
+
 // Whether `caller` may see `lead` (GetLead, the duplicate refusal).
 bool MaySee(const Caller& caller, int64_t assigned_to) {
   if (caller.Is(Role::kAdmin) || caller.Is(Role::kService)) {
@@ -275,10 +286,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::GetLead(grpc::CallbackServerContext* 
                                                    const grpc::ByteBuffer* request_bytes,
                                                    grpc::ByteBuffer* response) {
   v1::GetLeadRequest request;
-  if (absl::Status parsed = server::ParseRequest(*request_bytes, &request); !parsed.ok()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(parsed));
-    return reactor;
+  if (grpc::ServerUnaryReactor* refused =
+          server::ParseOrRefuse(context, *request_bytes, &request)) {
+    return refused;
   }
   if (!deps_.leads->HasAsyncReads()) {
     return service::RunAuthenticated(
@@ -338,10 +348,9 @@ absl::Status LeadServiceImpl::RespondGetRow(const Caller& caller, absl::StatusOr
   if (rows->size() == 0 || !MaySee(caller, db::RowFields(*rows, 0).Int64("assigned_to"))) {
     return NotFound();
   }
-  absl::StatusOr<db::RowEncoder::Bound> lead = LeadRowEncoder().Bind(*rows);
+  absl::StatusOr<db::RowEncoder::Bound> lead = BindLeads(*rows);
   if (!lead.ok()) {
-    log::Error("lead rows do not fit crm.leads.v1.Lead").Str("error", lead.status().message());
-    return absl::InternalError("the lead could not be read");
+    return lead.status();
   }
   std::string message;
   lead->AppendMessage(0, &message);
@@ -355,10 +364,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
                                                      const grpc::ByteBuffer* request_bytes,
                                                      grpc::ByteBuffer* response) {
   auto request = std::make_shared<v1::ListLeadsRequest>();
-  if (absl::Status parsed = server::ParseRequest(*request_bytes, request.get()); !parsed.ok()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(parsed));
-    return reactor;
+  if (grpc::ServerUnaryReactor* refused =
+          server::ParseOrRefuse(context, *request_bytes, request.get())) {
+    return refused;
   }
   if (!deps_.leads->HasAsyncReads()) {
     return service::RunAuthenticated(
@@ -415,10 +423,9 @@ absl::Status LeadServiceImpl::RespondListRows(const ListPlan& plan, absl::Status
   if (!rows.ok()) {
     return rows.status();
   }
-  absl::StatusOr<db::RowEncoder::Bound> lead = LeadRowEncoder().Bind(*rows);
+  absl::StatusOr<db::RowEncoder::Bound> lead = BindLeads(*rows);
   if (!lead.ok()) {
-    log::Error("lead rows do not fit crm.leads.v1.Lead").Str("error", lead.status().message());
-    return absl::InternalError("the leads could not be read");
+    return lead.status();
   }
   std::string bytes;
   plan.page.FinishWire(

@@ -204,10 +204,9 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(grpc::CallbackServ
                                                               const grpc::ByteBuffer* request_bytes,
                                                               grpc::ByteBuffer* response) {
   auto request = std::make_shared<v1::ListPropertiesRequest>();
-  if (absl::Status parsed = server::ParseRequest(*request_bytes, request.get()); !parsed.ok()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(parsed));
-    return reactor;
+  if (grpc::ServerUnaryReactor* refused =
+          server::ParseOrRefuse(context, *request_bytes, request.get())) {
+    return refused;
   }
   if (!deps_.listings->HasAsyncReads()) {
     return service::RunAuthenticated(
