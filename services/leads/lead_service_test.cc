@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/testing/outbox_events.h"
 #include "common/testing/pg_fixture.h"
@@ -36,6 +37,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -205,6 +207,38 @@ class LeadServiceTest : public crm::testing::PgTest {
   std::unique_ptr<lv1::LeadService::Stub> stub_;
   User admin_;
 };
+
+// GetLead and ListLeads are taken raw and parse their own requests: bytes that
+// are no request of theirs are INVALID_ARGUMENT naming the message, from
+// anyone, and the service answers normally after.
+TEST_F(LeadServiceTest, RawMethodsRefuseBytesThatAreNoRequest) {
+  grpc::GenericStub generic(leads_->channel());
+  for (const char* method :
+       {"/crm.leads.v1.LeadService/GetLead", "/crm.leads.v1.LeadService/ListLeads"}) {
+    for (const std::string& bytes : {std::string("\xff\xff\xff"),
+                                     std::string("\x0a\x05"
+                                                 "ab"),
+                                     std::string("\x08")}) {
+      grpc::Slice slice(bytes);
+      const grpc::ByteBuffer request(&slice, 1);
+      grpc::ByteBuffer response;
+      absl::Notification done;
+      grpc::Status status;
+      auto context = Context(admin_.token);
+      generic.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
+                        [&](grpc::Status s) {
+                          status = std::move(s);
+                          done.Notify();
+                        });
+      done.WaitForNotification();
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+      EXPECT_THAT(status.error_message(), ::testing::HasSubstr("is not a valid crm.leads.v1."))
+          << method;
+    }
+  }
+  lv1::ListLeadsResponse listed;
+  EXPECT_TRUE(stub_->ListLeads(Context(admin_.token).get(), {}, &listed).ok());
+}
 
 TEST_F(LeadServiceTest, CreateValidatesEachFieldByName) {
   const User agent = CreateUser("vera", av1::ROLE_AGENT);

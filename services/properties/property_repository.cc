@@ -481,14 +481,12 @@ absl::StatusOr<PropertyRecord> PropertyRepository::GetByMlsId(const std::string&
   });
 }
 
-void PropertyRepository::GetAsync(int64_t id, Done<PropertyRecord> done) {
-  reader_->Read("properties_get", {absl::StrCat(id)},
-                db::OneRow(Parse, NotFound(), std::move(done)));
+void PropertyRepository::GetAsync(int64_t id, Done<db::Rows> done) {
+  reader_->Read("properties_get", {absl::StrCat(id)}, std::move(done));
 }
 
-void PropertyRepository::GetByMlsIdAsync(const std::string& mls_id, Done<PropertyRecord> done) {
-  reader_->Read("properties_get_by_mls_id", {mls_id},
-                db::OneRow(Parse, NotFound(), std::move(done)));
+void PropertyRepository::GetByMlsIdAsync(const std::string& mls_id, Done<db::Rows> done) {
+  reader_->Read("properties_get_by_mls_id", {mls_id}, std::move(done));
 }
 
 absl::StatusOr<std::vector<PropertyRecord>> PropertyRepository::List(const ListQuery& query) {

@@ -103,8 +103,9 @@ class PropertyRepository {
   template <typename T>
   using Done = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
   bool HasAsyncReads() const { return reader_ != nullptr; }
-  void GetAsync(int64_t id, Done<PropertyRecord> done);
-  void GetByMlsIdAsync(const std::string& mls_id, Done<PropertyRecord> done);
+  // The row as it comes (none: no such listing), like ListAsync's.
+  void GetAsync(int64_t id, Done<db::Rows> done);
+  void GetByMlsIdAsync(const std::string& mls_id, Done<db::Rows> done);
   // The page's rows as they come (the columns of a listing: PropertyRecord's
   // names, times in microseconds), for the service to write straight into
   // its answer (db::RowEncoder).

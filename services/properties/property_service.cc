@@ -20,6 +20,7 @@
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
+#include "common/wire/proto_wire.h"
 #include "services/properties/import_reactor.h"
 #include "services/properties/property_fields.h"
 #include "services/properties/property_proto.h"
@@ -42,8 +43,21 @@ absl::Status MayChange(const Caller& caller, const PropertyRecord& listing) {
 }
 
 // A CLIENT sees listings on the market only; everyone else every listing.
-bool MaySee(const Caller& caller, const PropertyRecord& listing) {
-  return !caller.Is(Role::kClient) || ClientMaySee(listing.status);
+bool MaySee(const Caller& caller, absl::string_view status) {
+  return !caller.Is(Role::kClient) || ClientMaySee(status);
+}
+
+// The reader's listing rows resolved for PropertyRowEncoder; a mismatch
+// between the statement and the message is logged and answered without its
+// detail.
+absl::StatusOr<db::RowEncoder::Bound> BindListings(const db::Rows& rows) {
+  absl::StatusOr<db::RowEncoder::Bound> bound = PropertyRowEncoder().Bind(rows);
+  if (!bound.ok()) {
+    log::Error("listing rows do not fit crm.properties.v1.Property")
+        .Str("error", bound.status().message());
+    return absl::InternalError("the listings could not be read");
+  }
+  return bound;
 }
 
 std::string Trimmed(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
@@ -139,8 +153,13 @@ absl::Status PropertyServiceImpl::DoCreate(const Caller& caller,
 }
 
 grpc::ServerUnaryReactor* PropertyServiceImpl::GetProperty(grpc::CallbackServerContext* context,
-                                                           const v1::GetPropertyRequest* request,
-                                                           v1::GetPropertyResponse* response) {
+                                                           const grpc::ByteBuffer* request_bytes,
+                                                           grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::GetPropertyRequest>();
+  if (grpc::ServerUnaryReactor* refused =
+          server::ParseOrRefuse(context, *request_bytes, request.get())) {
+    return refused;
+  }
   if (!deps_.listings->HasAsyncReads()) {
     return service::RunAuthenticated(
         context, *deps_.executor, *deps_.authenticator, [=, this](const Caller& caller) {
@@ -162,8 +181,8 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::GetProperty(grpc::CallbackServerC
           finish(s);
           return;
         }
-        auto respond = [caller, response, finish](absl::StatusOr<PropertyRecord> listing) {
-          finish(RespondGet(caller, std::move(listing), response));
+        auto respond = [caller, response, finish](absl::StatusOr<db::Rows> rows) {
+          finish(RespondGetRow(caller, std::move(rows), response));
         };
         if (request->lookup_case() == v1::GetPropertyRequest::kId) {
           deps_.listings->GetAsync(request->id(), std::move(respond));
@@ -189,14 +208,36 @@ absl::Status PropertyServiceImpl::CheckGet(const v1::GetPropertyRequest& request
 
 absl::Status PropertyServiceImpl::RespondGet(const Caller& caller,
                                              absl::StatusOr<PropertyRecord> listing,
-                                             v1::GetPropertyResponse* response) {
+                                             grpc::ByteBuffer* response) {
   if (!listing.ok()) {
     return listing.status();
   }
-  if (!MaySee(caller, *listing)) {
+  if (!MaySee(caller, listing->status)) {
     return NotFound();
   }
-  ToProto(*std::move(listing), response->mutable_property());
+  v1::GetPropertyResponse answer;
+  ToProto(*std::move(listing), answer.mutable_property());
+  server::SetResponse(answer, response);
+  return absl::OkStatus();
+}
+
+absl::Status PropertyServiceImpl::RespondGetRow(const Caller& caller, absl::StatusOr<db::Rows> rows,
+                                                grpc::ByteBuffer* response) {
+  if (!rows.ok()) {
+    return rows.status();
+  }
+  if (rows->size() == 0 || !MaySee(caller, db::RowFields(*rows, 0).Text("status"))) {
+    return NotFound();
+  }
+  absl::StatusOr<db::RowEncoder::Bound> listing = BindListings(*rows);
+  if (!listing.ok()) {
+    return listing.status();
+  }
+  std::string message;
+  listing->AppendMessage(0, &message);
+  std::string bytes;
+  wire::AppendLengthDelimited(v1::GetPropertyResponse::kPropertyFieldNumber, message, &bytes);
+  server::SetResponseBytes(std::move(bytes), response);
   return absl::OkStatus();
 }
 
@@ -255,11 +296,9 @@ absl::Status PropertyServiceImpl::RespondListRows(const ListPlan& plan,
   if (!rows.ok()) {
     return rows.status();
   }
-  absl::StatusOr<db::RowEncoder::Bound> listing = PropertyRowEncoder().Bind(*rows);
+  absl::StatusOr<db::RowEncoder::Bound> listing = BindListings(*rows);
   if (!listing.ok()) {
-    log::Error("listing rows do not fit crm.properties.v1.Property")
-        .Str("error", listing.status().message());
-    return absl::InternalError("the listings could not be read");
+    return listing.status();
   }
   std::string bytes;
   plan.page.FinishWire(

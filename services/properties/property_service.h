@@ -20,11 +20,12 @@
 
 namespace crm::properties {
 
-// ListProperties is taken raw: a page from the pipelined reader is written
-// from the result's rows straight into the answer's bytes
+// GetProperty and ListProperties are taken raw: what the pipelined reader
+// reads is written from the result's rows straight into the answer's bytes
 // (PropertyRowEncoder), with no records or messages in between.
-class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMethod_ListProperties<
-                                      v1::PropertyService::CallbackService> {
+class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMethod_GetProperty<
+                                      v1::PropertyService::WithRawCallbackMethod_ListProperties<
+                                          v1::PropertyService::CallbackService>> {
  public:
   explicit PropertyServiceImpl(PropertyServiceDeps deps) : deps_(deps) {}
 
@@ -32,8 +33,8 @@ class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMet
                                            const v1::CreatePropertyRequest* request,
                                            v1::CreatePropertyResponse* response) override;
   grpc::ServerUnaryReactor* GetProperty(grpc::CallbackServerContext* context,
-                                        const v1::GetPropertyRequest* request,
-                                        v1::GetPropertyResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListProperties(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
@@ -51,7 +52,10 @@ class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMet
                         v1::CreatePropertyResponse* response);
   static absl::Status CheckGet(const v1::GetPropertyRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, absl::StatusOr<PropertyRecord> listing,
-                                 v1::GetPropertyResponse* response);
+                                 grpc::ByteBuffer* response);
+  // The same from the reader's row, in wire format.
+  static absl::Status RespondGetRow(const auth::Caller& caller, absl::StatusOr<db::Rows> rows,
+                                    grpc::ByteBuffer* response);
   // A search as the caller may make it, checked, and its page.
   struct ListPlan {
     ListQuery query;
