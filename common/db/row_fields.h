@@ -112,21 +112,4 @@ auto ParseRows(const Result& result, Parse parse) {
   return records;
 }
 
-// A pipelined lookup's callback that answers `done` with the first row
-// decoded by `parse`, `not_found` when there is none, or the read's error:
-//   reader->Read("leads_get", {id}, db::OneRow(ParseLead, NotFound(), std::move(done)));
-template <typename Parse, typename Done>
-PipelinedReader::Callback OneRow(Parse parse, absl::Status not_found, Done done) {
-  return [parse, not_found = std::move(not_found),
-          done = std::move(done)](absl::StatusOr<Rows> rows) mutable {
-    if (!rows.ok()) {
-      std::move(done)(rows.status());
-    } else if (rows->size() == 0) {
-      std::move(done)(std::move(not_found));
-    } else {
-      std::move(done)(parse(RowFields(*rows, 0)));
-    }
-  };
-}
-
 }  // namespace crm::db
