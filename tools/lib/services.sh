@@ -63,7 +63,9 @@ svc_health() { # <addr> [timeout_ms]
 http_health() { # <addr> [timeout_ms]
   local host=${1%:*} port=${1##*:} fd line timeout
   timeout=$(((${2:-1000} + 999) / 1000))
-  if ! exec {fd}<>"/dev/tcp/$host/$port" 2>/dev/null; then
+  # The group's redirection silences a refused connection: on the exec
+  # itself it would come after the failing open, too late.
+  if ! { exec {fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null; then
     printf 'not listening'
     return 1
   fi
