@@ -14,10 +14,11 @@
 // A column goes to the field of its own name, or to the path the renames
 // give it ("" for none); a column naming no field is not encoded (a key for
 // the page token, say). What each field takes (Bind fails INTERNAL otherwise):
-//   - int32, int64, uint32, uint64, enum-less integers: an integer column;
-//     bool: a boolean; double: a float4 or float8.
-//   - string, bytes: a text-like column, as its bytes (a UTF8 database's
-//     text is valid UTF-8, which proto3 strings require).
+//   - int32, int64, uint32, uint64: an integer column; bool: a boolean;
+//     double: a float4 or float8.
+//   - string, bytes: a text-like column, as its bytes (the services'
+//     databases are UTF8, whose text is valid UTF-8, as proto3 strings must
+//     be; the generated serialiser would send invalid bytes as they are too).
 //   - enum: the value's name with or without the enum's prefix ("ACTIVE"
 //     for PROPERTY_STATUS_ACTIVE of PropertyStatus); an unknown name is left
 //     out (0), as the services' record decoders read it.
@@ -105,7 +106,8 @@ class RowEncoder {
   const google::protobuf::Descriptor* message_;
   absl::flat_hash_map<std::string, std::string> renames_;
   absl::Status invalid_;  // a rename naming no field
-  // Value numbers by name (with and without the prefix), per enum type.
+  // Value numbers by name (with and without the prefix), per enum type;
+  // filled by the constructor only, so the nodes may point into it.
   absl::flat_hash_map<const google::protobuf::EnumDescriptor*,
                       absl::flat_hash_map<std::string, int>>
       enums_;
