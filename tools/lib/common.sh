@@ -117,8 +117,8 @@ state_dirs() {
 }
 
 # One mutating command at a time (up/start/stop/down/reset). fd 9 holds the
-# lock; every long-lived child (services, postgres) is started with 9>&- so it
-# does not inherit it.
+# lock; no long-lived child inherits it (postgres is started with 9>&-, the
+# services close every inherited descriptor: close_inherited_fds).
 lock_state() {
   state_dirs
   exec 9>"$CRM_RUN/lock"

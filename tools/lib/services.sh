@@ -94,6 +94,19 @@ svc_ready() { # <svc> <addr> [timeout_ms]
 # only tools/crm, which then stops it with SIGTERM), detached from the
 # terminal, with its settings in CRM_<SVC>_* variables: no secret in argv/env,
 # only paths to files holding them.
+# Closes every descriptor above stderr in the calling (sub)shell: a service
+# must not keep its caller's pipes or locks open for its whole life (a
+# `$(...)` or `| tee` around tools/crm would wait for it).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd=${fd##*/}
+    if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then
+      eval "exec $fd>&-" 2>/dev/null || true
+    fi
+  done
+}
+
 svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
   local svc=$1 up=${1^^} addr log dsn=""
   addr="$CRM_HOST:$(svc_port "$svc")"
@@ -119,7 +132,8 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
     if [[ $svc == gateway ]]; then
       gateway_export_env
       cd "$CRM_ROOT" || exit 1
-      exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1 9>&-
+      close_inherited_fds
+      exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1
     fi
     # After `up --tls`: its certificate and key, and the CA for both
     # directions (file paths only, like the rest).
@@ -142,7 +156,8 @@ svc_launch() { # <svc>; sets CRM_LAUNCHED_PID
       export "CRM_${up}_SERVICE_ACCOUNT_SECRET_FILE=$CRM_SECRETS/service-accounts/$svc.secret"
     fi
     cd "$CRM_ROOT" || exit 1
-    exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1 9>&-
+    close_inherited_fds
+    exec setsid "$(svc_bin "$svc")" </dev/null >>"$log" 2>&1
   ) &
   CRM_LAUNCHED_PID=$!
   disown "$CRM_LAUNCHED_PID" 2>/dev/null || true # no "Killed" job notices from bash
