@@ -88,6 +88,8 @@ class RowEncoder {
     mutable std::vector<std::unique_ptr<std::string>> scratch_;
   };
 
+  const google::protobuf::Descriptor* message() const { return message_; }
+
   // Any thread. A result of a shape seen before (the same column names and
   // kinds: every result of one statement) reuses that shape's resolution.
   absl::StatusOr<Bound> Bind(const Rows& rows) const;

@@ -13,10 +13,10 @@
 #include "common/log/log.h"
 #include "common/pagination/keyset_page.h"
 #include "common/server/raw_message.h"
+#include "common/service/row_answers.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
-#include "common/wire/proto_wire.h"
 #include "services/leads/lead_proto.h"
 
 namespace crm::leads {
@@ -31,17 +31,6 @@ absl::Status NotFound() { return absl::NotFoundError("lead not found"); }
 // range, else the id.
 std::vector<int64_t> PageKeys(bool by_created, int64_t id, int64_t created_micros) {
   return by_created ? std::vector<int64_t>{created_micros, id} : std::vector<int64_t>{id};
-}
-
-// The reader's lead rows resolved for LeadRowEncoder; a mismatch between the
-// statement and the message is logged and answered without its detail.
-absl::StatusOr<db::RowEncoder::Bound> BindLeads(const db::Rows& rows) {
-  absl::StatusOr<db::RowEncoder::Bound> bound = LeadRowEncoder().Bind(rows);
-  if (!bound.ok()) {
-    log::Error("lead rows do not fit crm.leads.v1.Lead").Str("error", bound.status().message());
-    return absl::InternalError("the leads could not be read");
-  }
-  return bound;
 }
 
 // Whether `caller` may see `lead` (GetLead, the duplicate refusal).
@@ -307,10 +296,15 @@ grpc::ServerUnaryReactor* LeadServiceImpl::GetLead(grpc::CallbackServerContext* 
           finish(s);
           return;
         }
-        deps_.leads->GetAsync(request.id(),
-                              [caller, response, finish](absl::StatusOr<db::Rows> rows) {
-                                finish(RespondGetRow(caller, std::move(rows), response));
-                              });
+        deps_.leads->GetAsync(
+            request.id(), [caller, response, finish](absl::StatusOr<db::Rows> rows) {
+              finish(service::AnswerRow(
+                  std::move(rows), LeadRowEncoder(), v1::GetLeadResponse::kLeadFieldNumber,
+                  [&caller](const db::RowFields& lead) {
+                    return MaySee(caller, lead.Int64("assigned_to"));
+                  },
+                  NotFound(), response));
+            });
       });
 }
 
@@ -337,26 +331,6 @@ absl::Status LeadServiceImpl::RespondGet(const Caller& caller,
   v1::GetLeadResponse answer;
   ToProto(*lead, answer.mutable_lead());
   server::SetResponse(answer, response);
-  return absl::OkStatus();
-}
-
-absl::Status LeadServiceImpl::RespondGetRow(const Caller& caller, absl::StatusOr<db::Rows> rows,
-                                            grpc::ByteBuffer* response) {
-  if (!rows.ok()) {
-    return rows.status();
-  }
-  if (rows->size() == 0 || !MaySee(caller, db::RowFields(*rows, 0).Int64("assigned_to"))) {
-    return NotFound();
-  }
-  absl::StatusOr<db::RowEncoder::Bound> lead = BindLeads(*rows);
-  if (!lead.ok()) {
-    return lead.status();
-  }
-  std::string message;
-  lead->AppendMessage(0, &message);
-  std::string bytes;
-  wire::AppendLengthDelimited(v1::GetLeadResponse::kLeadFieldNumber, message, &bytes);
-  server::SetResponseBytes(std::move(bytes), response);
   return absl::OkStatus();
 }
 
@@ -391,7 +365,14 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
         auto shared = std::make_shared<ListPlan>(*std::move(plan));
         const bool async = deps_.leads->ListAsync(
             shared->query, [shared, response, finish](absl::StatusOr<db::Rows> rows) {
-              finish(RespondListRows(*shared, std::move(rows), response));
+              finish(service::AnswerPage(
+                  std::move(rows), LeadRowEncoder(), shared->page,
+                  v1::ListLeadsResponse::kLeadsFieldNumber,
+                  v1::ListLeadsResponse::kNextPageTokenFieldNumber,
+                  [by_created = shared->query.ByCreated()](const db::RowFields& lead) {
+                    return PageKeys(by_created, lead.Int64("id"), lead.Int64("created_at"));
+                  },
+                  response));
             });
         if (!async) {
           service::FinishBlocking(context, *deps_.executor, finish, [this, shared, response] {
@@ -415,28 +396,6 @@ absl::Status LeadServiceImpl::RespondList(const ListPlan& plan,
         return PageKeys(by_created, lead.id, timestamp::ToMicros(lead.created_at));
       }));
   server::SetResponse(page, response);
-  return absl::OkStatus();
-}
-
-absl::Status LeadServiceImpl::RespondListRows(const ListPlan& plan, absl::StatusOr<db::Rows> rows,
-                                              grpc::ByteBuffer* response) {
-  if (!rows.ok()) {
-    return rows.status();
-  }
-  absl::StatusOr<db::RowEncoder::Bound> lead = BindLeads(*rows);
-  if (!lead.ok()) {
-    return lead.status();
-  }
-  std::string bytes;
-  plan.page.FinishWire(
-      static_cast<size_t>(rows->size()), v1::ListLeadsResponse::kLeadsFieldNumber,
-      v1::ListLeadsResponse::kNextPageTokenFieldNumber, &bytes,
-      [&](size_t i, std::string* out) { lead->AppendMessage(static_cast<int>(i), out); },
-      [&, by_created = plan.query.ByCreated()](size_t i) {
-        const db::RowFields row(*rows, static_cast<int>(i));
-        return PageKeys(by_created, row.Int64("id"), row.Int64("created_at"));
-      });
-  server::SetResponseBytes(std::move(bytes), response);
   return absl::OkStatus();
 }
 

@@ -76,9 +76,7 @@ class LeadServiceImpl final
   static absl::Status CheckGet(const auth::Caller& caller, const v1::GetLeadRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, const absl::StatusOr<LeadRecord>& lead,
                                  grpc::ByteBuffer* response);
-  // The same from the reader's row, in wire format.
-  static absl::Status RespondGetRow(const auth::Caller& caller, absl::StatusOr<db::Rows> rows,
-                                    grpc::ByteBuffer* response);
+
   // A ListLeads call checked and turned into its query and page.
   struct ListPlan {
     ListQuery query;
@@ -90,9 +88,7 @@ class LeadServiceImpl final
   static absl::Status RespondList(const ListPlan& plan,
                                   absl::StatusOr<std::vector<LeadRecord>> leads,
                                   grpc::ByteBuffer* response);
-  // The same page from the reader's rows, in wire format.
-  static absl::Status RespondListRows(const ListPlan& plan, absl::StatusOr<db::Rows> rows,
-                                      grpc::ByteBuffer* response);
+
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdateLeadRequest& request,
                         v1::UpdateLeadResponse* response);
   absl::Status DoAssign(const auth::Caller& caller, const v1::AssignLeadRequest& request,

@@ -17,10 +17,10 @@
 #include "common/log/log.h"
 #include "common/pagination/keyset_page.h"
 #include "common/server/raw_message.h"
+#include "common/service/row_answers.h"
 #include "common/service/run_authenticated.h"
 #include "common/status/grpc_status.h"
 #include "common/timestamp/timestamp.h"
-#include "common/wire/proto_wire.h"
 #include "services/properties/import_reactor.h"
 #include "services/properties/property_fields.h"
 #include "services/properties/property_proto.h"
@@ -45,19 +45,6 @@ absl::Status MayChange(const Caller& caller, const PropertyRecord& listing) {
 // A CLIENT sees listings on the market only; everyone else every listing.
 bool MaySee(const Caller& caller, absl::string_view status) {
   return !caller.Is(Role::kClient) || ClientMaySee(status);
-}
-
-// The reader's listing rows resolved for PropertyRowEncoder; a mismatch
-// between the statement and the message is logged and answered without its
-// detail.
-absl::StatusOr<db::RowEncoder::Bound> BindListings(const db::Rows& rows) {
-  absl::StatusOr<db::RowEncoder::Bound> bound = PropertyRowEncoder().Bind(rows);
-  if (!bound.ok()) {
-    log::Error("listing rows do not fit crm.properties.v1.Property")
-        .Str("error", bound.status().message());
-    return absl::InternalError("the listings could not be read");
-  }
-  return bound;
 }
 
 std::string Trimmed(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
@@ -182,7 +169,12 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::GetProperty(grpc::CallbackServerC
           return;
         }
         auto respond = [caller, response, finish](absl::StatusOr<db::Rows> rows) {
-          finish(RespondGetRow(caller, std::move(rows), response));
+          finish(service::AnswerRow(
+              std::move(rows), PropertyRowEncoder(), v1::GetPropertyResponse::kPropertyFieldNumber,
+              [&caller](const db::RowFields& listing) {
+                return MaySee(caller, listing.Text("status"));
+              },
+              NotFound(), response));
         };
         if (request->lookup_case() == v1::GetPropertyRequest::kId) {
           deps_.listings->GetAsync(request->id(), std::move(respond));
@@ -218,26 +210,6 @@ absl::Status PropertyServiceImpl::RespondGet(const Caller& caller,
   v1::GetPropertyResponse answer;
   ToProto(*std::move(listing), answer.mutable_property());
   server::SetResponse(answer, response);
-  return absl::OkStatus();
-}
-
-absl::Status PropertyServiceImpl::RespondGetRow(const Caller& caller, absl::StatusOr<db::Rows> rows,
-                                                grpc::ByteBuffer* response) {
-  if (!rows.ok()) {
-    return rows.status();
-  }
-  if (rows->size() == 0 || !MaySee(caller, db::RowFields(*rows, 0).Text("status"))) {
-    return NotFound();
-  }
-  absl::StatusOr<db::RowEncoder::Bound> listing = BindListings(*rows);
-  if (!listing.ok()) {
-    return listing.status();
-  }
-  std::string message;
-  listing->AppendMessage(0, &message);
-  std::string bytes;
-  wire::AppendLengthDelimited(v1::GetPropertyResponse::kPropertyFieldNumber, message, &bytes);
-  server::SetResponseBytes(std::move(bytes), response);
   return absl::OkStatus();
 }
 
@@ -283,33 +255,18 @@ grpc::ServerUnaryReactor* PropertyServiceImpl::ListProperties(grpc::CallbackServ
           return;
         }
         auto shared = std::make_shared<ListPlan>(*std::move(plan));
-        deps_.listings->ListAsync(shared->query,
-                                  [shared, response, finish](absl::StatusOr<db::Rows> rows) {
-                                    finish(RespondListRows(*shared, std::move(rows), response));
-                                  });
+        deps_.listings->ListAsync(
+            shared->query, [shared, response, finish](absl::StatusOr<db::Rows> rows) {
+              finish(service::AnswerPage(
+                  std::move(rows), PropertyRowEncoder(), shared->page,
+                  v1::ListPropertiesResponse::kPropertiesFieldNumber,
+                  v1::ListPropertiesResponse::kNextPageTokenFieldNumber,
+                  [order = shared->query.order](const db::RowFields& listing) {
+                    return OrderKeys(listing, order);
+                  },
+                  response));
+            });
       });
-}
-
-absl::Status PropertyServiceImpl::RespondListRows(const ListPlan& plan,
-                                                  absl::StatusOr<db::Rows> rows,
-                                                  grpc::ByteBuffer* response) {
-  if (!rows.ok()) {
-    return rows.status();
-  }
-  absl::StatusOr<db::RowEncoder::Bound> listing = BindListings(*rows);
-  if (!listing.ok()) {
-    return listing.status();
-  }
-  std::string bytes;
-  plan.page.FinishWire(
-      static_cast<size_t>(rows->size()), v1::ListPropertiesResponse::kPropertiesFieldNumber,
-      v1::ListPropertiesResponse::kNextPageTokenFieldNumber, &bytes,
-      [&](size_t i, std::string* out) { listing->AppendMessage(static_cast<int>(i), out); },
-      [&, order = plan.query.order](size_t i) {
-        return OrderKeys(db::RowFields(*rows, static_cast<int>(i)), order);
-      });
-  server::SetResponseBytes(std::move(bytes), response);
-  return absl::OkStatus();
 }
 
 absl::Status PropertyServiceImpl::RespondList(const ListPlan& plan,

@@ -53,9 +53,7 @@ class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMet
   static absl::Status CheckGet(const v1::GetPropertyRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, absl::StatusOr<PropertyRecord> listing,
                                  grpc::ByteBuffer* response);
-  // The same from the reader's row, in wire format.
-  static absl::Status RespondGetRow(const auth::Caller& caller, absl::StatusOr<db::Rows> rows,
-                                    grpc::ByteBuffer* response);
+
   // A search as the caller may make it, checked, and its page.
   struct ListPlan {
     ListQuery query;
@@ -68,9 +66,7 @@ class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMet
   static absl::Status RespondList(const ListPlan& plan,
                                   absl::StatusOr<std::vector<PropertyRecord>> listings,
                                   v1::ListPropertiesResponse* response);
-  // The same page from the reader's rows, in wire format.
-  static absl::Status RespondListRows(const ListPlan& plan, absl::StatusOr<db::Rows> rows,
-                                      grpc::ByteBuffer* response);
+
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdatePropertyRequest& request,
                         v1::UpdatePropertyResponse* response);
   absl::Status DoDelete(const auth::Caller& caller, const v1::DeletePropertyRequest& request,
