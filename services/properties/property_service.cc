@@ -14,7 +14,6 @@
 #include "common/db/row_fields.h"
 #include "common/db/where_clause.h"
 #include "common/fields/text_checks.h"
-#include "common/log/log.h"
 #include "common/pagination/keyset_page.h"
 #include "common/server/raw_message.h"
 #include "common/service/row_answers.h"
