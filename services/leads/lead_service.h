@@ -14,7 +14,6 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include "common/auth/authenticator.h"
-#include "common/db/pipelined_reader.h"
 #include "common/pagination/keyset_page.h"
 #include "common/pagination/page_token.h"
 #include "common/server/blocking_executor.h"
@@ -76,7 +75,6 @@ class LeadServiceImpl final
   static absl::Status CheckGet(const auth::Caller& caller, const v1::GetLeadRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, const absl::StatusOr<LeadRecord>& lead,
                                  grpc::ByteBuffer* response);
-
   // A ListLeads call checked and turned into its query and page.
   struct ListPlan {
     ListQuery query;
@@ -88,7 +86,6 @@ class LeadServiceImpl final
   static absl::Status RespondList(const ListPlan& plan,
                                   absl::StatusOr<std::vector<LeadRecord>> leads,
                                   grpc::ByteBuffer* response);
-
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdateLeadRequest& request,
                         v1::UpdateLeadResponse* response);
   absl::Status DoAssign(const auth::Caller& caller, const v1::AssignLeadRequest& request,

@@ -13,7 +13,6 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
-#include "common/db/pipelined_reader.h"
 #include "common/pagination/keyset_page.h"
 #include "crm/properties/v1/property_service.grpc.pb.h"
 #include "services/properties/property_service_deps.h"
@@ -53,7 +52,6 @@ class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMet
   static absl::Status CheckGet(const v1::GetPropertyRequest& request);
   static absl::Status RespondGet(const auth::Caller& caller, absl::StatusOr<PropertyRecord> listing,
                                  grpc::ByteBuffer* response);
-
   // A search as the caller may make it, checked, and its page.
   struct ListPlan {
     ListQuery query;
@@ -66,7 +64,6 @@ class PropertyServiceImpl final : public v1::PropertyService::WithRawCallbackMet
   static absl::Status RespondList(const ListPlan& plan,
                                   absl::StatusOr<std::vector<PropertyRecord>> listings,
                                   v1::ListPropertiesResponse* response);
-
   absl::Status DoUpdate(const auth::Caller& caller, const v1::UpdatePropertyRequest& request,
                         v1::UpdatePropertyResponse* response);
   absl::Status DoDelete(const auth::Caller& caller, const v1::DeletePropertyRequest& request,
