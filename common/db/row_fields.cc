@@ -10,17 +10,6 @@ namespace crm::db {
 ResultColumns::ResultColumns(const pqxx::result& result) {
   for (pqxx::row::size_type i = 0; i < result.columns(); ++i) {
     names_.emplace_back(result.column_name(i));
-    kinds_.push_back(Rows::Kind::kText);
-  }
-  for (size_t i = 0; i < names_.size(); ++i) {
-    index_.emplace(names_[i], static_cast<int>(i));
-  }
-}
-
-ResultColumns::ResultColumns(const Rows& rows) {
-  for (int i = 0; i < rows.columns(); ++i) {
-    names_.emplace_back(rows.ColumnName(i));
-    kinds_.push_back(rows.ColumnKind(i));
   }
   for (size_t i = 0; i < names_.size(); ++i) {
     index_.emplace(names_[i], static_cast<int>(i));
@@ -69,13 +58,12 @@ RowFields::Field RowFields::Get(const char* column) const {
                  .kind = Rows::Kind::kText,
                  .null = field.is_null()};
   }
-  const int i = columns_ == nullptr ? rows_->ColumnNumber(column) : columns_->Find(column);
+  const int i = rows_->ColumnNumber(column);
   if (i < 0) {
     return Field{};
   }
-  return Field{.bytes = rows_->Get(row_, i),
-               .kind = columns_ == nullptr ? rows_->ColumnKind(i) : columns_->Kind(i),
-               .null = rows_->IsNull(row_, i)};
+  return Field{
+      .bytes = rows_->Get(row_, i), .kind = rows_->ColumnKind(i), .null = rows_->IsNull(row_, i)};
 }
 
 absl::string_view RowFields::Text(const char* column) const { return Get(column).bytes; }

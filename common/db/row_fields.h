@@ -2,8 +2,8 @@
 
 // A result row's fields by column name, whether the row came from libpqxx
 // (text format) or from the PipelinedReader (binary format for numbers and
-// booleans): one decoder per record type serves both paths, and none goes
-// through iostreams.
+// booleans: a key or an access check read from rows that db::RowEncoder
+// writes into an answer). None goes through iostreams.
 //
 //   LeadRecord ParseLead(const db::RowFields& f) {
 //     lead.id = f.Int64("id");
@@ -41,16 +41,11 @@ namespace crm::db {
 class ResultColumns {
  public:
   explicit ResultColumns(const pqxx::result& result);
-  explicit ResultColumns(const Rows& rows);
   // -1 for a column the result lacks.
   int Find(const char* name) const;
-  // How column `column` (which exists) is encoded, as Rows::ColumnKind says;
-  // kText for libpqxx's results.
-  Rows::Kind Kind(int column) const { return kinds_[static_cast<size_t>(column)]; }
 
  private:
   std::vector<std::string> names_;  // by column number
-  std::vector<Rows::Kind> kinds_;   // by column number
   absl::flat_hash_map<std::string, int> index_;
   mutable size_t next_ = 0;
 };
@@ -59,8 +54,7 @@ class RowFields {
  public:
   explicit RowFields(const pqxx::row& row, const ResultColumns* columns = nullptr)
       : pqxx_row_(&row), columns_(columns) {}
-  RowFields(const Rows& rows, int row, const ResultColumns* columns = nullptr)
-      : rows_(&rows), row_(row), columns_(columns) {}
+  RowFields(const Rows& rows, int row) : rows_(&rows), row_(row) {}
 
   // A text-like column's bytes: "" for NULL and for a column the row lacks.
   // Numbers and booleans go through the accessors below (in binary format
@@ -93,21 +87,18 @@ class RowFields {
   const ResultColumns* columns_ = nullptr;
 };
 
-// Every row of a result (libpqxx's or the pipelined reader's) decoded by
-// `parse(const RowFields&)`, its column names resolved once:
+// Every row of a libpqxx result decoded by `parse(const RowFields&)`, its
+// column names resolved once (the pipelined reader's rows are written
+// straight into answers instead: db::RowEncoder):
 //   std::vector<LeadRecord> leads = db::ParseRows(result, ParseLead);
-template <typename Result, typename Parse>
-auto ParseRows(const Result& result, Parse parse) {
+template <typename Parse>
+auto ParseRows(const pqxx::result& result, Parse parse) {
   using Record = std::decay_t<decltype(parse(std::declval<const RowFields&>()))>;
   const ResultColumns columns(result);
   std::vector<Record> records;
   records.reserve(result.size());
-  for (int i = 0; i < static_cast<int>(result.size()); ++i) {
-    if constexpr (std::is_same_v<Result, pqxx::result>) {
-      records.push_back(parse(RowFields(result[i], &columns)));
-    } else {
-      records.push_back(parse(RowFields(result, i, &columns)));
-    }
+  for (const pqxx::row& row : result) {
+    records.push_back(parse(RowFields(row, &columns)));
   }
   return records;
 }

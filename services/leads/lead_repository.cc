@@ -82,8 +82,7 @@ LeadRecord ParseLead(const db::RowFields& f) {
 
 LeadRecord ToLead(const pqxx::row& row) { return ParseLead(db::RowFields(row)); }
 
-template <typename Result>
-std::vector<LeadRecord> ParseLeads(const Result& result) {
+std::vector<LeadRecord> ParseLeads(const pqxx::result& result) {
   return db::ParseRows(result, ParseLead);
 }
 

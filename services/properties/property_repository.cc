@@ -227,8 +227,7 @@ PropertyRecord Parse(const db::RowFields& f) {
   return l;
 }
 
-template <typename Result>
-std::vector<PropertyRecord> ParseAll(const Result& result) {
+std::vector<PropertyRecord> ParseAll(const pqxx::result& result) {
   return db::ParseRows(result, Parse);
 }
 
