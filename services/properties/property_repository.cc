@@ -423,9 +423,11 @@ std::vector<db::PreparedStatement> PropertyRepository::Statements() {
                     "UNION SELECT p.id FROM properties p JOIN unnest($2::text[], $3::text[]) "
                     "AS k(system, key) ON p.originating_system_name = k.system AND "
                     "p.listing_key = k.key) ORDER BY id FOR UPDATE")},
+      // Only the new ids: the created events take the rest from the rows
+      // written, so 500 whole listings need not travel back and be parsed.
       {"properties_import_insert",
        absl::StrCat("INSERT INTO properties (", WriteColumns(), ") SELECT ", UnnestValues(),
-                    " FROM ", UnnestSource(), " RETURNING ", columns)},
+                    " FROM ", UnnestSource(), " RETURNING id, mls_id")},
       {"properties_import_update",
        absl::StrCat("UPDATE properties SET (", WriteColumns(), ") = (", UnnestValues(),
                     "), version = version + 1, updated_at = now(), deleted_at = NULL FROM ",
@@ -704,6 +706,7 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
     absl::flat_hash_set<int64_t> touched;
     absl::flat_hash_set<std::string> new_keys, new_mls;
     std::vector<std::vector<std::string>> insert_params, update_params;
+    absl::flat_hash_map<std::string, const PropertyRecord*> inserted;  // by mls_id
     std::vector<int64_t> update_ids;
     std::vector<const PropertyRecord*> before;  // per update, the stored listing
     absl::flat_hash_set<int64_t> restored;
@@ -748,6 +751,7 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
         }
         insert_params.push_back(WriteParams(in, !in.status_change_timestamp.has_value(),
                                             !in.price_change_timestamp.has_value()));
+        inserted.emplace(in.mls_id, &in);
         continue;
       }
       touched.insert(*target);
@@ -782,8 +786,10 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
       const pqxx::result created =
           tx.exec_prepared("properties_import_insert",
                            pqxx::prepare::make_dynamic_params(ArrayParams(insert_params)));
-      for (const PropertyRecord& listing : ParseAll(created)) {
-        events.push_back(Event(actor_id, "property.created", listing.id, Summary(listing)));
+      for (const pqxx::row& row : created) {
+        // Every created row's mls_id is one of this batch's, once (new_mls).
+        events.push_back(Event(actor_id, "property.created", row[0].as<int64_t>(),
+                               Summary(*inserted.at(row[1].as<std::string>()))));
       }
       outcome.created = static_cast<int64_t>(created.size());
     }
