@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace crm::audit {
 
@@ -35,6 +36,7 @@ struct ActivityFilter {
   std::string entity_type;
   int64_t entity_id = 0;
   std::string action;
+  std::vector<std::string> actions;  // any of them; sorted, no repeats
   std::string service;
   std::optional<int64_t> start_micros;  // inclusive
   std::optional<int64_t> end_micros;    // exclusive

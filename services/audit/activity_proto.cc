@@ -1,7 +1,9 @@
 #include "services/audit/activity_proto.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,6 +16,7 @@ namespace crm::audit {
 namespace {
 
 constexpr size_t kMaxNameLength = outbox::kMaxNameLength;
+constexpr int kMaxFilterActions = 100;
 
 bool IsCanonicalUuid(absl::string_view s) {
   if (s.size() != 36) {
@@ -201,6 +204,22 @@ absl::StatusOr<ActivityFilter> FilterFromProto(const v1::ActivityFilter& proto,
                                   absl::StrCat("is longer than ", kMaxNameLength, " characters"));
     }
   }
+  if (proto.actions_size() > kMaxFilterActions) {
+    return InvalidArgumentError(field + ".actions",
+                                absl::StrCat("has more than ", kMaxFilterActions, " actions"));
+  }
+  for (int i = 0; i < proto.actions_size(); ++i) {
+    const std::string& action = proto.actions(i);
+    if (action.empty() || action.size() > kMaxNameLength) {
+      return InvalidArgumentError(absl::StrCat(field, ".actions[", i, "]"),
+                                  absl::StrCat("must be 1 to ", kMaxNameLength, " characters"));
+    }
+    filter.actions.push_back(action);
+  }
+  // One order whatever the caller's, so the same set fingerprints the same.
+  absl::c_sort(filter.actions);
+  filter.actions.erase(std::unique(filter.actions.begin(), filter.actions.end()),
+                       filter.actions.end());
   filter.user_id = proto.user_id();
   filter.entity_type = proto.entity_type();
   filter.entity_id = proto.entity_id();
@@ -227,8 +246,12 @@ absl::StatusOr<ActivityFilter> FilterFromProto(const v1::ActivityFilter& proto,
 }
 
 std::string FilterFingerprint(const ActivityFilter& f) {
+  std::string actions;
+  for (const std::string& action : f.actions) {
+    absl::StrAppend(&actions, action.size(), ":", action, ",");
+  }
   return absl::StrCat("user=", f.user_id, "|entity=", f.entity_type.size(), ":", f.entity_type, "/",
-                      f.entity_id, "|action=", f.action.size(), ":", f.action,
+                      f.entity_id, "|action=", f.action.size(), ":", f.action, "|actions=", actions,
                       "|service=", f.service.size(), ":", f.service,
                       "|start=", f.start_micros.value_or(-1), "|end=", f.end_micros.value_or(-1));
 }

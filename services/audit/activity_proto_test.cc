@@ -1,11 +1,13 @@
 #include "services/audit/activity_proto.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace crm::audit {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 v1::ActivityEvent ValidEvent() {
@@ -90,6 +92,32 @@ TEST(ActivityProtoTest, FilterNeedsEntityTypeForEntityIdAndOrderedTimes) {
   EXPECT_THAT(FilterFromProto(f, "filter").status().message(), HasSubstr("filter.end_time"));
 }
 
+TEST(ActivityProtoTest, FilterActionsAreCheckedAndKeptInOneOrder) {
+  v1::ActivityFilter f;
+  f.add_actions("lead.created");
+  f.add_actions("");
+  EXPECT_THAT(FilterFromProto(f, "filter").status().message(), HasSubstr("filter.actions[1]"));
+  f.set_actions(1, std::string(200, 'a'));
+  EXPECT_THAT(FilterFromProto(f, "filter").status().message(), HasSubstr("filter.actions[1]"));
+  f.clear_actions();
+  for (int i = 0; i < 101; ++i) {
+    f.add_actions(absl::StrCat("lead.a", i));
+  }
+  EXPECT_THAT(FilterFromProto(f, "filter").status().message(), HasSubstr("filter.actions"));
+
+  v1::ActivityFilter a, b;
+  for (const char* action : {"user.created", "lead.assigned", "user.created"}) {
+    a.add_actions(action);
+  }
+  b.add_actions("lead.assigned");
+  b.add_actions("user.created");
+  absl::StatusOr<ActivityFilter> fa = FilterFromProto(a, "filter");
+  absl::StatusOr<ActivityFilter> fb = FilterFromProto(b, "filter");
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  EXPECT_THAT(fa->actions, ElementsAre("lead.assigned", "user.created"));
+  EXPECT_EQ(FilterFingerprint(*fa), FilterFingerprint(*fb));
+}
+
 TEST(ActivityProtoTest, FingerprintsDifferWhenFiltersDo) {
   ActivityFilter a;
   a.service = "ab";
@@ -102,6 +130,14 @@ TEST(ActivityProtoTest, FingerprintsDifferWhenFiltersDo) {
   ActivityFilter d;
   d.entity_type = "a/1";
   EXPECT_NE(FilterFingerprint(c), FilterFingerprint(d));
+  ActivityFilter e;
+  e.actions = {"ab"};
+  EXPECT_NE(FilterFingerprint(e), FilterFingerprint(b));
+  ActivityFilter g;
+  g.actions = {"a", "b"};
+  ActivityFilter h;
+  h.actions = {"a,1:b"};
+  EXPECT_NE(FilterFingerprint(g), FilterFingerprint(h));
   EXPECT_EQ(FilterFingerprint(a), FilterFingerprint(a));
 }
 

@@ -68,6 +68,9 @@ db::WhereClause Where(const ActivityFilter& filter) {
   if (!filter.action.empty()) {
     where.Add("action = ", filter.action, "::text");
   }
+  if (!filter.actions.empty()) {
+    where.Add("action = ANY(", db::ArrayLiteral(filter.actions), "::text[])");
+  }
   if (!filter.service.empty()) {
     where.Add("service = ", filter.service, "::text");
   }

@@ -427,6 +427,17 @@ TEST_F(AuditServiceTest, ListFiltersAndPagesBothWays) {
               ElementsAre(5, 3, 2));
   EXPECT_THAT(list([](auto& r) { r.mutable_filter()->set_service("properties"); }), ElementsAre(4));
   EXPECT_THAT(list([](auto& r) {
+                r.mutable_filter()->add_actions("lead.created");
+                r.mutable_filter()->add_actions("property.price_changed");
+                r.mutable_filter()->add_actions("lead.never_stored");
+              }),
+              ElementsAre(4, 1));
+  EXPECT_THAT(list([](auto& r) {  // with action as well, both must match
+                r.mutable_filter()->add_actions("lead.created");
+                r.mutable_filter()->set_action("lead.assigned");
+              }),
+              ElementsAre());
+  EXPECT_THAT(list([](auto& r) {
                 r.mutable_filter()->mutable_start_time()->set_seconds(1764028802);
                 r.mutable_filter()->mutable_end_time()->set_seconds(1764028804);
                 r.set_order(v1::ACTIVITY_ORDER_OLDEST_FIRST);
@@ -521,6 +532,45 @@ TEST_F(AuditServiceTest, WatchFromZeroSendsOnlyNewAndHonoursTheFilter) {
   }
   EXPECT_THAT(seqs, ElementsAre(5, 7));
   EXPECT_EQ(response.head_seq(), 7);
+  context->TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// A follower that asks for a few actions gets only those, and still learns
+// at once how far the feed has been read past activities it did not want,
+// without waiting for the keep-alive.
+TEST_F(AuditServiceTest, WatchByActionsReportsProgressPastWhatDidNotMatch) {
+  RecordOk({MakeEvent(1, kAgentId, "lead.created"), MakeEvent(2, kAgentId, "lead.viewed"),
+            MakeEvent(3, kAgentId, "lead.assigned")});
+  v1::WatchActivitiesRequest request;
+  request.set_from_seq(1);
+  request.mutable_filter()->add_actions("lead.assigned");
+  request.mutable_filter()->add_actions("lead.created");
+  auto context = Context(Role::kService, 100, 30);
+  auto reader = stub_->WatchActivities(context.get(), request);
+  std::vector<int64_t> seqs;
+  v1::WatchActivitiesResponse response;
+  while (seqs.size() < 2 && reader->Read(&response)) {
+    if (response.has_activity()) {
+      seqs.push_back(response.activity().seq());
+    }
+  }
+  EXPECT_THAT(seqs, ElementsAre(1, 3));
+  EXPECT_EQ(response.head_seq(), 3);
+
+  // Only unwanted activities now: one message with no activity says the
+  // feed has been read through them.
+  const absl::Time recorded = absl::Now();
+  RecordOk({MakeEvent(4, kAgentId, "lead.viewed"), MakeEvent(5, kAgentId, "lead.noted")});
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_FALSE(response.has_activity());
+  EXPECT_EQ(response.head_seq(), 5);
+  EXPECT_LT(absl::Now() - recorded, absl::Seconds(5));  // not the 15 s keep-alive
+
+  RecordOk({MakeEvent(6, kAgentId, "lead.assigned")});
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_activity());
+  EXPECT_EQ(response.activity().seq(), 6);
   context->TryCancel();
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }

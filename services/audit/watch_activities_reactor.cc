@@ -1,5 +1,7 @@
 #include "services/audit/watch_activities_reactor.h"
 
+#include <algorithm>
+
 #include "common/auth/caller.h"
 #include "common/status/grpc_status.h"
 #include "services/audit/activity_proto.h"
@@ -40,6 +42,7 @@ void WatchActivitiesReactor::Start() {
   caller_ = *std::move(caller);
   filter_ = *std::move(filter);
   cursor_ = request_.from_seq();
+  sent_head_seq_ = cursor_ - 1;
   if (cursor_ == 0) {
     absl::StatusOr<int64_t> head = deps_.activities->HeadSeq();
     if (!head.ok()) {
@@ -48,6 +51,7 @@ void WatchActivitiesReactor::Start() {
     }
     cursor_ = *head + 1;
     head_seq_ = *head;
+    sent_head_seq_ = *head;
   }
   // The stream's headers tell the client the feed is open: from here on,
   // nothing stored is missed (a client of from_seq 0 may wait for them).
@@ -84,7 +88,10 @@ void WatchActivitiesReactor::Fetch() {
     ActivityToProto(activity, response.mutable_activity());
     response.set_head_seq(page->activities.back().seq == activity.seq ? head_seq_ : activity.seq);
   }
-  if (pending_.empty() && absl::Now() - last_write_ >= kKeepAlive) {
+  // Nothing to send, yet the feed moved on (a filtered stream: what was
+  // stored did not match), or long quiet: say how far it has been read, so
+  // the client's cursor need not lag behind events it never wanted.
+  if (pending_.empty() && (head_seq_ > sent_head_seq_ || absl::Now() - last_write_ >= kKeepAlive)) {
     pending_.emplace_back().set_head_seq(head_seq_);
   }
   WriteNextOrContinue();
@@ -93,6 +100,7 @@ void WatchActivitiesReactor::Fetch() {
 void WatchActivitiesReactor::WriteNextOrContinue() {
   if (!pending_.empty()) {
     last_write_ = absl::Now();
+    sent_head_seq_ = std::max(sent_head_seq_, pending_.front().head_seq());
     StartWrite(&pending_.front());
   } else if (full_page_) {
     Submit(&WatchActivitiesReactor::Fetch);

@@ -46,6 +46,7 @@ class WatchActivitiesReactor final
   ActivityFilter filter_;
   int64_t cursor_ = 0;  // the next seq to consider
   int64_t head_seq_ = 0;
+  int64_t sent_head_seq_ = 0;  // the highest head_seq written
   uint64_t seen_generation_ = 0;
   bool full_page_ = false;
   std::deque<v1::WatchActivitiesResponse> pending_;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -360,6 +361,16 @@ constexpr std::array kRules = {
 };
 
 }  // namespace
+
+std::vector<std::string> RuleActions() {
+  std::vector<std::string> actions;
+  for (const Rule& rule : kRules) {
+    if (absl::c_find(actions, rule.action) == actions.end()) {
+      actions.emplace_back(rule.action);
+    }
+  }
+  return actions;
+}
 
 std::vector<Draft> DraftsFor(const FeedEvent& event) {
   if (event.service == "notifications") {

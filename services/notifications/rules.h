@@ -70,4 +70,9 @@ struct Draft {
 // JSON never holds) becomes U+FFFD.
 std::vector<Draft> DraftsFor(const FeedEvent& event);
 
+// Every action some rule follows, once each: what the consumer asks audit's
+// feed for, so the activities no rule wants (an import's property.created,
+// every login) are not sent to it at all.
+std::vector<std::string> RuleActions();
+
 }  // namespace crm::notifications

@@ -673,5 +673,14 @@ TEST(DraftTextTest, AnEmptyNameStillReadsAsATitle) {
               ElementsAre(Field(&Draft::title, "Unassigned lead: (no name) from zillow")));
 }
 
+// The consumer asks audit only for these actions: an action that some rule
+// follows but this list missed would never notify anyone.
+TEST(RuleActionsTest, ListEveryFollowedActionOnce) {
+  EXPECT_THAT(RuleActions(), ::testing::UnorderedElementsAre(
+                                 "lead.assigned", "lead.claimed", "lead.created", "lead.captured",
+                                 "lead.status_changed", "property.status_changed",
+                                 "property.price_changed", "user.created", "user.role_changed"));
+}
+
 }  // namespace
 }  // namespace crm::notifications
