@@ -1,9 +1,17 @@
-// crm-properties: a list of its parts; see README.md in this folder.
+// crm-properties: its flag and a list of its parts; see README.md in this folder.
 
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/flags/flag.h"
 #include "common/service/kit.h"
 #include "services/properties/embedded_migrations.h"
 #include "services/properties/property_repository.h"
 #include "services/properties/property_service.h"
+
+ABSL_FLAG(int32_t, free_text_walk_rows, crm::properties::PropertyRepository::kDefaultFreeTextWalk,
+          "how many listings next in a free-text search's order are looked through for a page "
+          "of matches before the words' index is asked; 0: always the index");
 
 int main(int argc, char** argv) {
   auto kit =
@@ -22,7 +30,8 @@ int main(int argc, char** argv) {
   }
   // GetProperty and ListProperties, what every search screen calls, are
   // pipelined: no thread per query.
-  crm::properties::PropertyRepository listings(&kit->pool(), kit->reader());
+  crm::properties::PropertyRepository listings(
+      &kit->pool(), kit->reader(), std::max(0, absl::GetFlag(FLAGS_free_text_walk_rows)));
   crm::properties::PropertyServiceImpl property_service({.listings = &listings,
                                                          .directory = &kit->user_directory(),
                                                          .authenticator = &kit->authenticator(),

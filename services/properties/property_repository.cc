@@ -7,8 +7,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -509,7 +511,7 @@ void PropertyRepository::ListAsync(const ListQuery& query, Done<db::Rows> done) 
       std::move(done));
 }
 
-PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& query) {
+PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& query) const {
   db::WhereClause where;
   where.AddSql("deleted_at IS NULL");
   if (!query.statuses.empty()) {
@@ -535,9 +537,6 @@ PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& q
   }
   if (query.min_bedrooms > 0) {
     where.Add("bedrooms >= ", absl::StrCat(query.min_bedrooms), "::int4");
-  }
-  if (!query.text.empty()) {
-    where.Add("to_tsvector('simple', search_text) @@ to_tsquery('simple', ", query.text, "::text)");
   }
   if (query.box.has_value()) {
     // The GiST index on point(longitude, latitude) covers listings with
@@ -583,22 +582,47 @@ PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& q
       break;
   }
   // The limit is a parameter too: one text per shape, whatever the page size.
-  std::string sql;
-  if (query.text.empty()) {
-    sql = absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(), " ORDER BY ", order,
-                       " LIMIT ", where.NextParam(), "::int4");
-  } else {
-    // Every match first, through the words' index, then the page of them:
-    // the planner cannot tell how rare a prefix is, and walking the newest
-    // listings for a rare one read the whole table (1.3 s at 100k listings
-    // for one MLS id); this costs what the matches cost.
-    sql = absl::StrCat("WITH matches AS MATERIALIZED (SELECT ", Columns(), " FROM properties",
-                       where.sql(), ") SELECT * FROM matches ORDER BY ", matches_order, " LIMIT ",
-                       where.NextParam(), "::int4");
-  }
   std::vector<std::string> params = where.params();
+  if (query.text.empty()) {
+    params.push_back(absl::StrCat(std::max(1, query.limit)));
+    return {absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(), " ORDER BY ", order,
+                         " LIMIT $", params.size(), "::int4"),
+            std::move(params)};
+  }
+  params.push_back(query.text);
+  const std::string words = absl::StrCat(
+      "to_tsvector('simple', search_text) @@ to_tsquery('simple', $", params.size(), "::text)");
   params.push_back(absl::StrCat(std::max(1, query.limit)));
-  return {std::move(sql), std::move(params)};
+  const std::string limit = absl::StrCat("$", params.size(), "::int4");
+  // Every match through the words' index, then the page of them: the
+  // planner cannot tell how rare a prefix is, and only this has a bounded
+  // worst case (walking the order's index for a rare word, one MLS id, read
+  // all 100k listings: 1.3 s). It costs what the matches cost, though: a
+  // word in most listings ("home") ~90 ms at 100k.
+  const std::string matches =
+      absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(), " AND ", words);
+  // A word with a digit (an MLS id, a house number, a ZIP code) is rare by
+  // nature: straight to the index, which finds it in well under a
+  // millisecond, not after a walk that would find nothing.
+  if (free_text_walk_ <= 0 || absl::c_any_of(query.text, absl::ascii_isdigit)) {
+    return {absl::StrCat("WITH matches AS MATERIALIZED (", matches,
+                         ") SELECT * FROM matches ORDER BY ", matches_order, " LIMIT ", limit),
+            std::move(params)};
+  }
+  // So first the next `free_text_walk_` listings in the page's order (the
+  // same index scan as without words; each costs its to_tsvector, ~12 µs)
+  // are looked through: when a page's worth of them match, those are the
+  // page — the first matches in order. Only when they do not (a rarer
+  // word) is the index asked, and the walk's rows dropped; each branch runs
+  // only if its one-time condition holds.
+  return {absl::StrCat("WITH walk AS MATERIALIZED (SELECT ", Columns(),
+                       " FROM (SELECT * FROM properties", where.sql(), " ORDER BY ", order,
+                       " LIMIT ", free_text_walk_, ") properties WHERE ", words, " ORDER BY ",
+                       order, " LIMIT ", limit, "), matches AS MATERIALIZED (", matches,
+                       ") SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= ", limit,
+                       " UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < ",
+                       limit, " ORDER BY ", matches_order, " LIMIT ", limit),
+          std::move(params)};
 }
 
 absl::StatusOr<PropertyRecord> PropertyRepository::Update(int64_t id, int64_t expected_version,

@@ -83,9 +83,14 @@ struct ImportOutcome {
 
 class PropertyRepository {
  public:
+  // How many listings next in a free-text page's order are looked through
+  // for its matches before the words' index is asked (0: always the index).
+  static constexpr int kDefaultFreeTextWalk = 300;
+
   // `reader` (optional) serves the *Async reads.
-  explicit PropertyRepository(db::Pool* pool, db::PipelinedReader* reader = nullptr)
-      : pool_(pool), reader_(reader) {}
+  explicit PropertyRepository(db::Pool* pool, db::PipelinedReader* reader = nullptr,
+                              int free_text_walk = kDefaultFreeTextWalk)
+      : pool_(pool), reader_(reader), free_text_walk_(free_text_walk) {}
 
   static std::vector<db::PreparedStatement> Statements();
 
@@ -143,10 +148,11 @@ class PropertyRepository {
     std::string sql;
     std::vector<std::string> params;
   };
-  static ListStatement ListSql(const ListQuery& query);
+  ListStatement ListSql(const ListQuery& query) const;
 
   db::Pool* const pool_;
   db::PipelinedReader* const reader_;
+  const int free_text_walk_;
 };
 
 }  // namespace crm::properties

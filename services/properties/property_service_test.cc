@@ -602,6 +602,88 @@ TEST_F(PropertyServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
   }
 }
 
+// A free-text page comes from a walk of the listings next in its order when
+// enough of them match, else from the words' index: pages must be the same
+// either way, whatever the walk's size, in every order, on both read paths.
+TEST_F(PropertyServiceTest, FreeTextPagesAreTheSameFromTheWalkAndFromTheIndex) {
+  struct Made {
+    int64_t id;
+    int64_t price;
+    bool common;
+    bool rare;
+  };
+  std::vector<Made> made;
+  for (int i = 0; i < 30; ++i) {
+    // Prices tie in threes; "home" in most listings, "pool" in a few, the
+    // newest of them far from each other.
+    pv1::Property p = Listing(absl::StrCat("ML-W", i), 100'000 * (i / 3 + 1));
+    const bool common = i % 5 != 0;
+    const bool rare = i % 11 == 0;
+    p.set_description(absl::StrCat(common ? "Bright home" : "Bright", rare ? " with a pool" : ""));
+    pv1::Property created;
+    ASSERT_TRUE(Create(admin_, p, &created).ok());
+    made.push_back({created.id(), p.price_cents(), common, rare});
+  }
+  auto expected = [&](bool Made::*word, pv1::PropertyOrder order) {
+    std::vector<Made> kept;
+    for (const Made& m : made) {
+      if (m.*word) {
+        kept.push_back(m);
+      }
+    }
+    std::sort(kept.begin(), kept.end(), [&](const Made& a, const Made& b) {
+      if (order == pv1::PROPERTY_ORDER_PRICE_ASCENDING) {
+        return std::pair(a.price, a.id) < std::pair(b.price, b.id);
+      }
+      if (order == pv1::PROPERTY_ORDER_PRICE_DESCENDING) {
+        return std::pair(a.price, a.id) > std::pair(b.price, b.id);
+      }
+      return a.id > b.id;  // newest; recently changed too (none changed since)
+    });
+    std::vector<int64_t> ids;
+    for (const Made& m : kept) {
+      ids.push_back(m.id);
+    }
+    return ids;
+  };
+  for (const char* walk : {"0", "3", "500"}) {
+    for (const bool pipelined : {true, false}) {
+      std::vector<std::string> flags = {absl::StrCat("--free_text_walk_rows=", walk)};
+      if (!pipelined) {
+        flags.push_back("--db_read_connections=0");
+      }
+      StartProperties(flags);
+      for (const pv1::PropertyOrder order :
+           {pv1::PROPERTY_ORDER_NEWEST, pv1::PROPERTY_ORDER_PRICE_ASCENDING,
+            pv1::PROPERTY_ORDER_PRICE_DESCENDING, pv1::PROPERTY_ORDER_RECENTLY_CHANGED}) {
+        for (const int page_size : {2, 5, 50}) {
+          pv1::ListPropertiesRequest request;
+          request.set_order_by(order);
+          request.set_page_size(page_size);
+          request.set_query("HOM");
+          EXPECT_EQ(AllPages(admin_, request), expected(&Made::common, order))
+              << "walk " << walk << (pipelined ? " pipelined" : " pool") << " order " << order
+              << " page " << page_size;
+          request.set_query("pool bright");
+          EXPECT_EQ(AllPages(admin_, request), expected(&Made::rare, order))
+              << "walk " << walk << (pipelined ? " pipelined" : " pool") << " order " << order
+              << " page " << page_size;
+        }
+      }
+      // A word with a digit goes straight to the index: ML-W1, ML-W10..19.
+      pv1::ListPropertiesRequest by_id;
+      by_id.set_query("ml-w1");
+      by_id.set_page_size(3);
+      std::vector<int64_t> ones;
+      for (int i = 19; i >= 10; --i) {
+        ones.push_back(made[i].id);
+      }
+      ones.push_back(made[1].id);
+      EXPECT_EQ(AllPages(admin_, by_id), ones) << "walk " << walk;
+    }
+  }
+}
+
 // What the pipelined reader reads (GetProperty, ListProperties' pages) is
 // written from the rows straight into wire format (PropertyRowEncoder);
 // without the reader (--db_read_connections=0) the answers go through records
