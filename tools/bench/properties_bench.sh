@@ -9,7 +9,8 @@
 #   upserts (tools/bench/properties_raw_upsert.sql) into a copy of the table
 #   of the same size, in the same run; with the service's and the tool's peak
 #   memory. Its listings are deleted again at the end.
-# - get, list_active, list_price, list_city, list_search: `crm-load --pair`
+# - get, list_active, list_price, list_city, list_search, list_text (free
+#   text, a word in most listings): `crm-load --pair`
 #   (the method, the exact SQL it stands for, and the gRPC floor, in rounds;
 #   tools/README.md) over --listings live listings (default 100 000; a
 #   generated feed is imported first when there are fewer).
@@ -19,7 +20,7 @@
 #   --concurrency=N (32)    calls in flight for get
 #   --list_concurrency=N (8)   ... for the list cases
 #   --cases=a,b,...         of import get list_active list_price list_city
-#                           list_search (default: all, in that order)
+#                           list_search list_text (default: all, in that order)
 #   --plans                 also print EXPLAIN (ANALYZE, BUFFERS) of the searches
 #   --json                  one JSON line on stdout instead of the tables
 #
@@ -33,7 +34,7 @@ CRM_ROOT=$ROOT
 source "$ROOT/tools/lib/bench.sh"
 
 listings=100000 import=100000 batch=500 rounds=3 warmup=1s duration=5s concurrency=32
-list_concurrency=8 cases="import,get,list_active,list_price,list_city,list_search" plans=0 json=0
+list_concurrency=8 cases="import,get,list_active,list_price,list_city,list_search,list_text" plans=0 json=0
 for arg; do
   case $arg in
     --listings=*) listings=${arg#*=} ;;
@@ -62,9 +63,9 @@ done
 IFS=, read -ra case_list <<<"$cases"
 for c in "${case_list[@]}"; do
   case $c in
-    import | get | list_active | list_price | list_city | list_search) ;;
+    import | get | list_active | list_price | list_city | list_search | list_text) ;;
     *)
-      echo "bench properties: unknown case '$c' (import get list_active list_price list_city list_search)" >&2
+      echo "bench properties: unknown case '$c' (import get list_active list_price list_city list_search list_text)" >&2
       exit 2
       ;;
   esac
@@ -199,6 +200,13 @@ run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --j
       args+=("${list[@]}" --data="{\"pageSize\":50,\"city\":\"$CITY\"}"
         --sql="$LIST AND lower(city) = lower(\$1::text) ORDER BY id DESC LIMIT \$2::int4"
         --param="$city_lower" --param=51)
+      ;;
+    list_text)
+      # A word in most listings: the page comes from the walk (ListSql).
+      local words="to_tsvector('simple', search_text) @@ to_tsquery('simple', \$1::text)"
+      args+=("${list[@]}" --data='{"pageSize":50,"query":"home"}'
+        --sql="WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT \$2::int4), matches AS MATERIALIZED ($LIST AND $words) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= \$2::int4 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < \$2::int4 ORDER BY id DESC LIMIT \$2::int4"
+        --param="'home':*" --param=51)
       ;;
     list_search)
       args+=("${list[@]}" --data="{\"pageSize\":50,\"status\":\"PROPERTY_STATUS_ACTIVE\",\"minPriceCents\":\"$MIN_CENTS\",\"maxPriceCents\":\"$MAX_CENTS\",\"city\":\"$CITY\"}"
