@@ -148,35 +148,38 @@ absl::Status FeedConsumer::Follow() {
   std::unique_ptr<grpc::ClientReader<audit::v1::WatchActivitiesResponse>> reader =
       stub_->WatchActivities(&context, request);
   audit::v1::WatchActivitiesResponse response;
-  // A full queue stops reading; audit then sends at our pace.
-  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || queue_.size() < options_.max_queued;
+  // Queues `event` once there is room (a full queue stops reading; audit
+  // then sends at our pace); false when stopping.
+  auto enqueue = [this](FeedEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || queue_.size() < options_.max_queued;
+    };
+    mu_.Await(absl::Condition(&room));
+    if (stopping_) {
+      return false;
+    }
+    next_seq_ = event.seq + 1;
+    queue_.push_back(std::move(event));
+    return true;
   };
   while (reader->Read(&response)) {
     absl::MutexLock lock(&mu_);
     head_seq_ = std::max(head_seq_, response.head_seq());
     if (response.has_activity() && response.activity().seq() >= next_seq_) {
-      const audit::v1::Activity& activity = response.activity();
-      head_seq_ = std::max(head_seq_, activity.seq());
-      mu_.Await(absl::Condition(&room));
-      if (stopping_) {
+      head_seq_ = std::max(head_seq_, response.activity().seq());
+      if (!enqueue(FromActivity(response.activity()))) {
         break;
       }
-      next_seq_ = activity.seq() + 1;
-      queue_.push_back(FromActivity(activity));
     }
     // Audit has read up to head_seq for us (what it did not send matched no
     // rule): a mark with no action moves the stored cursor there too, so
     // neither the lag nor a restart's replay counts what was never wanted.
     if (response.head_seq() >= next_seq_) {
-      mu_.Await(absl::Condition(&room));
-      if (stopping_) {
-        break;
-      }
-      next_seq_ = response.head_seq() + 1;
       FeedEvent mark;
       mark.seq = response.head_seq();
-      queue_.push_back(std::move(mark));
+      if (!enqueue(std::move(mark))) {
+        break;
+      }
     }
   }
   const grpc::Status status = reader->Finish();

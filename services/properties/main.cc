@@ -1,6 +1,5 @@
 // crm-properties: its flag and a list of its parts; see README.md in this folder.
 
-#include <algorithm>
 #include <cstdint>
 
 #include "absl/flags/flag.h"
@@ -30,8 +29,8 @@ int main(int argc, char** argv) {
   }
   // GetProperty and ListProperties, what every search screen calls, are
   // pipelined: no thread per query.
-  crm::properties::PropertyRepository listings(
-      &kit->pool(), kit->reader(), std::max(0, absl::GetFlag(FLAGS_free_text_walk_rows)));
+  crm::properties::PropertyRepository listings(&kit->pool(), kit->reader(),
+                                               absl::GetFlag(FLAGS_free_text_walk_rows));
   crm::properties::PropertyServiceImpl property_service({.listings = &listings,
                                                          .directory = &kit->user_directory(),
                                                          .authenticator = &kit->authenticator(),

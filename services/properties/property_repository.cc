@@ -581,19 +581,21 @@ PropertyRepository::ListStatement PropertyRepository::ListSql(const ListQuery& q
       }
       break;
   }
-  // The limit is a parameter too: one text per shape, whatever the page size.
   std::vector<std::string> params = where.params();
-  if (query.text.empty()) {
-    params.push_back(absl::StrCat(std::max(1, query.limit)));
-    return {absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(), " ORDER BY ", order,
-                         " LIMIT $", params.size(), "::int4"),
-            std::move(params)};
+  std::string words;
+  if (!query.text.empty()) {
+    params.push_back(query.text);
+    words = absl::StrCat("to_tsvector('simple', search_text) @@ to_tsquery('simple', $",
+                         params.size(), "::text)");
   }
-  params.push_back(query.text);
-  const std::string words = absl::StrCat(
-      "to_tsvector('simple', search_text) @@ to_tsquery('simple', $", params.size(), "::text)");
+  // The limit is a parameter too: one text per shape, whatever the page size.
   params.push_back(absl::StrCat(std::max(1, query.limit)));
   const std::string limit = absl::StrCat("$", params.size(), "::int4");
+  if (query.text.empty()) {
+    return {absl::StrCat("SELECT ", Columns(), " FROM properties", where.sql(), " ORDER BY ", order,
+                         " LIMIT ", limit),
+            std::move(params)};
+  }
   // Every match through the words' index, then the page of them: the
   // planner cannot tell how rare a prefix is, and only this has a bounded
   // worst case (walking the order's index for a rare word, one MLS id, read
@@ -728,9 +730,11 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
       stored.emplace(s.listing.id, std::move(s));
     }
     absl::flat_hash_set<int64_t> touched;
-    absl::flat_hash_set<std::string> new_keys, new_mls;
+    absl::flat_hash_set<std::string> new_keys;
+    // The rows to create, by mls_id: each once a call, and what their
+    // created events say.
+    absl::flat_hash_map<std::string, const PropertyRecord*> inserted;
     std::vector<std::vector<std::string>> insert_params, update_params;
-    absl::flat_hash_map<std::string, const PropertyRecord*> inserted;  // by mls_id
     std::vector<int64_t> update_ids;
     std::vector<const PropertyRecord*> before;  // per update, the stored listing
     absl::flat_hash_set<int64_t> restored;
@@ -764,12 +768,11 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
       }
       if (target.has_value()
               ? touched.contains(*target)
-              : new_mls.contains(in.mls_id) || (!key.empty() && new_keys.contains(key))) {
+              : inserted.contains(in.mls_id) || (!key.empty() && new_keys.contains(key))) {
         break;  // the next call sees this row's listing as it is after the earlier row
       }
       ++outcome.consumed;
       if (!target.has_value()) {
-        new_mls.insert(in.mls_id);
         if (!key.empty()) {
           new_keys.insert(key);
         }
@@ -811,7 +814,7 @@ absl::StatusOr<ImportOutcome> PropertyRepository::Import(const std::vector<Impor
           tx.exec_prepared("properties_import_insert",
                            pqxx::prepare::make_dynamic_params(ArrayParams(insert_params)));
       for (const pqxx::row& row : created) {
-        // Every created row's mls_id is one of this batch's, once (new_mls).
+        // Every created row's mls_id is one of `inserted`'s.
         events.push_back(Event(actor_id, "property.created", row[0].as<int64_t>(),
                                Summary(*inserted.at(row[1].as<std::string>()))));
       }

@@ -84,7 +84,8 @@ struct ImportOutcome {
 class PropertyRepository {
  public:
   // How many listings next in a free-text page's order are looked through
-  // for its matches before the words' index is asked (0: always the index).
+  // for its matches before the words' index is asked (0 or less: always the
+  // index).
   static constexpr int kDefaultFreeTextWalk = 300;
 
   // `reader` (optional) serves the *Async reads.
