@@ -497,16 +497,21 @@ namespace {
 // as text; none when the query combines filters (or searches text, or a
 // time range). The reader prepares each text once per connection.
 //
-// The newest page (the primary key's last entries, read in its order) and
-// the pond's (its partial index, the same way) have one plan whatever the
-// values, and carry their size in the text rather than as a parameter.
-// PostgreSQL costs a generic plan with a parameterised LIMIT as fetching a
-// tenth of the matches, so it would plan such a page afresh on every call
-// (longer than running it); with the number in the text its plan cache
-// settles on the page's one plan after five calls (a text per page size;
-// clients use a few). The pages of one agent, status or source keep the
-// parameter ($2; $3 the value) and are planned per call on purpose: their
-// generic plan would walk the primary key for a rare value.
+// Each of these pages has one plan whatever the values, and carries its size
+// in the text rather than as a parameter: PostgreSQL costs a generic plan
+// with a parameterised LIMIT as fetching a tenth of the matches, so it would
+// plan such a page afresh on every call (as long as running it); with the
+// number in the text its plan cache settles on the page's one plan after
+// five calls (a text per page size; clients use a few). The newest page
+// reads the primary key's last entries, the pond its partial index. One
+// agent's, status or source page bounds its `(column, id)` index with a row
+// comparison, `(column, id) < ($2, $1) AND (column, id) > ($2, 0)`, ordered
+// by both: written as `column = $2`, the planner would drop the constant
+// column from the order and, not knowing the value, cost a walk of the
+// primary key as cheap (fast for the agent with most leads, a table walk for
+// a rare one); the row comparison is an index condition only that index can
+// serve in that order, so every value reads 51 entries of it (ids count
+// from 1, so 0 is below every lead's).
 struct PageSql {
   std::string sql;
   std::vector<std::string> params;
@@ -532,19 +537,26 @@ std::optional<PageSql> PageFor(const ListQuery& query) {
   if (query.unassigned_only) {
     return PageSql{ListSql(" AND assigned_to IS NULL AND id < $1::int8", limit), std::move(params)};
   }
-  params.push_back(limit);
-  absl::string_view condition;
+  absl::string_view column;
+  absl::string_view type;
   if (query.assigned_to != 0) {
-    condition = " AND assigned_to = $3::int8";
+    column = "assigned_to";
+    type = "int8";
     params.push_back(absl::StrCat(query.assigned_to));
   } else if (!query.status.empty()) {
-    condition = " AND status = $3::text";
+    column = "status";
+    type = "text";
     params.push_back(query.status);
   } else {
-    condition = " AND source = $3::text";
+    column = "source";
+    type = "text";
     params.push_back(query.source);
   }
-  return PageSql{ListSql(absl::StrCat(condition, " AND id < $1::int8"), "$2::int8"),
+  // Qualified: the select list names coalesced columns like the table's.
+  const std::string key = absl::StrCat("(leads.", column, ", leads.id)");
+  return PageSql{absl::StrCat("SELECT ", LeadColumns(), " FROM leads WHERE deleted_at IS NULL AND ",
+                              key, " < ($2::", type, ", $1::int8) AND ", key, " > ($2::", type,
+                              ", 0) ORDER BY leads.", column, " DESC, leads.id DESC LIMIT ", limit),
                  std::move(params)};
 }
 

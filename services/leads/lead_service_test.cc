@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <pqxx/pqxx>
@@ -905,6 +906,73 @@ TEST_F(LeadServiceTest, ListedLeadsAreWhatGetAnswersFieldForField) {
           EXPECT_FALSE(lead.has_assign_time());
         }
       }
+    }
+  }
+}
+
+// One agent's, one status's and one source's pages read their (column, id)
+// index through a row comparison: every match once, newest first, nothing
+// else, page after page, with and without the pipelined reader.
+TEST_F(LeadServiceTest, OneFilterPagesReturnEveryMatchOnceNewestFirst) {
+  const User ana = CreateUser("ana", av1::ROLE_AGENT);
+  const User ben = CreateUser("ben", av1::ROLE_AGENT);
+  const std::vector<std::string> sources = {"zillow", "website", "referral"};
+  std::vector<lv1::Lead> created;
+  for (int i = 0; i < 14; ++i) {
+    lv1::Lead lead = NewLead(absl::StrCat("L", i), absl::StrCat("f", i, "@example.com"));
+    lead.set_source(sources[i % 3]);
+    lead.set_status(i % 2 == 0 ? lv1::LEAD_STATUS_NEW : lv1::LEAD_STATUS_CONTACTED);
+    if (i % 4 != 3) {
+      lead.set_assigned_to(i % 4 == 0 ? ana.id : ben.id);
+    }
+    lv1::Lead out;
+    ASSERT_TRUE(Create(admin_, lead, &out).ok()) << i;
+    created.push_back(out);
+  }
+  struct Filter {
+    std::string name;
+    lv1::ListLeadsRequest request;
+    std::function<bool(const lv1::Lead&)> matches;
+  };
+  std::vector<Filter> filters(6);
+  filters[0] = {"ana", {}, [&](const lv1::Lead& l) { return l.assigned_to() == ana.id; }};
+  filters[0].request.set_assigned_to(ana.id);
+  filters[1] = {"ben", {}, [&](const lv1::Lead& l) { return l.assigned_to() == ben.id; }};
+  filters[1].request.set_assigned_to(ben.id);
+  filters[2] = {"contacted", {}, [](const lv1::Lead& l) {
+                  return l.status() == lv1::LEAD_STATUS_CONTACTED;
+                }};
+  filters[2].request.set_status(lv1::LEAD_STATUS_CONTACTED);
+  filters[3] = {"website", {}, [](const lv1::Lead& l) { return l.source() == "website"; }};
+  filters[3].request.set_source("website");
+  filters[4] = {"referral", {}, [](const lv1::Lead& l) { return l.source() == "referral"; }};
+  filters[4].request.set_source("referral");
+  filters[5] = {"nobody's source", {}, [](const lv1::Lead&) { return false; }};
+  filters[5].request.set_source("open_house");
+  for (const bool pipelined : {true, false}) {
+    if (!pipelined) {
+      leads_.reset();
+      StartLeads({"--db_read_connections=0"});
+    }
+    for (const Filter& filter : filters) {
+      std::vector<int64_t> expected;
+      for (auto it = created.rbegin(); it != created.rend(); ++it) {
+        if (filter.matches(*it)) {
+          expected.push_back(it->id());
+        }
+      }
+      lv1::ListLeadsRequest request = filter.request;
+      request.set_page_size(2);
+      std::vector<int64_t> seen;
+      do {
+        lv1::ListLeadsResponse page;
+        ASSERT_TRUE(stub_->ListLeads(Context(admin_.token).get(), request, &page).ok());
+        for (const lv1::Lead& lead : page.leads()) {
+          seen.push_back(lead.id());
+        }
+        request.set_page_token(page.next_page_token());
+      } while (!request.page_token().empty() && seen.size() <= created.size());
+      EXPECT_EQ(seen, expected) << filter.name << (pipelined ? ", pipelined" : ", pool");
     }
   }
 }

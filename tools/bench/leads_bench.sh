@@ -131,6 +131,12 @@ LIST="SELECT $COLS FROM leads WHERE id IN (SELECT id FROM leads WHERE deleted_at
 LIST_END=" ORDER BY id DESC LIMIT 51) ORDER BY id DESC"
 # With a created-time range the page is ordered by (created_at, id).
 LIST_BY_CREATED_END=" ORDER BY created_at DESC, id DESC LIMIT 51) ORDER BY created_at DESC, id DESC"
+# One agent's, status or source page (PageFor): its (column, id) index bounded
+# by a row comparison, $1 the keyset id and $2 the value.
+one_filter() { # <column> <type>
+  local key="(leads.$1, leads.id)"
+  printf '%s' "SELECT $COLS FROM leads WHERE deleted_at IS NULL AND $key < (\$2::$2, \$1::int8) AND $key > (\$2::$2, 0) ORDER BY leads.$1 DESC, leads.id DESC LIMIT 51"
+}
 LEADS_INSERT="INSERT INTO leads (name, contact_info, status, assigned_to, email, email_key, phone, phone_e164, source, external_id, notes, property_id, assigned_at, routing_rule, routed_to, routing_reason, routing_candidates, routed_at, property_mls_id) VALUES (\$1, nullif(\$2, ''), \$3, nullif(\$4::int8, 0), \$5, nullif(\$6, ''), \$7, nullif(\$8, ''), \$9, nullif(\$10, ''), \$11, nullif(\$12::int8, 0), CASE WHEN \$4::int8 <> 0 THEN now() END, nullif(\$13, ''), nullif(\$14::int8, 0), nullif(\$15, ''), nullif(\$16::int8[], '{}'), CASE WHEN \$13 <> '' THEN now() END, nullif(\$17, '')) RETURNING $COLS"
 # outbox::Record (common/outbox/outbox.cc): one row per activity.
 OUTBOX_INSERT="INSERT INTO outbox (event_id, service, actor_user_id, action, entity_type, entity_id, details)"
@@ -187,8 +193,7 @@ run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --j
     list_agent)
       args+=("${admin[@]}" --method=crm.leads.v1.LeadService/ListLeads
         --data="{\"pageSize\":50,\"assignedTo\":\"$agent\"}"
-        --sql="$LIST AND assigned_to = \$3::int8 AND id < \$1::int8 ORDER BY id DESC LIMIT \$2::int8) ORDER BY id DESC" \
-        --param=9223372036854775807 --param=51 --param="$agent")
+        --sql="$(one_filter assigned_to int8)" --param=9223372036854775807 --param="$agent")
       ;;
     create)
       args+=("${admin[@]}" --method=crm.leads.v1.LeadService/CreateLead --n="$UNIQUE"
@@ -262,17 +267,22 @@ PREPARE leads_by_email_key AS SELECT $COLS FROM leads WHERE email_key = \$1 AND 
 PREPARE leads_by_phone AS SELECT $COLS FROM leads WHERE phone_e164 = \$1 AND deleted_at IS NULL ORDER BY id LIMIT 1;
 PREPARE leads_page AS SELECT $COLS FROM leads WHERE deleted_at IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51;
 PREPARE leads_pond AS $LIST AND assigned_to IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51) ORDER BY id DESC;
+PREPARE leads_by_agent AS $(one_filter assigned_to int8);
+PREPARE leads_by_status AS $(one_filter status text);
+PREPARE leads_by_source AS $(one_filter source text);
 SET plan_cache_mode = force_generic_plan;
 \\echo '== GetLead (leads_get, generic plan), id' :get_id
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_get(:get_id);
 \\echo '== ListLeads, newest 50 (generic plan)'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_page(9223372036854775807);
-\\echo '== ListLeads, assigned_to $agent'
-EXPLAIN (ANALYZE, BUFFERS) $LIST AND assigned_to = '$agent'::int8$LIST_END;
-\\echo '== ListLeads, status QUALIFIED'
-EXPLAIN (ANALYZE, BUFFERS) $LIST AND status = 'QUALIFIED'::text$LIST_END;
-\\echo '== ListLeads, source open_house'
-EXPLAIN (ANALYZE, BUFFERS) $LIST AND source = 'open_house'::text$LIST_END;
+\\echo '== ListLeads, assigned_to $agent (generic plan)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_by_agent(9223372036854775807, $agent);
+\\echo '== ListLeads, assigned_to a user with no leads (generic plan)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_by_agent(9223372036854775807, $admin_id);
+\\echo '== ListLeads, status QUALIFIED (generic plan)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_by_status(9223372036854775807, 'QUALIFIED');
+\\echo '== ListLeads, source open_house (generic plan)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_by_source(9223372036854775807, 'open_house');
 \\echo '== ListLeads, unassigned_only, the pond (generic plan)'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE leads_pond(9223372036854775807);
 \\echo '== ListLeads, query "maple" (free text)'
