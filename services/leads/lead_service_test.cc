@@ -939,9 +939,8 @@ TEST_F(LeadServiceTest, OneFilterPagesReturnEveryMatchOnceNewestFirst) {
   filters[0].request.set_assigned_to(ana.id);
   filters[1] = {"ben", {}, [&](const lv1::Lead& l) { return l.assigned_to() == ben.id; }};
   filters[1].request.set_assigned_to(ben.id);
-  filters[2] = {"contacted", {}, [](const lv1::Lead& l) {
-                  return l.status() == lv1::LEAD_STATUS_CONTACTED;
-                }};
+  filters[2] = {
+      "contacted", {}, [](const lv1::Lead& l) { return l.status() == lv1::LEAD_STATUS_CONTACTED; }};
   filters[2].request.set_status(lv1::LEAD_STATUS_CONTACTED);
   filters[3] = {"website", {}, [](const lv1::Lead& l) { return l.source() == "website"; }};
   filters[3].request.set_source("website");
