@@ -503,7 +503,9 @@ namespace {
 // plan such a page afresh on every call (as long as running it); with the
 // number in the text its plan cache settles on the page's one plan after
 // five calls (a text per page size; clients use a few). The newest page
-// reads the primary key's last entries, the pond its partial index. One
+// reads the primary key's last entries, the pond its partial index on id
+// (the one index whose predicate is the pond's and whose order is the
+// page's). One
 // agent's, status or source page bounds its `(column, id)` index with a row
 // comparison, `(column, id) < ($2, $1) AND (column, id) > ($2, 0)`, ordered
 // by both: written as `column = $2`, the planner would drop the constant
@@ -535,7 +537,11 @@ std::optional<PageSql> PageFor(const ListQuery& query) {
                    std::move(params)};
   }
   if (query.unassigned_only) {
-    return PageSql{ListSql(" AND assigned_to IS NULL AND id < $1::int8", limit), std::move(params)};
+    return PageSql{absl::StrCat("SELECT ", LeadColumns(),
+                                " FROM leads WHERE deleted_at IS NULL AND assigned_to IS NULL AND "
+                                "id < $1::int8 ORDER BY id DESC LIMIT ",
+                                limit),
+                   std::move(params)};
   }
   absl::string_view column;
   absl::string_view type;

@@ -911,8 +911,9 @@ TEST_F(LeadServiceTest, ListedLeadsAreWhatGetAnswersFieldForField) {
 }
 
 // One agent's, one status's and one source's pages read their (column, id)
-// index through a row comparison: every match once, newest first, nothing
-// else, page after page, with and without the pipelined reader.
+// index through a row comparison, the pond its own index: every match once,
+// newest first, nothing else, page after page, with and without the
+// pipelined reader.
 TEST_F(LeadServiceTest, OneFilterPagesReturnEveryMatchOnceNewestFirst) {
   const User ana = CreateUser("ana", av1::ROLE_AGENT);
   const User ben = CreateUser("ben", av1::ROLE_AGENT);
@@ -934,7 +935,7 @@ TEST_F(LeadServiceTest, OneFilterPagesReturnEveryMatchOnceNewestFirst) {
     lv1::ListLeadsRequest request;
     std::function<bool(const lv1::Lead&)> matches;
   };
-  std::vector<Filter> filters(6);
+  std::vector<Filter> filters(7);
   filters[0] = {"ana", {}, [&](const lv1::Lead& l) { return l.assigned_to() == ana.id; }};
   filters[0].request.set_assigned_to(ana.id);
   filters[1] = {"ben", {}, [&](const lv1::Lead& l) { return l.assigned_to() == ben.id; }};
@@ -948,6 +949,8 @@ TEST_F(LeadServiceTest, OneFilterPagesReturnEveryMatchOnceNewestFirst) {
   filters[4].request.set_source("referral");
   filters[5] = {"nobody's source", {}, [](const lv1::Lead&) { return false; }};
   filters[5].request.set_source("open_house");
+  filters[6] = {"the pond", {}, [](const lv1::Lead& l) { return l.assigned_to() == 0; }};
+  filters[6].request.set_unassigned_only(true);
   for (const bool pipelined : {true, false}) {
     if (!pipelined) {
       leads_.reset();

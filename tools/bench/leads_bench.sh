@@ -266,7 +266,7 @@ PREPARE leads_by_external_id AS SELECT $COLS FROM leads WHERE source = \$1 AND e
 PREPARE leads_by_email_key AS SELECT $COLS FROM leads WHERE email_key = \$1 AND deleted_at IS NULL ORDER BY id LIMIT 1;
 PREPARE leads_by_phone AS SELECT $COLS FROM leads WHERE phone_e164 = \$1 AND deleted_at IS NULL ORDER BY id LIMIT 1;
 PREPARE leads_page AS SELECT $COLS FROM leads WHERE deleted_at IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51;
-PREPARE leads_pond AS $LIST AND assigned_to IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51) ORDER BY id DESC;
+PREPARE leads_pond AS SELECT $COLS FROM leads WHERE deleted_at IS NULL AND assigned_to IS NULL AND id < \$1::int8 ORDER BY id DESC LIMIT 51;
 PREPARE leads_by_agent AS $(one_filter assigned_to int8);
 PREPARE leads_by_status AS $(one_filter status text);
 PREPARE leads_by_source AS $(one_filter source text);
