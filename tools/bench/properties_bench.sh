@@ -15,7 +15,7 @@
 #   tools/README.md) over --listings live listings (default 100 000; a
 #   generated feed is imported first when there are fewer).
 #
-#   --listings=N (100000)   --import=N (100000)   --batch=N (500)
+#   --listings=N (100000)   --import=N (100000)   --batch=N (1000)
 #   --rounds=N (3) --warmup=1s --duration=5s     per crm-load run (pair mode)
 #   --concurrency=N (32)    calls in flight for get
 #   --list_concurrency=N (8)   ... for the list cases
@@ -33,7 +33,7 @@ CRM_ROOT=$ROOT
 # shellcheck source=SCRIPTDIR/../lib/bench.sh
 source "$ROOT/tools/lib/bench.sh"
 
-listings=100000 import=100000 batch=500 rounds=3 warmup=1s duration=5s concurrency=32
+listings=100000 import=100000 batch=1000 rounds=3 warmup=1s duration=5s concurrency=32
 list_concurrency=8 cases="import,get,list_active,list_price,list_city,list_search,list_text" plans=0 json=0
 for arg; do
   case $arg in

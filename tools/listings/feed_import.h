@@ -25,7 +25,7 @@ namespace crm::listings {
 
 struct FeedImportOptions {
   FeedFormat format = FeedFormat::kAuto;
-  int batch_size = 500;                     // records per stream message (1..1000)
+  int batch_size = 1000;                    // records per stream message (1..1000)
   std::string request_id;                   // optional idempotency key of the import
   std::string access_token;                 // sent as `authorization: Bearer ...`
   absl::Duration timeout = absl::Hours(1);  // the whole stream's deadline
