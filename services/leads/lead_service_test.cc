@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,10 +23,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/testing/domain_service_test.h"
 #include "common/testing/outbox_events.h"
-#include "common/testing/pg_fixture.h"
-#include "common/testing/service_process.h"
-#include "common/testing/subprocess.h"
 #include "common/testing/test_auth.h"
 #include "common/testing/test_calls.h"
 #include "crm/auth/v1/auth_service.grpc.pb.h"
@@ -45,7 +42,6 @@
 namespace crm::leads {
 namespace {
 
-using ::crm::testing::ServiceProcess;
 using json = nlohmann::json;
 namespace lv1 = ::crm::leads::v1;
 namespace av1 = ::crm::auth::v1;
@@ -75,62 +71,35 @@ std::optional<Detail> DetailOf(const grpc::Status& status) {
 
 using User = ::crm::testing::TestUser;
 
-// One cluster per suite (PgTest), and per test the leads database PgTest
-// makes, one for auth beside it, and both binaries.
-class LeadServiceTest : public crm::testing::PgTest {
+// One cluster per suite, and per test crm-leads on the test's database and
+// crm-auth beside it (DomainServiceTest).
+class LeadServiceTest : public crm::testing::DomainServiceTest {
  protected:
+  LeadServiceTest()
+      : DomainServiceTest("leads", {{"leads", kLeadsSecret}, {"zillow", kZillowSecret}}) {}
+
   void SetUp() override {
-    PgTest::SetUp();
-    if (HasFatalFailure()) {
-      return;
+    DomainServiceTest::SetUp();
+    if (!HasFatalFailure()) {
+      admin_ = auth().admin();
     }
-    auto auth_dsn = cluster_->CreateServiceDatabase(db_name_ + "_auth");
-    ASSERT_TRUE(auth_dsn.ok()) << auth_dsn.status();
-    leads_dsn_ = dsn_;
-    dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-leads-test-",
-                        getpid(), "-", db_name_);
-    auto auth = crm::testing::TestAuth::Start(*auth_dsn, dir_,
-                                              {{"leads", kLeadsSecret}, {"zillow", kZillowSecret}});
-    ASSERT_TRUE(auth.ok()) << auth.status();
-    auth_ = *std::move(auth);
-    StartLeads();
-    admin_ = auth_->admin();
   }
 
-  void TearDown() override {
-    leads_.reset();
-    auth_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void StartLeads(std::vector<std::string> extra = {}) {
-    // The relay's audit address is a port nobody serves: events stay in the
-    // outbox, where the tests read them.
-    std::vector<std::string> args = {
-        "--dsn=" + leads_dsn_, "--auth_address=" + auth_->process().address(),
-        "--service_account_secret_file=" + auth_->ServiceSecretFile("leads"),
-        absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
-        "--directory_cache_seconds=1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto leads = ServiceProcess::Start("leads", args);
-    ASSERT_TRUE(leads.ok()) << leads.status();
-    leads_ = std::move(*leads);
-    stub_ = lv1::LeadService::NewStub(leads_->channel());
-  }
+  void ServiceStarted() override { stub_ = lv1::LeadService::NewStub(service().channel()); }
 
   User Login(const std::string& email, const std::string& password) {
-    absl::StatusOr<User> user = auth_->Login(email, password);
+    absl::StatusOr<User> user = auth().Login(email, password);
     EXPECT_TRUE(user.ok()) << user.status();
     return user.ok() ? *user : User{};
   }
 
   User CreateUser(const std::string& name, av1::Role role) {
-    absl::StatusOr<User> user = auth_->CreateUser(name, role);
+    absl::StatusOr<User> user = auth().CreateUser(name, role);
     EXPECT_TRUE(user.ok()) << user.status();
     return user.ok() ? *user : User{};
   }
 
-  void Deactivate(int64_t id) { ASSERT_TRUE(auth_->Deactivate(id).ok()); }
+  void Deactivate(int64_t id) { ASSERT_TRUE(auth().Deactivate(id).ok()); }
 
   grpc::Status Create(const User& caller, const lv1::Lead& lead, lv1::Lead* out = nullptr,
                       const std::string& request_id = "") {
@@ -188,23 +157,19 @@ class LeadServiceTest : public crm::testing::PgTest {
 
   // The outbox's activities, oldest first: action and details.
   std::vector<std::pair<std::string, json>> Events(int64_t lead_id = 0) {
-    return crm::testing::OutboxEvents(leads_dsn_, lead_id);
+    return crm::testing::OutboxEvents(dsn_, lead_id);
   }
 
   std::vector<std::string> Actions(int64_t lead_id = 0) {
-    return crm::testing::OutboxActions(leads_dsn_, lead_id);
+    return crm::testing::OutboxActions(dsn_, lead_id);
   }
 
   int64_t Count(const std::string& sql) {
-    pqxx::connection conn(leads_dsn_);
+    pqxx::connection conn(dsn_);
     pqxx::nontransaction tx(conn);
     return tx.exec1(sql)[0].as<int64_t>();
   }
 
-  std::string leads_dsn_;
-  std::string dir_;
-  std::unique_ptr<crm::testing::TestAuth> auth_;
-  std::unique_ptr<ServiceProcess> leads_;
   std::unique_ptr<lv1::LeadService::Stub> stub_;
   User admin_;
 };
@@ -213,7 +178,7 @@ class LeadServiceTest : public crm::testing::PgTest {
 // are no request of theirs are INVALID_ARGUMENT naming the message, from
 // anyone, and the service answers normally after.
 TEST_F(LeadServiceTest, RawMethodsRefuseBytesThatAreNoRequest) {
-  grpc::GenericStub generic(leads_->channel());
+  grpc::GenericStub generic(service().channel());
   for (const char* method :
        {"/crm.leads.v1.LeadService/GetLead", "/crm.leads.v1.LeadService/ListLeads"}) {
     for (const std::string& bytes : {std::string("\xff\xff\xff"),
@@ -292,7 +257,7 @@ TEST_F(LeadServiceTest, CreateStoresContactKeysAndTheAgentsOwnership) {
   EXPECT_EQ(created.version(), 1);
   EXPECT_EQ(created.routing().rule(), "creator");
   EXPECT_TRUE(created.has_assign_time());
-  pqxx::connection conn(leads_dsn_);
+  pqxx::connection conn(dsn_);
   pqxx::nontransaction tx(conn);
   pqxx::row row = tx.exec_params1("SELECT email_key, phone_e164, status FROM leads WHERE id = $1",
                                   created.id());
@@ -512,8 +477,7 @@ TEST_F(LeadServiceTest, RoundRobinIsFairUnderConcurrencyAndSurvivesARestart) {
   EXPECT_TRUE(seen.routing().has_decide_time());
 
   // A restart resumes the rotation where it was.
-  leads_.reset();
-  StartLeads();
+  StartService();
   lv1::CaptureLeadResponse next;
   ASSERT_TRUE(Capture(admin_, CaptureOf("Next", "next@example.com"), &next).ok());
   EXPECT_EQ(next.lead().assigned_to(), after_restart_expected);
@@ -808,8 +772,7 @@ TEST_F(LeadServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
   ASSERT_TRUE(Create(admin_, NewLead("Pondy", "pondy@example.com")).ok());
   for (const bool pipelined : {true, false}) {
     if (!pipelined) {
-      leads_.reset();
-      StartLeads({"--db_read_connections=0"});
+      StartService({"--db_read_connections=0"});
     }
     lv1::Lead seen;
     ASSERT_TRUE(Get(agent, mine.id(), &seen).ok()) << pipelined;
@@ -866,9 +829,8 @@ TEST_F(LeadServiceTest, ListedLeadsAreWhatGetAnswersFieldForField) {
   *requests[2].mutable_create_time_start() = google::protobuf::util::TimeUtil::GetEpoch();
   std::map<int64_t, lv1::Lead> reference;  // GetLead's answers, through records
   for (const bool pipelined : {false, true}) {
-    leads_.reset();
-    StartLeads(pipelined ? std::vector<std::string>{}
-                         : std::vector<std::string>{"--db_read_connections=0"});
+    StartService(pipelined ? std::vector<std::string>{}
+                           : std::vector<std::string>{"--db_read_connections=0"});
     for (size_t r = 0; r < requests.size(); ++r) {
       lv1::ListLeadsRequest request = requests[r];
       request.set_page_size(1);  // a token from the rows' keys on every page
@@ -953,8 +915,7 @@ TEST_F(LeadServiceTest, OneFilterPagesReturnEveryMatchOnceNewestFirst) {
   filters[6].request.set_unassigned_only(true);
   for (const bool pipelined : {true, false}) {
     if (!pipelined) {
-      leads_.reset();
-      StartLeads({"--db_read_connections=0"});
+      StartService({"--db_read_connections=0"});
     }
     for (const Filter& filter : filters) {
       std::vector<int64_t> expected;

@@ -2,7 +2,6 @@
 // on a throwaway PostgreSQL cluster.
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <pqxx/pqxx>
@@ -14,10 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/testing/domain_service_test.h"
 #include "common/testing/outbox_events.h"
-#include "common/testing/pg_fixture.h"
-#include "common/testing/service_process.h"
-#include "common/testing/subprocess.h"
 #include "common/testing/test_auth.h"
 #include "common/testing/test_calls.h"
 #include "crm/properties/v1/property_service.grpc.pb.h"
@@ -29,8 +26,6 @@
 namespace crm::properties {
 namespace {
 
-using ::crm::testing::ServiceProcess;
-using ::crm::testing::TestAuth;
 using ::crm::testing::TestUser;
 using json = nlohmann::json;
 namespace pv1 = ::crm::properties::v1;
@@ -57,49 +52,23 @@ pv1::Property Listing(const std::string& mls_id, int64_t price_cents,
   return p;
 }
 
-class PropertyServiceTest : public crm::testing::PgTest {
+class PropertyServiceTest : public crm::testing::DomainServiceTest {
  protected:
+  PropertyServiceTest()
+      : DomainServiceTest("properties",
+                          {{"properties", kPropertiesSecret}, {"mlsfeed", kFeedSecret}}) {}
+
   void SetUp() override {
-    PgTest::SetUp();
-    if (HasFatalFailure()) {
-      return;
+    DomainServiceTest::SetUp();
+    if (!HasFatalFailure()) {
+      admin_ = auth().admin();
     }
-    auto auth_dsn = cluster_->CreateServiceDatabase(db_name_ + "_auth");
-    ASSERT_TRUE(auth_dsn.ok()) << auth_dsn.status();
-    dir_ = absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-properties-test-",
-                        getpid(), "-", db_name_);
-    auto auth = TestAuth::Start(*auth_dsn, dir_,
-                                {{"properties", kPropertiesSecret}, {"mlsfeed", kFeedSecret}});
-    ASSERT_TRUE(auth.ok()) << auth.status();
-    auth_ = *std::move(auth);
-    admin_ = auth_->admin();
-    StartProperties();
   }
 
-  void StartProperties(std::vector<std::string> extra_flags = {}) {
-    properties_.reset();
-    // The relay's audit address is a port nobody serves: events stay in the
-    // outbox, where the tests read them.
-    std::vector<std::string> flags = {
-        "--dsn=" + dsn_, "--auth_address=" + auth_->process().address(),
-        "--service_account_secret_file=" + auth_->ServiceSecretFile("properties"),
-        absl::StrCat("--audit_address=127.0.0.1:", crm::testing::FreePort()),
-        "--directory_cache_seconds=1"};
-    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
-    auto properties = ServiceProcess::Start("properties", flags);
-    ASSERT_TRUE(properties.ok()) << properties.status();
-    properties_ = *std::move(properties);
-    stub_ = pv1::PropertyService::NewStub(properties_->channel());
-  }
-
-  void TearDown() override {
-    properties_.reset();
-    auth_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void ServiceStarted() override { stub_ = pv1::PropertyService::NewStub(service().channel()); }
 
   TestUser User(const std::string& name, av1::Role role) {
-    absl::StatusOr<TestUser> user = auth_->CreateUser(name, role);
+    absl::StatusOr<TestUser> user = auth().CreateUser(name, role);
     EXPECT_TRUE(user.ok()) << user.status();
     return user.ok() ? *user : TestUser{};
   }
@@ -205,9 +174,6 @@ class PropertyServiceTest : public crm::testing::PgTest {
 
   std::vector<std::string> Actions(int64_t id) { return crm::testing::OutboxActions(dsn_, id); }
 
-  std::string dir_;
-  std::unique_ptr<TestAuth> auth_;
-  std::unique_ptr<ServiceProcess> properties_;
   std::unique_ptr<pv1::PropertyService::Stub> stub_;
   TestUser admin_;
 };
@@ -264,7 +230,7 @@ TEST_F(PropertyServiceTest, CreateChecksEachFieldOwnershipAndBothUniqueKeys) {
   pv1::Property assigned;
   ASSERT_TRUE(Create(admin_, for_other, &assigned).ok());
   EXPECT_EQ(assigned.agent_id(), other.id);
-  ASSERT_TRUE(auth_->Deactivate(other.id).ok());
+  ASSERT_TRUE(auth().Deactivate(other.id).ok());
   absl::SleepFor(absl::Milliseconds(1100));  // --directory_cache_seconds=1
   pv1::Property for_gone = Listing("ML-5", 100);
   for_gone.set_agent_id(other.id);
@@ -298,7 +264,7 @@ TEST_F(PropertyServiceTest, CreateChecksEachFieldOwnershipAndBothUniqueKeys) {
 TEST_F(PropertyServiceTest, ClientsSeeOnlyListingsOnTheMarket) {
   const TestUser client = User("cat", av1::ROLE_CLIENT);
   const TestUser service = [&] {
-    absl::StatusOr<TestUser> s = auth_->CreateUser("svc", av1::ROLE_AGENT);
+    absl::StatusOr<TestUser> s = auth().CreateUser("svc", av1::ROLE_AGENT);
     return s.ok() ? *s : TestUser{};
   }();
   std::map<pv1::PropertyStatus, int64_t> ids;
@@ -576,7 +542,7 @@ TEST_F(PropertyServiceTest, ReadsAnswerAlikeWithoutThePipelinedReader) {
   ASSERT_TRUE(Create(admin_, sold, &closed).ok());
   for (const bool pipelined : {true, false}) {
     if (!pipelined) {
-      StartProperties({"--db_read_connections=0"});
+      StartService({"--db_read_connections=0"});
     }
     pv1::Property seen;
     ASSERT_TRUE(Get(client, active.id(), &seen).ok()) << pipelined;
@@ -652,7 +618,7 @@ TEST_F(PropertyServiceTest, FreeTextPagesAreTheSameFromTheWalkAndFromTheIndex) {
       if (!pipelined) {
         flags.push_back("--db_read_connections=0");
       }
-      StartProperties(flags);
+      StartService(flags);
       for (const pv1::PropertyOrder order :
            {pv1::PROPERTY_ORDER_NEWEST, pv1::PROPERTY_ORDER_PRICE_ASCENDING,
             pv1::PROPERTY_ORDER_PRICE_DESCENDING, pv1::PROPERTY_ORDER_RECENTLY_CHANGED}) {
@@ -727,8 +693,8 @@ TEST_F(PropertyServiceTest, ListedListingsAreWhatGetAnswersFieldForField) {
 
   std::map<int64_t, pv1::Property> reference;  // GetProperty's answers, through records
   for (const bool pipelined : {false, true}) {
-    StartProperties(pipelined ? std::vector<std::string>{}
-                              : std::vector<std::string>{"--db_read_connections=0"});
+    StartService(pipelined ? std::vector<std::string>{}
+                           : std::vector<std::string>{"--db_read_connections=0"});
     for (const pv1::PropertyOrder order :
          {pv1::PROPERTY_ORDER_NEWEST, pv1::PROPERTY_ORDER_PRICE_DESCENDING,
           pv1::PROPERTY_ORDER_RECENTLY_CHANGED}) {
@@ -854,7 +820,7 @@ TEST_F(PropertyServiceTest, ImportIsForAdminsAndServicesRestoresAndLimitsMessage
   pv1::ImportPropertiesResponse response;
   EXPECT_EQ(Import(agent, {{FeedRecord(1)}}, &response).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  absl::StatusOr<TestUser> feed = auth_->Login("mlsfeed@service.crm.local", kFeedSecret);
+  absl::StatusOr<TestUser> feed = auth().Login("mlsfeed@service.crm.local", kFeedSecret);
   ASSERT_TRUE(feed.ok()) << feed.status();
   ASSERT_TRUE(Import(*feed, {{FeedRecord(1)}}, &response).ok());
   EXPECT_EQ(response.created_count(), 1);
