@@ -43,7 +43,6 @@ class DomainServiceTest : public PgTest {
 
   TestAuth& auth() { return *auth_; }
   ServiceProcess& service() { return *service_; }
-  const std::string& dir() const { return dir_; }
 
  private:
   const std::string service_name_;

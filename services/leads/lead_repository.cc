@@ -505,15 +505,14 @@ namespace {
 // five calls (a text per page size; clients use a few). The newest page
 // reads the primary key's last entries, the pond its partial index on id
 // (the one index whose predicate is the pond's and whose order is the
-// page's). One
-// agent's, status or source page bounds its `(column, id)` index with a row
-// comparison, `(column, id) < ($2, $1) AND (column, id) > ($2, 0)`, ordered
-// by both: written as `column = $2`, the planner would drop the constant
-// column from the order and, not knowing the value, cost a walk of the
-// primary key as cheap (fast for the agent with most leads, a table walk for
-// a rare one); the row comparison is an index condition only that index can
-// serve in that order, so every value reads 51 entries of it (ids count
-// from 1, so 0 is below every lead's).
+// page's). One agent's, status or source page bounds its `(column, id)`
+// index with a row comparison, `(column, id) < ($2, $1) AND (column, id) >
+// ($2, 0)`, ordered by both: written as `column = $2`, the planner would
+// drop the constant column from the order and, not knowing the value, cost
+// a walk of the primary key as cheap (fast for the agent with most leads, a
+// table walk for a rare one); the row comparison is an index condition only
+// that index can serve in that order, so every value reads 51 entries of it
+// (ids count from 1, so 0 is below every lead's).
 struct PageSql {
   std::string sql;
   std::vector<std::string> params;

@@ -37,9 +37,8 @@ ABSL_FLAG(std::string, auth_address, "127.0.0.1:50051", "the auth service, host:
 ABSL_FLAG(std::string, login_email, "", "sign in as this ADMIN or SERVICE account");
 ABSL_FLAG(std::string, login_password_file, "", "the file holding --login_email's password");
 ABSL_FLAG(std::string, format, "auto", "the file's format: auto, webapi or ndjson");
-// The service's largest message: it stores a message in one transaction, so
-// fewer, larger ones import faster (11.3k listings/s against 9.7-10.2k/s at
-// 500 on the development machine).
+// The service's largest message: it stores each message in a transaction of
+// its own, so fewer, larger ones import faster (services/properties/README.md).
 ABSL_FLAG(int, batch, 1000, "records per stream message (1..1000)");
 ABSL_FLAG(std::string, request_id, "",
           "idempotency key: importing again with the same key answers the first import's "
