@@ -1,9 +1,12 @@
 #include "common/testing/service_process.h"
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -74,8 +77,14 @@ absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::StartOnPort(
   std::vector<std::string> argv = {absl::StrCat(CRM_BIN_DIR, "/crm-", name),
                                    absl::StrCat("--listen=127.0.0.1:", port)};
   argv.insert(argv.end(), args.begin(), args.end());
-  const std::string log_path = absl::StrCat(std::filesystem::temp_directory_path().string(),
-                                            "/crm-", name, "-", port, ".log");
+  // One file per process started, removed with it: a path another run could
+  // reuse (the same port later) would hand a test that run's lines too.
+  static std::atomic<int> started{0};
+  const std::string log_path =
+      absl::StrCat(std::filesystem::temp_directory_path().string(), "/crm-", name, "-", port, "-",
+                   getpid(), "-", ++started, ".log");
+  std::error_code ignored;
+  std::filesystem::remove(log_path, ignored);
   absl::StatusOr<pid_t> pid = SpawnProcess(argv, env, log_path);
   if (!pid.ok()) {
     return pid.status();
@@ -101,6 +110,8 @@ ServiceProcess::~ServiceProcess() {
   if (pid_ > 0) {
     Stop(SIGTERM);
   }
+  std::error_code ignored;
+  std::filesystem::remove(log_path_, ignored);
 }
 
 std::string ServiceProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }

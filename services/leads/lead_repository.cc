@@ -511,8 +511,9 @@ namespace {
 // drop the constant column from the order and, not knowing the value, cost
 // a walk of the primary key as cheap (fast for the agent with most leads, a
 // table walk for a rare one); the row comparison is an index condition only
-// that index can serve in that order, so every value reads 51 entries of it
-// (ids count from 1, so 0 is below every lead's).
+// that index can serve in that order, so for any value the one plan reads
+// the page's entries of it and no more (ids count from 1: 0 is below every
+// lead's).
 struct PageSql {
   std::string sql;
   std::vector<std::string> params;
