@@ -26,6 +26,7 @@ void DomainServiceTest::SetUp() {
   auto auth = TestAuth::Start(*auth_dsn, dir_, accounts_);
   ASSERT_TRUE(auth.ok()) << auth.status();
   auth_ = *std::move(auth);
+  admin_ = auth_->admin();
   StartService();
 }
 

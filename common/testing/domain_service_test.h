@@ -44,6 +44,9 @@ class DomainServiceTest : public PgTest {
   TestAuth& auth() { return *auth_; }
   ServiceProcess& service() { return *service_; }
 
+  // The bootstrap admin, signed in (set by SetUp).
+  TestUser admin_;
+
  private:
   const std::string service_name_;
   const std::map<std::string, std::string> accounts_;

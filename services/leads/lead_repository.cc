@@ -529,18 +529,10 @@ std::optional<PageSql> PageFor(const ListQuery& query) {
   const std::string limit = absl::StrCat(std::max(1, query.limit));
   std::vector<std::string> params = {
       absl::StrCat(query.before_id.value_or(std::numeric_limits<int64_t>::max()))};
-  if (filters == 0) {
-    return PageSql{absl::StrCat("SELECT ", LeadColumns(),
-                                " FROM leads WHERE deleted_at IS NULL AND id < $1::int8 ORDER BY "
-                                "id DESC LIMIT ",
-                                limit),
-                   std::move(params)};
-  }
-  if (query.unassigned_only) {
-    return PageSql{absl::StrCat("SELECT ", LeadColumns(),
-                                " FROM leads WHERE deleted_at IS NULL AND assigned_to IS NULL AND "
-                                "id < $1::int8 ORDER BY id DESC LIMIT ",
-                                limit),
+  if (filters == 0 || query.unassigned_only) {
+    return PageSql{absl::StrCat("SELECT ", LeadColumns(), " FROM leads WHERE deleted_at IS NULL",
+                                query.unassigned_only ? " AND assigned_to IS NULL" : "",
+                                " AND id < $1::int8 ORDER BY id DESC LIMIT ", limit),
                    std::move(params)};
   }
   absl::string_view column;

@@ -78,13 +78,6 @@ class LeadServiceTest : public crm::testing::DomainServiceTest {
   LeadServiceTest()
       : DomainServiceTest("leads", {{"leads", kLeadsSecret}, {"zillow", kZillowSecret}}) {}
 
-  void SetUp() override {
-    DomainServiceTest::SetUp();
-    if (!HasFatalFailure()) {
-      admin_ = auth().admin();
-    }
-  }
-
   void ServiceStarted() override { stub_ = lv1::LeadService::NewStub(service().channel()); }
 
   User Login(const std::string& email, const std::string& password) {
@@ -171,7 +164,6 @@ class LeadServiceTest : public crm::testing::DomainServiceTest {
   }
 
   std::unique_ptr<lv1::LeadService::Stub> stub_;
-  User admin_;
 };
 
 // GetLead and ListLeads are taken raw and parse their own requests: bytes that

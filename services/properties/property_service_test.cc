@@ -58,13 +58,6 @@ class PropertyServiceTest : public crm::testing::DomainServiceTest {
       : DomainServiceTest("properties",
                           {{"properties", kPropertiesSecret}, {"mlsfeed", kFeedSecret}}) {}
 
-  void SetUp() override {
-    DomainServiceTest::SetUp();
-    if (!HasFatalFailure()) {
-      admin_ = auth().admin();
-    }
-  }
-
   void ServiceStarted() override { stub_ = pv1::PropertyService::NewStub(service().channel()); }
 
   TestUser User(const std::string& name, av1::Role role) {
@@ -175,7 +168,6 @@ class PropertyServiceTest : public crm::testing::DomainServiceTest {
   std::vector<std::string> Actions(int64_t id) { return crm::testing::OutboxActions(dsn_, id); }
 
   std::unique_ptr<pv1::PropertyService::Stub> stub_;
-  TestUser admin_;
 };
 
 TEST_F(PropertyServiceTest, CreateChecksEachFieldOwnershipAndBothUniqueKeys) {
