@@ -912,5 +912,81 @@ TEST_F(PropertyServiceTest, ImportCutOffMidStreamKeepsWholeMessagesOnly) {
   EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE action = 'property.imported'"), 0);
 }
 
+// A listing's words live apart (property_words, kept by the table's triggers)
+// and are written again only when its text changes. With no walk, every
+// free-text page is read through them: each kind of write must show.
+TEST_F(PropertyServiceTest, TheWordsFollowEveryWriteOfTheText) {
+  StartService({"--free_text_walk_rows=0"});
+  auto search = [&](const std::string& text) {
+    pv1::ListPropertiesRequest request;
+    request.set_query(text);
+    request.set_page_size(10);
+    return AllPages(admin_, request);
+  };
+  auto words_version = [&](int64_t id) {
+    return Count(
+        absl::StrCat("SELECT xmin::text::int8 FROM property_words WHERE property_id = ", id));
+  };
+  pv1::Property granite = Listing("ML-T1", 400'000'00);
+  granite.set_description("Granite counters");
+  pv1::Property marble = Listing("ML-T2", 500'000'00);
+  marble.set_description("Marble floors");
+  pv1::Property a, b;
+  ASSERT_TRUE(Create(admin_, granite, &a).ok());
+  ASSERT_TRUE(Create(admin_, marble, &b).ok());
+  EXPECT_EQ(search("granite"), std::vector<int64_t>{a.id()});
+  EXPECT_EQ(search("marble"), std::vector<int64_t>{b.id()});
+
+  // The text changes: the old word no longer finds it, the new one does.
+  pv1::Property edit;
+  edit.set_id(a.id());
+  edit.set_description("Marble island");
+  ASSERT_TRUE(Update(admin_, edit, {"description"}).ok());
+  EXPECT_TRUE(search("granite").empty());
+  EXPECT_EQ(search("marble"), (std::vector<int64_t>{b.id(), a.id()}));
+
+  // Only the price changes: its words are not written again.
+  const int64_t before = words_version(a.id());
+  edit.set_price_cents(390'000'00);
+  ASSERT_TRUE(Update(admin_, edit, {"price_cents"}).ok());
+  EXPECT_EQ(words_version(a.id()), before);
+  EXPECT_EQ(search("marble"), (std::vector<int64_t>{b.id(), a.id()}));
+
+  // An import creates, then changes the remarks of one listing.
+  pv1::Property fed = FeedRecord(1);
+  fed.set_description("Quartz kitchen");
+  pv1::ImportPropertiesResponse imported;
+  ASSERT_TRUE(Import(admin_, {{fed}}, &imported).ok());
+  ASSERT_EQ(imported.created_count(), 1);
+  const std::vector<int64_t> quartz = search("quartz");
+  ASSERT_EQ(quartz.size(), 1u);
+  fed.set_description("Terrazzo kitchen");
+  ASSERT_TRUE(Import(admin_, {{fed}}, &imported).ok());
+  ASSERT_EQ(imported.updated_count(), 1);
+  EXPECT_TRUE(search("quartz").empty());
+  EXPECT_EQ(search("terrazzo"), quartz);
+  EXPECT_EQ(search("kitchen"), quartz);
+
+  // Deleted (soft), a listing is not found; restored by a feed, it is again.
+  pv1::DeletePropertyRequest del;
+  del.set_id(quartz[0]);
+  pv1::DeletePropertyResponse deleted;
+  ASSERT_TRUE(stub_->DeleteProperty(Context(admin_.token).get(), del, &deleted).ok());
+  EXPECT_TRUE(search("terrazzo").empty());
+  ASSERT_TRUE(Import(admin_, {{fed}}, &imported).ok());
+  EXPECT_EQ(search("terrazzo"), quartz);
+
+  // Removed outright (an operator's DELETE), its words go with it; every
+  // listing has its words and nothing else does.
+  Count(absl::StrCat("WITH d AS (DELETE FROM properties WHERE id = ", b.id(),
+                     " RETURNING id) SELECT count(*) FROM d"));
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM property_words WHERE property_id = ", b.id())),
+            0);
+  EXPECT_EQ(search("marble"), std::vector<int64_t>{a.id()});
+  EXPECT_EQ(Count("SELECT count(*) FROM property_words w FULL JOIN properties p "
+                  "ON p.id = w.property_id WHERE p.id IS NULL OR w.property_id IS NULL"),
+            0);
+}
+
 }  // namespace
 }  // namespace crm::properties

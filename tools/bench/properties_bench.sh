@@ -80,7 +80,7 @@ done
 work=$(mktemp -d)
 IMPORT_SYSTEM="Bench Import MLS"
 cleanup() {
-  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox; DROP PROCEDURE IF EXISTS bench_upsert(int)" >/dev/null 2>&1 || true
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update()" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -158,7 +158,7 @@ run_import() {
   done
   printf '], "service_peak_rss_kb": %s}\n' "$(peak_kb "$pid")" >>"$work/import.json"
   bench_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
-  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox; DROP PROCEDURE IF EXISTS bench_upsert(int)" >/dev/null
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update()" >/dev/null
   bench_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
   rm -f "$work"/day*.*
 }
@@ -204,8 +204,9 @@ run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --j
     list_text)
       # A word in most listings: the page comes from the walk (ListSql).
       local words="to_tsvector('simple', search_text) @@ to_tsquery('simple', \$1::text)"
+      local indexed="id IN (SELECT property_id FROM property_words WHERE words @@ to_tsquery('simple', \$1::text))"
       args+=("${list[@]}" --data='{"pageSize":50,"query":"home"}'
-        --sql="WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT \$2::int4), matches AS MATERIALIZED ($LIST AND $words) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= \$2::int4 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < \$2::int4 ORDER BY id DESC LIMIT \$2::int4"
+        --sql="WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT \$2::int4), matches AS MATERIALIZED ($LIST AND $indexed) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= \$2::int4 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < \$2::int4 ORDER BY id DESC LIMIT \$2::int4"
         --param="'home':*" --param=51)
       ;;
     list_search)
@@ -268,10 +269,14 @@ fi
 
 # A free-text page as the service asks for it (PropertyRepository::ListSql,
 # newest first, the default --free_text_walk_rows): the next 300 listings
-# looked through first, the words' index only when fewer than a page match.
+# looked through first, the words' index (property_words) only when fewer
+# than a page match.
+indexed_words() { # <tsquery literal>
+  printf '%s' "id IN (SELECT property_id FROM property_words WHERE words @@ to_tsquery('simple', $1))"
+}
 text_page() { # <tsquery literal>
   local words="to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)"
-  printf '%s' "WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT 51), matches AS MATERIALIZED ($LIST AND $words) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= 51 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < 51 ORDER BY id DESC LIMIT 51"
+  printf '%s' "WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT 51), matches AS MATERIALIZED ($LIST AND $(indexed_words "$1")) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= 51 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < 51 ORDER BY id DESC LIMIT 51"
 }
 
 if ((plans)); then
@@ -301,7 +306,7 @@ EXPLAIN (ANALYZE, BUFFERS) $(text_page "'''home'':*'");
 \\echo '== ListProperties, free text "maple" (the walk, then every match through the index)'
 EXPLAIN (ANALYZE, BUFFERS) $(text_page "'''maple'':*'");
 \\echo '== ListProperties, free text one MLS id (a digit: straight to the index)'
-EXPLAIN (ANALYZE, BUFFERS) WITH matches AS MATERIALIZED ($LIST AND to_tsvector('simple', search_text) @@ to_tsquery('simple', '''bm0001234'':*')) SELECT * FROM matches ORDER BY id DESC LIMIT 51;
+EXPLAIN (ANALYZE, BUFFERS) WITH matches AS MATERIALIZED ($LIST AND $(indexed_words "'''bm0001234'':*'")) SELECT * FROM matches ORDER BY id DESC LIMIT 51;
 \\echo '== ListProperties, free text "columbus granite"'
 EXPLAIN (ANALYZE, BUFFERS) $(text_page "'''columbus'':* & ''granite'':*'");
 \\echo '== ListProperties, bounding box (a few blocks)'

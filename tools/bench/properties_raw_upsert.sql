@@ -4,18 +4,20 @@
 -- system, listing key), unchanged rows not written, each created row's
 -- property.created and each changed row's property.updated and
 -- property.price_changed in an outbox table), into a copy of `properties`
--- with every index and as many rows. Run as crm_properties:
+-- with every index and as many rows (and of `property_words`, with its
+-- triggers). Run as crm_properties:
 --
 --   psql -v skip=ORIGINATING_SYSTEM -f this
 --   psql -c "\copy bench_feed (doc) FROM 'FEED.ndjson' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')"
 --   psql -c "CALL bench_upsert(500)"      -- timed; TRUNCATE bench_feed RESTART IDENTITY for another feed
 --
--- and DROP the bench_ tables and procedure afterwards
+-- and DROP the bench_ tables, functions and procedure afterwards
 -- (tools/bench/properties_bench.sh does all of this).
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox;
+DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words;
 DROP PROCEDURE IF EXISTS bench_upsert(int);
+DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update();
 
 -- The feed's records, parsed when loaded (not timed: the service's side
 -- parses protobuf, which costs it far less than JSON).
@@ -31,6 +33,34 @@ INSERT INTO bench_properties (:cols) OVERRIDING SYSTEM VALUE
 SELECT :cols FROM properties WHERE originating_system_name IS DISTINCT FROM :'skip';
 SELECT setval(pg_get_serial_sequence('bench_properties', 'id'), (SELECT max(id) FROM properties));
 VACUUM (ANALYZE) bench_properties;
+
+-- The listings' words apart, kept by statement triggers as property_words is
+-- (services/properties/migrations/006_words_apart.sql).
+CREATE TABLE bench_words (LIKE property_words INCLUDING ALL);
+INSERT INTO bench_words SELECT id, to_tsvector('simple', search_text) FROM bench_properties;
+CREATE FUNCTION bench_words_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO bench_words (property_id, words)
+  SELECT id, to_tsvector('simple', search_text) FROM inserted;
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION bench_words_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO bench_words (property_id, words)
+  SELECT n.id, to_tsvector('simple', n.search_text)
+  FROM updated n JOIN previous o ON o.id = n.id
+  WHERE n.search_text IS DISTINCT FROM o.search_text
+  ON CONFLICT (property_id) DO UPDATE SET words = EXCLUDED.words;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER bench_words_insert AFTER INSERT ON bench_properties
+  REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION bench_words_insert();
+CREATE TRIGGER bench_words_update AFTER UPDATE ON bench_properties
+  REFERENCING OLD TABLE AS previous NEW TABLE AS updated
+  FOR EACH STATEMENT EXECUTE FUNCTION bench_words_update();
+VACUUM (ANALYZE) bench_words;
 
 CREATE PROCEDURE bench_upsert(batch int) LANGUAGE plpgsql AS $proc$
 DECLARE
