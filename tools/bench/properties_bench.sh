@@ -80,7 +80,7 @@ done
 work=$(mktemp -d)
 IMPORT_SYSTEM="Bench Import MLS"
 cleanup() {
-  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update()" >/dev/null 2>&1 || true
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update(), bench_words_delete(), bench_words_truncate()" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -158,7 +158,7 @@ run_import() {
   done
   printf '], "service_peak_rss_kb": %s}\n' "$(peak_kb "$pid")" >>"$work/import.json"
   bench_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
-  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update()" >/dev/null
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update(), bench_words_delete(), bench_words_truncate()" >/dev/null
   bench_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
   rm -f "$work"/day*.*
 }

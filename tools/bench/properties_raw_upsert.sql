@@ -17,7 +17,8 @@
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words;
 DROP PROCEDURE IF EXISTS bench_upsert(int);
-DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update();
+DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update(), bench_words_delete(),
+  bench_words_truncate();
 
 -- The feed's records, parsed when loaded (not timed: the service's side
 -- parses protobuf, which costs it far less than JSON).
@@ -34,32 +35,26 @@ SELECT :cols FROM properties WHERE originating_system_name IS DISTINCT FROM :'sk
 SELECT setval(pg_get_serial_sequence('bench_properties', 'id'), (SELECT max(id) FROM properties));
 VACUUM (ANALYZE) bench_properties;
 
--- The listings' words apart, kept by statement triggers as property_words is
--- (services/properties/migrations/006_words_apart.sql).
+-- The listings' words apart, kept as property_words is: the service's own
+-- trigger functions and triggers, read from the catalog and pointed at the
+-- copies (services/properties/migrations/006_words_apart.sql).
 CREATE TABLE bench_words (LIKE property_words INCLUDING ALL);
 INSERT INTO bench_words SELECT id, to_tsvector('simple', search_text) FROM bench_properties;
-CREATE FUNCTION bench_words_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DO $$
+DECLARE
+  def text;
 BEGIN
-  INSERT INTO bench_words (property_id, words)
-  SELECT id, to_tsvector('simple', search_text) FROM inserted;
-  RETURN NULL;
+  FOR def IN SELECT pg_get_functiondef(p.oid) FROM pg_proc p
+             WHERE p.proname LIKE 'property\_words\_%' AND pg_function_is_visible(p.oid) LOOP
+    EXECUTE replace(def, 'property_words', 'bench_words');
+  END LOOP;
+  FOR def IN SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t
+             WHERE t.tgrelid = 'properties'::regclass AND t.tgname LIKE 'property\_words\_%' LOOP
+    EXECUTE regexp_replace(replace(def, 'property_words', 'bench_words'),
+                           ' ON (\S+\.)?properties ', ' ON bench_properties ');
+  END LOOP;
 END
 $$;
-CREATE FUNCTION bench_words_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO bench_words (property_id, words)
-  SELECT n.id, to_tsvector('simple', n.search_text)
-  FROM updated n JOIN previous o ON o.id = n.id
-  WHERE n.search_text IS DISTINCT FROM o.search_text
-  ON CONFLICT (property_id) DO UPDATE SET words = EXCLUDED.words;
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER bench_words_insert AFTER INSERT ON bench_properties
-  REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION bench_words_insert();
-CREATE TRIGGER bench_words_update AFTER UPDATE ON bench_properties
-  REFERENCING OLD TABLE AS previous NEW TABLE AS updated
-  FOR EACH STATEMENT EXECUTE FUNCTION bench_words_update();
 VACUUM (ANALYZE) bench_words;
 
 CREATE PROCEDURE bench_upsert(batch int) LANGUAGE plpgsql AS $proc$
