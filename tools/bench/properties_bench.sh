@@ -79,8 +79,12 @@ done
 
 work=$(mktemp -d)
 IMPORT_SYSTEM="Bench Import MLS"
+# What properties_raw_upsert.sql makes.
+drop_raw_side() {
+  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update(), bench_words_delete(), bench_words_truncate()" >/dev/null
+}
 cleanup() {
-  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update(), bench_words_delete(), bench_words_truncate()" >/dev/null 2>&1 || true
+  drop_raw_side 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -158,7 +162,7 @@ run_import() {
   done
   printf '], "service_peak_rss_kb": %s}\n' "$(peak_kb "$pid")" >>"$work/import.json"
   bench_sql -qc "DELETE FROM properties WHERE originating_system_name = '$IMPORT_SYSTEM'" >/dev/null
-  bench_sql -qc "DROP TABLE IF EXISTS bench_feed, bench_properties, bench_outbox, bench_words; DROP PROCEDURE IF EXISTS bench_upsert(int); DROP FUNCTION IF EXISTS bench_words_insert(), bench_words_update(), bench_words_delete(), bench_words_truncate()" >/dev/null
+  drop_raw_side
   bench_sql -qc "VACUUM (ANALYZE) properties" >/dev/null
   rm -f "$work"/day*.*
 }
@@ -176,6 +180,18 @@ city_lower=$(printf '%s' "$CITY" | tr '[:upper:]' '[:lower:]')
 
 max_id=$(bench_sql -Atqc "SELECT max(id) FROM properties")
 bench_sql -Atqc "SELECT '{\"id\":\"' || id || '\"}' FROM properties WHERE deleted_at IS NULL ORDER BY random() LIMIT 65536" >"$work/ids.jsonl"
+
+# A free-text page as the service asks for it (PropertyRepository::ListSql,
+# newest first, the default --free_text_walk_rows): the next 300 listings
+# looked through first, the words' index (property_words) only when fewer
+# than a page match.
+indexed_words() { # <tsquery: a literal or a parameter>
+  printf '%s' "id IN (SELECT property_id FROM property_words WHERE words @@ to_tsquery('simple', $1))"
+}
+text_page() { # <tsquery: a literal or a parameter> [limit: 51]
+  local words="to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)" n=${2:-51}
+  printf '%s' "WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT $n), matches AS MATERIALIZED ($LIST AND $(indexed_words "$1")) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= $n UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < $n ORDER BY id DESC LIMIT $n"
+}
 
 run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --json)
   local c=$1 args=(--pair --json --rounds="$rounds" --warmup="$warmup" --duration="$duration"
@@ -203,11 +219,8 @@ run_case() { # <case> <in flight>; writes $work/<case>.json (crm-load --pair --j
       ;;
     list_text)
       # A word in most listings: the page comes from the walk (ListSql).
-      local words="to_tsvector('simple', search_text) @@ to_tsquery('simple', \$1::text)"
-      local indexed="id IN (SELECT property_id FROM property_words WHERE words @@ to_tsquery('simple', \$1::text))"
       args+=("${list[@]}" --data='{"pageSize":50,"query":"home"}'
-        --sql="WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT \$2::int4), matches AS MATERIALIZED ($LIST AND $indexed) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= \$2::int4 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < \$2::int4 ORDER BY id DESC LIMIT \$2::int4"
-        --param="'home':*" --param=51)
+        --sql="$(text_page "\$1::text" "\$2::int4")" --param="'home':*" --param=51)
       ;;
     list_search)
       args+=("${list[@]}" --data="{\"pageSize\":50,\"status\":\"PROPERTY_STATUS_ACTIVE\",\"minPriceCents\":\"$MIN_CENTS\",\"maxPriceCents\":\"$MAX_CENTS\",\"city\":\"$CITY\"}"
@@ -267,17 +280,6 @@ else
   fi
 fi
 
-# A free-text page as the service asks for it (PropertyRepository::ListSql,
-# newest first, the default --free_text_walk_rows): the next 300 listings
-# looked through first, the words' index (property_words) only when fewer
-# than a page match.
-indexed_words() { # <tsquery literal>
-  printf '%s' "id IN (SELECT property_id FROM property_words WHERE words @@ to_tsquery('simple', $1))"
-}
-text_page() { # <tsquery literal>
-  local words="to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)"
-  printf '%s' "WITH walk AS MATERIALIZED (SELECT $COLS FROM (SELECT * FROM properties WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 300) properties WHERE $words ORDER BY id DESC LIMIT 51), matches AS MATERIALIZED ($LIST AND $(indexed_words "$1")) SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= 51 UNION ALL SELECT * FROM matches WHERE (SELECT count(*) FROM walk) < 51 ORDER BY id DESC LIMIT 51"
-}
 
 if ((plans)); then
   note "plans at $rows live listings"
