@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -125,7 +127,11 @@ PipelinedReader::PipelinedReader(PipelinedReaderOptions options)
   if (wake_fd_ < 0) {
     log::Error("eventfd failed; the database reader polls instead").Str("error", strerror(errno));
   }
-  thread_ = std::thread([this] { Run(); });
+  if (options_.run_loop) {
+    join_ = options_.run_loop([this] { Run(); });
+  } else {
+    join_ = [thread = std::make_shared<std::thread>([this] { Run(); })] { thread->join(); };
+  }
 }
 
 PipelinedReader::~PipelinedReader() {
@@ -135,7 +141,7 @@ PipelinedReader::~PipelinedReader() {
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
-  thread_.join();
+  join_();
   if (wake_fd_ >= 0) {
     close(wake_fd_);
   }

@@ -30,10 +30,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -103,6 +103,11 @@ struct PipelinedReaderOptions {
   // Reads waiting to be sent at once; past this, RESOURCE_EXHAUSTED.
   int max_queued = 4096;
   std::vector<PreparedStatement> statements;
+  // Where the reader's loop runs: given the loop, runs it on a thread and
+  // returns a function that waits until the loop has returned. Empty: a
+  // thread of the reader's own. (The service kit lends the loop one of
+  // gRPC's callback threads: server::LendCallbackThread.)
+  std::function<std::function<void()>(std::function<void()> loop)> run_loop = nullptr;
 };
 
 class PipelinedReader {
@@ -199,7 +204,7 @@ class PipelinedReader {
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
 
   std::vector<Connection> connections_;  // the reader's thread only
-  std::thread thread_;
+  std::function<void()> join_;           // waits for Run() to return
 };
 
 }  // namespace crm::db

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -103,6 +105,39 @@ TEST_F(PipelinedReaderTest, ReadsRowsAndNulls) {
   rows = ReadNow(reader, "item", {std::nullopt});
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(rows->size(), 0);
+}
+
+// The loop runs where run_loop puts it, answers there, and the reader waits
+// for it to return when it goes (a read left queued is answered then).
+TEST_F(PipelinedReaderTest, TheLoopRunsWhereItIsPut) {
+  std::thread::id loop_thread;
+  std::atomic<int> joins{0};
+  PipelinedReaderOptions options = Options();
+  options.run_loop = [&](std::function<void()> loop) -> std::function<void()> {
+    auto thread = std::make_shared<std::thread>([&loop_thread, loop = std::move(loop)] {
+      loop_thread = std::this_thread::get_id();
+      loop();
+    });
+    return [thread, &joins] {
+      thread->join();
+      ++joins;
+    };
+  };
+  std::optional<std::thread::id> answered_on;
+  {
+    PipelinedReader reader(options);
+    absl::Notification done;
+    reader.Read("item", {"7"}, [&](absl::StatusOr<Rows> rows) {
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      answered_on = std::this_thread::get_id();
+      done.Notify();
+    });
+    done.WaitForNotification();
+    EXPECT_EQ(joins.load(), 0);
+  }
+  EXPECT_EQ(joins.load(), 1);
+  ASSERT_TRUE(answered_on.has_value());
+  EXPECT_EQ(*answered_on, loop_thread);
 }
 
 TEST_F(PipelinedReaderTest, ManyConcurrentReadsEachGetTheirOwnAnswerOnce) {

@@ -28,6 +28,9 @@ ABSL_FLAG(int32_t, db_pool_size, 8, "database connections in the pool");
 ABSL_FLAG(int32_t, db_read_connections, 2,
           "connections of the pipelined reader that serves a service's hottest reads "
           "(0: those reads use the pool too)");
+ABSL_FLAG(bool, db_reader_on_grpc_thread, true,
+          "run the pipelined reader on one of gRPC's callback threads rather than a thread of "
+          "its own: fewer context switches per call (docs/decisions.md, 109)");
 ABSL_FLAG(int32_t, db_startup_timeout_seconds, 30,
           "how long to wait for the database at start-up before exiting non-zero");
 ABSL_FLAG(int32_t, db_health_interval_ms, 1000,
@@ -158,6 +161,7 @@ ServiceFlags InitService(int argc, char** argv, const ServiceInfo& info) {
   }
   flags.db_pool_size = Positive(absl::GetFlag(FLAGS_db_pool_size), "db_pool_size", info.name);
   flags.db_read_connections = std::max(0, absl::GetFlag(FLAGS_db_read_connections));
+  flags.db_reader_on_grpc_thread = absl::GetFlag(FLAGS_db_reader_on_grpc_thread);
   flags.db_startup_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_startup_timeout_seconds));
   flags.db_health_interval = absl::Milliseconds(
       Positive(absl::GetFlag(FLAGS_db_health_interval_ms), "db_health_interval_ms", info.name));

@@ -27,7 +27,8 @@ struct ServiceFlags {
   std::string listen;  // host:port
   std::string dsn;     // libpq connection string for this service's database
   int db_pool_size;
-  int db_read_connections;  // db::PipelinedReader's; 0 disables it
+  int db_read_connections;        // db::PipelinedReader's; 0 disables it
+  bool db_reader_on_grpc_thread;  // its loop on a lent callback thread
   absl::Duration db_startup_timeout;
   absl::Duration db_health_interval;
   absl::Duration drain;

@@ -9,6 +9,7 @@
 #include "common/idempotency/request_results.h"
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
+#include "common/server/callback_thread.h"
 #include "common/service/service_database.h"
 
 ABSL_FLAG(int32_t, max_queued_requests, 256,
@@ -57,10 +58,11 @@ Kit::Started Kit::Start(int argc, char** argv, KitOptions options) {
   }
   kit->pool_ = *std::move(pool);
   if (!reader_statements.empty()) {
-    kit->reader_ = std::make_unique<db::PipelinedReader>(
-        db::PipelinedReaderOptions{.dsn = f.dsn,
-                                   .connections = f.db_read_connections,
-                                   .statements = std::move(reader_statements)});
+    kit->reader_ = std::make_unique<db::PipelinedReader>(db::PipelinedReaderOptions{
+        .dsn = f.dsn,
+        .connections = f.db_read_connections,
+        .statements = std::move(reader_statements),
+        .run_loop = f.db_reader_on_grpc_thread ? server::LendCallbackThread : nullptr});
   }
   kit->janitor_ = std::make_unique<retention::Janitor>(retention::JanitorOptionsFromFlags());
 
