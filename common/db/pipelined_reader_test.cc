@@ -107,8 +107,8 @@ TEST_F(PipelinedReaderTest, ReadsRowsAndNulls) {
   EXPECT_EQ(rows->size(), 0);
 }
 
-// The loop runs where run_loop puts it, answers there, and the reader waits
-// for it to return when it goes (a read left queued is answered then).
+// The loop runs where run_loop puts it and answers there, and the reader
+// waits for it to return when it goes.
 TEST_F(PipelinedReaderTest, TheLoopRunsWhereItIsPut) {
   std::thread::id loop_thread;
   std::atomic<int> joins{0};
