@@ -26,9 +26,10 @@
 namespace crm::server {
 
 // Runs `loop` on a callback thread (or, when one is lent already, on a new
-// thread) and returns a function that waits until `loop` has returned. Call
-// it before the process's last gRPC server or channel goes: the loop holds
-// the thread that gRPC joins then. The function must be called exactly once.
+// thread) and returns a function that waits until `loop` has returned; call
+// it exactly once, from another thread, after telling the loop to return.
+// The loan holds its own reference to gRPC's callback threads, so servers and
+// channels may come and go around it.
 std::function<void()> LendCallbackThread(std::function<void()> loop);
 
 }  // namespace crm::server

@@ -62,7 +62,8 @@ struct KitOptions {
   // and Remember, and the janitor's purge of old results.
   bool request_results = false;
   // A db::PipelinedReader (--db_read_connections, 0: none) preparing the
-  // same statements, for reads that hold no thread (reader()).
+  // same statements, for reads that hold no thread (reader()); its loop runs
+  // on a lent gRPC callback thread (--db_reader_on_grpc_thread).
   bool pipelined_reads = false;
   // server::RunnerOptions::fixed_stream_window (bulk client-streaming RPCs).
   bool fixed_stream_window = false;
