@@ -280,7 +280,6 @@ else
   fi
 fi
 
-
 if ((plans)); then
   note "plans at $rows live listings"
   bench_sql -q <<SQL
